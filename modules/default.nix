@@ -1,0 +1,14 @@
+# The hwc-ai NixOS module: one file per area.
+#
+# The module never builds hwc-ai itself: the flake sets `hwc.ai.package`
+# (`nixosModules.default`), so every file here is a mapping from options to
+# NixOS configuration, and `modules/lib/` holds the parts that need no
+# nixpkgs at all.
+{
+  imports = [
+    ./common.nix
+    ./ollama.nix
+    ./health.nix
+    ./prometheus.nix
+  ];
+}

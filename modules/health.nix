@@ -1,0 +1,316 @@
+# hwc-ai-prober: probes every AI service on an interval, exports Prometheus
+# metrics, alerts on state changes (docs/prober.md).
+#
+# The typed options below feed `hwc.ai.health.settings` through `mkDefault`,
+# so any field of the rendered document can be overridden there. The
+# document is checked by `hwc-ai-prober --check-config` at build time.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+
+  cfg = config.hwc.ai.health;
+  pkg = config.hwc.ai.package;
+  net = import ./lib/net.nix;
+  prober = import ./lib/prober.nix;
+  units = import ./lib/units.nix;
+
+  settingsFormat = pkgs.formats.json { };
+
+  # Every leaf at mkDefault priority: setting one field in `settings`
+  # replaces that field only. Lists are leaves.
+  defaultsDeep =
+    value: if builtins.isAttrs value then lib.mapAttrs (_: defaultsDeep) value else lib.mkDefault value;
+
+  nullOr = type: mkOption {
+    type = types.nullOr type;
+    default = null;
+  };
+  described = option: description: option // { inherit description; };
+
+  secretType = types.submodule {
+    options = {
+      file = described (nullOr types.str) "Absolute path of a file holding the secret, readable by the daemon.";
+      credential = described (nullOr types.str) "Name of a systemd credential, declared in `hwc.ai.health.credentials`.";
+    };
+  };
+
+  targetType = types.submodule {
+    options = {
+      name = mkOption {
+        type = types.str;
+        example = "grafana";
+        description = "The target's name: its metrics label and its name in logs and alerts. Unique.";
+      };
+      kind = mkOption {
+        type = types.enum [
+          "http"
+          "tcp"
+          "ollama"
+          "open-webui"
+          "hwc-ai"
+        ];
+        description = "What to probe and how (docs/prober.md, target kinds).";
+      };
+      url = described (nullOr types.str) "URL, for every kind but `tcp`.";
+      address = described (nullOr types.str) "`host:port`, for kind `tcp`.";
+      method = described (nullOr types.str) "HTTP method (`GET`).";
+      expectStatus = described (nullOr (types.listOf types.int)) "Accepted HTTP statuses (any 2xx).";
+      body = described (nullOr settingsFormat.type) ''
+        A condition on the response body: `{ contains = s; }`, `{ regex = r; }`
+        or `{ jsonPointer = p; equals = v; }`.
+      '';
+      headers = described (nullOr (types.attrsOf types.str)) "Extra request headers. Never secrets: use `bearerToken`.";
+      bearerToken = described (nullOr secretType) "Sent as `Authorization: Bearer`.";
+      tls = described (nullOr (
+        types.submodule {
+          options = {
+            caFile = described (nullOr types.str) "PEM file of the CA that signs the target's certificate.";
+            insecureSkipVerify = described (nullOr types.bool) "Skip certificate verification.";
+          };
+        }
+      )) "TLS settings.";
+      interval = described (nullOr types.str) "Overrides `hwc.ai.health.interval`.";
+      timeout = described (nullOr types.str) "Overrides `hwc.ai.health.timeout`.";
+      failureThreshold = described (nullOr types.ints.positive) "Overrides `hwc.ai.health.failureThreshold`.";
+      successThreshold = described (nullOr types.ints.positive) "Overrides `hwc.ai.health.successThreshold`.";
+    };
+  };
+
+  webhookType = types.submodule {
+    options = {
+      name = mkOption {
+        type = types.str;
+        description = "The webhook's name, in logs.";
+      };
+      url = described (nullOr types.str) "Where to POST alerts.";
+      urlFrom = described (nullOr secretType) "The URL read from a secret (an ntfy topic URL is one).";
+      format = mkOption {
+        type = types.enum [
+          "json"
+          "ntfy"
+        ];
+        default = "json";
+        description = "Body format.";
+      };
+    };
+  };
+
+  listen = net.hostPort cfg.listenAddress cfg.port;
+
+  # Implied targets: what this configuration enables.
+  discovered = prober.defaultTargets {
+    ollama = if config.services.ollama.enable then { inherit (config.services.ollama) host port; } else null;
+    openWebui =
+      if config.services.open-webui.enable then { inherit (config.services.open-webui) host port; } else null;
+    daemons = lib.filterAttrs (_: daemon: daemon.probe) config.hwc.ai.internal.daemons;
+  };
+
+  document = prober.document {
+    inherit listen;
+    inherit (cfg)
+      interval
+      timeout
+      failureThreshold
+      successThreshold
+      ;
+    targets = lib.optionals cfg.defaultTargets discovered ++ cfg.targets;
+    webhooks = cfg.alerts.webhooks;
+  };
+
+  rawConfig = settingsFormat.generate "hwc-ai-prober.json" cfg.settings;
+
+  # A typo fails the build, not the running service. Credentials do not
+  # exist at build time; --check-config checks their shape only.
+  checkedConfig =
+    pkgs.runCommand "hwc-ai-prober.json"
+      {
+        preferLocalBuild = true;
+      }
+      ''
+        ${lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
+          ${pkg}/bin/hwc-ai-prober --check-config --config ${rawConfig}
+        ''}
+        cp ${rawConfig} $out
+      '';
+
+  missingCredentials = lib.filter (name: !(cfg.credentials ? ${name})) (
+    prober.credentialsUsed cfg.settings
+  );
+  duplicates = prober.duplicateNames (cfg.settings.targets or [ ]);
+in
+{
+  options.hwc.ai.health = {
+    enable = mkOption {
+      type = types.bool;
+      default = config.hwc.ai.enable;
+      defaultText = lib.literalExpression "config.hwc.ai.enable";
+      description = "Whether to run hwc-ai-prober, the health prober.";
+    };
+
+    listenAddress = mkOption {
+      type = types.str;
+      default = "127.0.0.1";
+      example = "::";
+      description = "Address of the prober's `/metrics` and `/health`.";
+    };
+
+    port = mkOption {
+      type = types.port;
+      default = 9430;
+      description = "Port of the prober's `/metrics` and `/health`.";
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Whether to open `port` in the firewall (for a Prometheus on another host).";
+    };
+
+    interval = mkOption {
+      type = types.str;
+      default = "30s";
+      example = "10s";
+      description = "Time between two probes of one target (each target adds jitter).";
+    };
+
+    timeout = mkOption {
+      type = types.str;
+      default = "5s";
+      description = "Whole-probe deadline: connect, headers and body.";
+    };
+
+    failureThreshold = mkOption {
+      type = types.ints.positive;
+      default = 3;
+      description = "Consecutive failures that turn a target DOWN.";
+    };
+
+    successThreshold = mkOption {
+      type = types.ints.positive;
+      default = 2;
+      description = "Consecutive successes that turn a target UP again.";
+    };
+
+    defaultTargets = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Whether to probe what this configuration enables: Ollama
+        (`services.ollama`), Open WebUI (`services.open-webui`) and every
+        other hwc-ai daemon. `targets` adds to these.
+      '';
+    };
+
+    targets = mkOption {
+      type = types.listOf targetType;
+      default = [ ];
+      example = lib.literalExpression ''
+        [
+          {
+            name = "grafana";
+            kind = "http";
+            url = "https://grafana.lan/api/health";
+            bearerToken.credential = "grafana-token";
+          }
+          { name = "postgres"; kind = "tcp"; address = "127.0.0.1:5432"; }
+        ]
+      '';
+      description = "Targets to probe besides the default ones (docs/prober.md).";
+    };
+
+    alerts.webhooks = mkOption {
+      type = types.listOf webhookType;
+      default = [ ];
+      example = lib.literalExpression ''
+        [ { name = "ntfy"; urlFrom.credential = "ntfy-url"; format = "ntfy"; } ]
+      '';
+      description = "Where to send an alert when a target changes state.";
+    };
+
+    credentials = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      example = {
+        grafana-token = "/run/secrets/grafana-token";
+      };
+      description = ''
+        Secrets, as systemd credentials: name -> absolute path of a file on
+        the host (`LoadCredential=name:path`). Refer to one from the config
+        with `{ credential = "name"; }`. The file's content never enters the
+        Nix store, and the daemon reads it from `$CREDENTIALS_DIRECTORY`.
+      '';
+    };
+
+    settings = mkOption {
+      type = types.submodule { freeformType = settingsFormat.type; };
+      default = { };
+      example = {
+        log.level = "debug";
+        maxConcurrentProbes = 16;
+      };
+      description = ''
+        The prober's config document (docs/prober.md), rendered to JSON. The
+        options above set its fields at `mkDefault` priority: set a field
+        here to override it.
+      '';
+    };
+
+    configFile = mkOption {
+      type = types.path;
+      readOnly = true;
+      default = checkedConfig;
+      defaultText = lib.literalMD "the rendered `settings`, checked by `hwc-ai-prober --check-config`";
+      description = "The prober's config file, as the unit uses it.";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = duplicates == [ ];
+        message = "hwc.ai.health: target names must be unique; repeated: ${lib.concatStringsSep ", " duplicates}";
+      }
+      {
+        assertion = missingCredentials == [ ];
+        message = "hwc.ai.health: credentials used but not declared in hwc.ai.health.credentials: ${lib.concatStringsSep ", " missingCredentials}";
+      }
+    ]
+    ++ lib.mapAttrsToList (name: path: {
+      assertion = lib.hasPrefix "/" path;
+      message = "hwc.ai.health.credentials.${name}: `${path}` is not an absolute path";
+    }) cfg.credentials;
+
+    warnings = lib.mapAttrsToList (
+      name: _: "hwc.ai.health.credentials.${name} is in the Nix store, which every local user can read"
+    ) (lib.filterAttrs (_: path: lib.hasPrefix "/nix/store/" path) cfg.credentials);
+
+    hwc.ai.health.settings = defaultsDeep document;
+
+    # The prober is scraped like every daemon, but does not probe itself.
+    hwc.ai.internal.daemons.hwc-ai-prober = {
+      inherit (cfg.settings) listen;
+      probe = false;
+    };
+
+    systemd.services.hwc-ai-prober = units.service {
+      name = "hwc-ai-prober";
+      description = "hwc-ai health prober";
+      documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/prober.md" ];
+      execStart = "${pkg}/bin/hwc-ai-prober --config ${cfg.configFile}";
+      inherit (cfg.settings) listen;
+      peers = prober.peers cfg.settings;
+      inherit (cfg) credentials;
+      # probe local services once they are up, not while they start
+      after =
+        lib.optional config.services.ollama.enable "ollama.service"
+        ++ lib.optional config.services.open-webui.enable "open-webui.service";
+    };
+
+    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.port ];
+  };
+}

@@ -1,0 +1,103 @@
+# How every hwc-ai daemon runs under systemd, as a pure function.
+#
+# Plain Nix: no `pkgs`, no `lib`. The NixOS module passes the result to
+# `systemd.services.<name>`; the offline checks render the same result to a
+# `.service` file and score it with `systemd-analyze security`. What is
+# checked without NixOS is therefore what NixOS users get.
+let
+  hardening = import ./hardening.nix;
+
+  net = import ./net.nix;
+  inherit (net) hostOf isLoopback isIpLiteral;
+
+  # Where a daemon may exchange packets (systemd IPAddressDeny/Allow).
+  # `listen`: its own "host:port"; `peers`: the hosts it connects to, each a
+  # string or null when only known at run time (a URL read from a secret).
+  ipAddressRules =
+    { listen, peers }:
+    let
+      listenHost = hostOf listen;
+      remote = builtins.filter (host: !(isLoopback host)) peers;
+    in
+    if !(isLoopback listenHost) then
+      # Listening beyond loopback: its clients (a Prometheus on another host)
+      # come from addresses this module cannot know, so no IP filter.
+      { }
+    else if remote == [ ] then
+      # Everything it talks to is on this host: loopback only.
+      {
+        IPAddressDeny = "any";
+        IPAddressAllow = [ "localhost" ];
+      }
+    else if builtins.all isIpLiteral remote then
+      # Remote peers given as IP addresses: exactly those, plus loopback.
+      {
+        IPAddressDeny = "any";
+        IPAddressAllow = [ "localhost" ] ++ remote;
+      }
+    else
+      # A peer named by a host name (or read from a secret) may resolve to any
+      # address, and so may the DNS server that resolves it: no IP filter.
+      { };
+
+  # The `systemd.services.<name>` attrset of one daemon.
+  service =
+    {
+      # unit name, e.g. "hwc-ai-prober"
+      name,
+      description,
+      # full command line, e.g. "/nix/store/...-hwc-ai/bin/hwc-ai-prober --config /nix/store/...json"
+      execStart,
+      # the daemon's own listen address, "host:port"
+      listen,
+      # hosts it connects to (see ipAddressRules)
+      peers ? [ ],
+      # systemd credential name -> absolute path on the host (LoadCredential=)
+      credentials ? { },
+      # directories it may write to (state, caches); everything else is read-only
+      readWritePaths ? [ ],
+      # units to start after (e.g. "ollama.service"), and units to pull in
+      after ? [ ],
+      wants ? [ ],
+      environment ? { },
+      # man pages and URLs for `systemctl help`
+      documentation ? [ ],
+    }:
+    {
+      inherit description environment;
+      wantedBy = [ "multi-user.target" ];
+      after = [ "network-online.target" ] ++ after;
+      wants = [ "network-online.target" ] ++ wants;
+      unitConfig = if documentation == [ ] then { } else { Documentation = documentation; };
+      serviceConfig =
+        hardening
+        // ipAddressRules { inherit listen peers; }
+        // {
+          Type = "notify";
+          # only the main process may send READY=1, STATUS= and WATCHDOG=1
+          NotifyAccess = "main";
+          WatchdogSec = "30s";
+          ExecStart = execStart;
+          SyslogIdentifier = name;
+          Restart = "on-failure";
+          # bounded exponential backoff: 1s, growing to 1min over 10 restarts
+          # (systemd >= 254; older systemd restarts every RestartSec)
+          RestartSec = "1s";
+          RestartSteps = 10;
+          RestartMaxDelaySec = "1min";
+          # SIGTERM starts a graceful drain; it is bounded, and so is this
+          TimeoutStopSec = "15s";
+          LoadCredential = map (credential: "${credential}:${credentials.${credential}}") (
+            builtins.attrNames credentials
+          );
+        }
+        // (if readWritePaths == [ ] then { } else { ReadWritePaths = readWritePaths; });
+    };
+in
+{
+  inherit
+    hardening
+    ipAddressRules
+    service
+    ;
+}

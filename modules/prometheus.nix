@@ -1,0 +1,33 @@
+# Prometheus scrapes every hwc-ai daemon when this host runs Prometheus.
+{ config, lib, ... }:
+let
+  inherit (lib) mkOption types;
+  cfg = config.hwc.ai.prometheus;
+  net = import ./lib/net.nix;
+
+  scraped = lib.filterAttrs (_: daemon: daemon.scrape) config.hwc.ai.internal.daemons;
+in
+{
+  options.hwc.ai.prometheus = {
+    scrape = mkOption {
+      type = types.bool;
+      default = config.hwc.ai.enable && config.services.prometheus.enable;
+      defaultText = lib.literalExpression "config.hwc.ai.enable && config.services.prometheus.enable";
+      description = "Whether this host's Prometheus (`services.prometheus`) scrapes the hwc-ai daemons.";
+    };
+
+    scrapeConfigs = mkOption {
+      type = types.listOf (types.attrsOf types.anything);
+      default = lib.mapAttrsToList (name: daemon: {
+        job_name = name;
+        static_configs = [ { targets = [ (net.localAddress daemon.listen) ]; } ];
+      }) scraped;
+      defaultText = lib.literalMD "one job per enabled hwc-ai daemon, named after its unit";
+      description = "The scrape configs added to `services.prometheus.scrapeConfigs`.";
+    };
+  };
+
+  config = lib.mkIf cfg.scrape {
+    services.prometheus.scrapeConfigs = cfg.scrapeConfigs;
+  };
+}
