@@ -17,7 +17,6 @@ let
   pkg = config.hwc.ai.package;
   net = import ./lib/net.nix;
   prober = import ./lib/prober.nix;
-  units = import ./lib/units.nix;
 
   settingsFormat = pkgs.formats.json { };
 
@@ -95,8 +94,11 @@ let
           "ntfy"
         ];
         default = "json";
-        description = "Body format.";
+        description = "Body format: a JSON document, or ntfy's plain text with title and priority headers.";
       };
+      bearerToken = described (nullOr secretType) "Sent as `Authorization: Bearer`.";
+      timeout = described (nullOr types.str) "Deadline of one delivery (`10s`).";
+      retries = described (nullOr types.ints.unsigned) "Retries of a failed delivery, with backoff (5).";
     };
   };
 
@@ -297,14 +299,9 @@ in
       probe = false;
     };
 
-    systemd.services.hwc-ai-prober = units.service {
-      name = "hwc-ai-prober";
-      description = "hwc-ai health prober";
-      documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/prober.md" ];
-      execStart = "${pkg}/bin/hwc-ai-prober --config ${cfg.configFile}";
-      inherit (cfg.settings) listen;
-      peers = prober.peers cfg.settings;
-      inherit (cfg) credentials;
+    systemd.services.hwc-ai-prober = prober.unit {
+      binDir = "${pkg}/bin";
+      inherit (cfg) configFile settings credentials;
       # probe local services once they are up, not while they start
       after =
         lib.optional config.services.ollama.enable "ollama.service"

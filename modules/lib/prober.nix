@@ -6,6 +6,7 @@
 # `hwc-ai-prober --check-config`.
 let
   net = import ./net.nix;
+  units = import ./units.nix;
   inherit (net) httpUrl;
 
   concatMap = f: list: builtins.concatLists (map f list);
@@ -121,9 +122,33 @@ let
         }) (builtins.filter (name: count name > 1) names)
       )
     );
+  # The hwc-ai-prober unit, `systemd.services.hwc-ai-prober`.
+  #   binDir: directory of the hwc-ai binaries
+  #   configFile: path of the (checked) config document
+  #   settings: the document itself, for the listen address and the peers
+  #   credentials: name -> path, LoadCredential=
+  #   after: local services it probes, started first
+  unit =
+    {
+      binDir,
+      configFile,
+      settings,
+      credentials ? { },
+      after ? [ ],
+    }:
+    units.service {
+      name = "hwc-ai-prober";
+      description = "hwc-ai health prober";
+      documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/prober.md" ];
+      execStart = "${binDir}/hwc-ai-prober --config ${configFile}";
+      listen = settings.listen or "127.0.0.1:9430";
+      peers = peers settings;
+      inherit credentials after;
+    };
 in
 {
   inherit
+    unit
     compact
     defaultTargets
     document

@@ -1,0 +1,275 @@
+# Expectations on the pure functions of `modules/lib/` (no nixpkgs needed),
+# in the same { case, what, ok, got, want } form as eval.nix.
+#
+#   nix-instantiate --eval --strict --json checks/offline/pure.nix
+let
+  net = import ../../modules/lib/net.nix;
+  units = import ../../modules/lib/units.nix;
+  prober = import ../../modules/lib/prober.nix;
+  hardening = import ../../modules/lib/hardening.nix;
+
+  expect = case: list: map (e: e // { inherit case; ok = e.got == e.want; }) list;
+
+  loopbackOnly = {
+    IPAddressDeny = "any";
+    IPAddressAllow = [ "localhost" ];
+  };
+
+  unit = prober.unit {
+    binDir = "/opt/hwc-ai/bin";
+    configFile = "/etc/hwc-ai/hwc-ai-prober.json";
+    settings = prober.document {
+      listen = "127.0.0.1:9430";
+      interval = "30s";
+      timeout = "5s";
+      failureThreshold = 3;
+      successThreshold = 2;
+      targets = prober.defaultTargets { ollama = { host = "127.0.0.1"; port = 11434; }; };
+    };
+    credentials = {
+      b = "/run/secrets/b";
+      a = "/run/secrets/a";
+    };
+    after = [ "ollama.service" ];
+  };
+in
+expect "net.nix" [
+  {
+    what = "hostOf URLs and addresses";
+    got = map net.hostOf [
+      "http://127.0.0.1:11434"
+      "http://[::1]:8080/x"
+      "https://user:pw@grafana.lan/api"
+      "grafana.lan:443"
+      "10.1.2.3:5432"
+    ];
+    want = [
+      "127.0.0.1"
+      "::1"
+      "grafana.lan"
+      "grafana.lan"
+      "10.1.2.3"
+    ];
+  }
+  {
+    what = "loopback hosts";
+    got = map net.isLoopback [
+      "localhost"
+      "127.0.0.53"
+      "::1"
+      "10.0.0.1"
+      "localhost.lan"
+      null
+    ];
+    want = [
+      true
+      true
+      true
+      false
+      false
+      false
+    ];
+  }
+  {
+    what = "wildcard listeners are reached through loopback";
+    got = map net.localAddress [
+      "0.0.0.0:9430"
+      "[::]:9430"
+      "[::1]:9430"
+      "10.0.0.2:9430"
+    ];
+    want = [
+      "127.0.0.1:9430"
+      "[::1]:9430"
+      "[::1]:9430"
+      "10.0.0.2:9430"
+    ];
+  }
+]
+++ expect "units.nix" [
+  {
+    what = "all peers on loopback: loopback only";
+    got = units.ipAddressRules {
+      listen = "127.0.0.1:9430";
+      peers = [
+        "127.0.0.1"
+        "localhost"
+        "::1"
+      ];
+    };
+    want = loopbackOnly;
+  }
+  {
+    what = "remote peers by IP: those IPs and loopback";
+    got = units.ipAddressRules {
+      listen = "[::1]:9430";
+      peers = [
+        "127.0.0.1"
+        "192.0.2.7"
+        "2001:db8::1"
+      ];
+    };
+    want = {
+      IPAddressDeny = "any";
+      IPAddressAllow = [
+        "localhost"
+        "192.0.2.7"
+        "2001:db8::1"
+      ];
+    };
+  }
+  {
+    what = "a peer by host name, or known only at run time: no filter";
+    got = map (peers: units.ipAddressRules {
+      listen = "127.0.0.1:9430";
+      inherit peers;
+    }) [ [ "grafana.lan" ] [ null ] ];
+    want = [ { } { } ];
+  }
+  {
+    what = "listening beyond loopback: no filter";
+    got = units.ipAddressRules {
+      listen = "0.0.0.0:9430";
+      peers = [ ];
+    };
+    want = { };
+  }
+]
+++ expect "prober.nix" [
+  {
+    what = "default targets from what is enabled";
+    got = prober.defaultTargets {
+      ollama = {
+        host = "::";
+        port = 11434;
+      };
+      openWebui = {
+        host = "127.0.0.1";
+        port = 8080;
+      };
+      daemons.hwc-ai-router.listen = "127.0.0.1:9432";
+    };
+    want = [
+      {
+        name = "ollama";
+        kind = "ollama";
+        url = "http://[::1]:11434";
+      }
+      {
+        name = "open-webui";
+        kind = "open-webui";
+        url = "http://127.0.0.1:8080";
+      }
+      {
+        name = "hwc-ai-router";
+        kind = "hwc-ai";
+        url = "http://127.0.0.1:9432";
+      }
+    ];
+  }
+  {
+    what = "unset fields are absent, not null";
+    got = prober.compact {
+      a = null;
+      b = [
+        {
+          c = null;
+          d = 1;
+        }
+      ];
+      e.f = null;
+    };
+    want = {
+      b = [ { d = 1; } ];
+      e = { };
+    };
+  }
+  {
+    what = "credentials used anywhere in a document, in key order";
+    got = prober.credentialsUsed {
+      targets = [ { bearerToken.credential = "t"; } { bearerToken.file = "/f"; } ];
+      alerts.webhooks = [ { urlFrom.credential = "u"; } ];
+    };
+    want = [
+      "u"
+      "t"
+    ];
+  }
+  {
+    what = "peers: target hosts, null for a URL from a secret";
+    got = prober.peers {
+      targets = [
+        { url = "http://127.0.0.1:11434"; }
+        { address = "db.lan:5432"; }
+      ];
+      alerts.webhooks = [
+        { urlFrom.credential = "u"; }
+        { url = "http://10.0.0.9/hook"; }
+      ];
+    };
+    want = [
+      "127.0.0.1"
+      "db.lan"
+      null
+      "10.0.0.9"
+    ];
+  }
+  {
+    what = "repeated target names";
+    got = prober.duplicateNames [
+      { name = "a"; }
+      { name = "b"; }
+      { name = "a"; }
+    ];
+    want = [ "a" ];
+  }
+  {
+    what = "the prober unit runs the binary on the config";
+    got = unit.serviceConfig.ExecStart;
+    want = "/opt/hwc-ai/bin/hwc-ai-prober --config /etc/hwc-ai/hwc-ai-prober.json";
+  }
+  {
+    what = "the prober unit loads credentials, sorted";
+    got = unit.serviceConfig.LoadCredential;
+    want = [
+      "a:/run/secrets/a"
+      "b:/run/secrets/b"
+    ];
+  }
+  {
+    what = "the prober unit is notify, watchdog, restart with backoff";
+    got = {
+      inherit (unit.serviceConfig)
+        Type
+        NotifyAccess
+        WatchdogSec
+        Restart
+        RestartSec
+        RestartSteps
+        RestartMaxDelaySec
+        ;
+    };
+    want = {
+      Type = "notify";
+      NotifyAccess = "main";
+      WatchdogSec = "30s";
+      Restart = "on-failure";
+      RestartSec = "1s";
+      RestartSteps = 10;
+      RestartMaxDelaySec = "1min";
+    };
+  }
+  {
+    what = "the prober unit keeps the whole hardening baseline, loopback only";
+    got = builtins.intersectAttrs (hardening // loopbackOnly) unit.serviceConfig;
+    want = hardening // loopbackOnly;
+  }
+  {
+    what = "the prober unit starts after the network and what it probes";
+    got = unit.after;
+    want = [
+      "network-online.target"
+      "ollama.service"
+    ];
+  }
+]

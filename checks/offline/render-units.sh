@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Renders the hwc-ai systemd units (hwc-ai-prober.service, ...) from the pure
+# Nix functions the NixOS module uses, for hosts without NixOS.
+#
+#   render-units.sh --bin-dir DIR --config-dir DIR --out DIR [--credential NAME=PATH]...
+#
+#   --bin-dir DIR       where the hwc-ai-* binaries are on the target host
+#   --config-dir DIR    where their configs are on the target host:
+#                       ExecStart=... --config DIR/<daemon>.json
+#   --out DIR           where to write the .service files (created)
+#   --credential N=P    LoadCredential=N:P (repeat for more); the daemon reads
+#                       it as $CREDENTIALS_DIRECTORY/N, its config says
+#                       {"credential": "N"}
+#   --config-source DIR read the configs from DIR instead of --config-dir (when
+#                       they are written elsewhere before being installed):
+#                       the unit's IP filter is derived from their targets
+#
+# Needs only nix-instantiate (no nixpkgs). Prints the paths it wrote.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bin_dir= config_dir= out= config_source=
+credentials='{}'
+
+usage() {
+    sed -n '2,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --bin-dir) bin_dir=${2:?}; shift 2 ;;
+        --config-dir) config_dir=${2:?}; shift 2 ;;
+        --out) out=${2:?}; shift 2 ;;
+        --config-source) config_source=${2:?}; shift 2 ;;
+        --credential)
+            pair=${2:?}
+            name=${pair%%=*} path=${pair#*=}
+            if [ "$name" = "$pair" ] || [ -z "$name" ] || [ "${path#/}" = "$path" ]; then
+                echo "render-units.sh: --credential wants NAME=/absolute/path, got '$pair'" >&2
+                exit 2
+            fi
+            credentials=$(jq -c --arg n "$name" --arg p "$path" '. + {($n): $p}' <<<"$credentials")
+            shift 2
+            ;;
+        -h | --help) usage ;;
+        *) echo "render-units.sh: unknown argument '$1'" >&2; usage ;;
+    esac
+done
+[ -n "$bin_dir" ] && [ -n "$config_dir" ] && [ -n "$out" ] || usage
+
+for dir in bin_dir config_dir; do
+    case ${!dir} in
+        /*) ;;
+        *) echo "render-units.sh: --${dir//_/-} must be an absolute path, got '${!dir}'" >&2; exit 2 ;;
+    esac
+done
+
+# The configs decide each unit's IP filter, as in the NixOS module.
+configs='{}'
+source_dir=${config_source:-$config_dir}
+for daemon in hwc-ai-prober; do
+    if [ -f "$source_dir/$daemon.json" ]; then
+        configs=$(jq -c --arg d "$daemon" --slurpfile c "$source_dir/$daemon.json" '. + {($d): $c[0]}' <<<"$configs")
+    else
+        echo "render-units.sh: no $source_dir/$daemon.json; assuming its targets are all on loopback" >&2
+    fi
+done
+
+mkdir -p "$out"
+nix-instantiate --eval --strict --json "$here/units.nix" \
+    --argstr binDir "$bin_dir" \
+    --argstr configDir "$config_dir" \
+    --argstr credentialsJson "$credentials" \
+    --argstr configsJson "$configs" >"$out/.units.json"
+for unit in $(jq -r 'keys[]' "$out/.units.json"); do
+    jq -r --arg u "$unit" '.[$u]' "$out/.units.json" >"$out/$unit"
+    echo "$out/$unit"
+done
+rm -f "$out/.units.json"

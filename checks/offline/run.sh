@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The checks that need no nixpkgs: what CI runs.
+#
+#   NIXPKGS_LIB=/path/to/nixpkgs.lib/lib checks/offline/run.sh --bin-dir target/debug
+#
+#   --bin-dir DIR   the built hwc-ai binaries (hwc-ai-prober, ...)
+#   NIXPKGS_LIB     optional: nixpkgs' `lib` directory (the one holding
+#                   default.nix, e.g. a checkout of nixpkgs.lib's lib/, or
+#                   <nixpkgs>/lib); a checkout's root is accepted too.
+#                   Without it, the module-system evaluation is skipped and
+#                   said so; everything else runs.
+#
+# 1. nix-instantiate --parse on every .nix file of the repository;
+# 2. the pure functions of modules/lib/ against expectations (pure.nix);
+# 3. with NIXPKGS_LIB: the module through lib.evalModules against stand-ins
+#    of the NixOS options it sets, one case per file in cases/ (eval.nix);
+# 4. the prober documents through `hwc-ai-prober --check-config`, as the
+#    module's build-time check does; a typo must be rejected;
+# 5. the units rendered from modules/lib/ (render-units.sh) through
+#    `systemd-analyze verify` and `systemd-analyze security --offline=true`:
+#    an exposure above 1.5 fails.
+#
+# Ends with "N passed, M failed[, K skipped]"; exits 1 if anything failed.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+max_exposure=1.5
+bin_dir=
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --bin-dir) bin_dir=${2:?}; shift 2 ;;
+        -h | --help) sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
+    esac
+done
+if [ -z "$bin_dir" ]; then
+    echo "run.sh: --bin-dir DIR is required (the built hwc-ai binaries)" >&2
+    exit 2
+fi
+bin_dir=$(cd "$bin_dir" && pwd) || exit 2
+for tool in nix-instantiate systemd-analyze jq; do
+    command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 2; }
+done
+for bin in hwc-ai-prober; do
+    [ -x "$bin_dir/$bin" ] || { echo "run.sh: $bin_dir/$bin is missing; build it first" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+passed=0 failed=0 skipped=0
+pass() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+skip() { skipped=$((skipped + 1)); echo "skip $*"; }
+
+nix_eval() { nix-instantiate --readonly-mode --eval --strict --json "$@"; }
+
+# Reads { case, what, ok, got, want } results on stdin and counts them.
+report() {
+    local results
+    results=$(cat)
+    while IFS= read -r line; do
+        case $line in
+            ok*) pass "${line#ok }" ;;
+            *) fail "${line#FAIL }" ;;
+        esac
+    done < <(jq -r '.[] | if .ok then "ok \(.case): \(.what)"
+        else "FAIL \(.case): \(.what)\n       got:  \(.got | tojson)\n       want: \(.want | tojson)" end' <<<"$results" |
+        awk '/^(ok|FAIL) /{ if (buf != "") print buf; buf = $0; next } { buf = buf " |" $0 } END { if (buf != "") print buf }')
+}
+
+echo "== 1. parse every .nix file"
+parsed=0 bad=0
+while IFS= read -r -d '' file; do
+    if out=$(nix-instantiate --parse "$file" 2>&1 >/dev/null); then
+        parsed=$((parsed + 1))
+    else
+        bad=$((bad + 1))
+        fail "parse ${file#"$root"/}: $out"
+    fi
+done < <(find "$root" \( -name .git -o -name target -o -name 'result*' -o -name '.venv*' \) -prune -o -name '*.nix' -type f -print0)
+if [ "$bad" = 0 ] && [ "$parsed" -gt 0 ]; then
+    pass "parse: $parsed .nix files"
+fi
+
+echo "== 2. pure functions of modules/lib/"
+if results=$(nix_eval "$here/pure.nix" 2>"$work/err"); then
+    report <<<"$results"
+else
+    fail "pure.nix does not evaluate: $(cat "$work/err")"
+fi
+
+echo "== 3. the module, through lib.evalModules"
+lib_dir=${NIXPKGS_LIB:-}
+if [ -n "$lib_dir" ] && [ ! -f "$lib_dir/default.nix" ] && [ -f "$lib_dir/lib/default.nix" ]; then
+    lib_dir=$lib_dir/lib
+fi
+if [ -z "$lib_dir" ]; then
+    skip "module evaluation: NIXPKGS_LIB is not set (nixpkgs' lib is not packaged on any registry this CI reaches); the pure functions the module calls were checked above, and 'nix flake check' runs these cases as the module-eval check"
+elif [ ! -f "$lib_dir/default.nix" ]; then
+    fail "module evaluation: NIXPKGS_LIB=$NIXPKGS_LIB holds no default.nix"
+else
+    lib_dir=$(cd "$lib_dir" && pwd)
+    for case_file in "$here"/cases/*.nix; do
+        if results=$(nix_eval "$here/eval.nix" --arg lib "import $lib_dir" --arg case "$case_file" 2>"$work/err"); then
+            report <<<"$results"
+        else
+            fail "$(basename "$case_file") does not evaluate: $(grep -m3 -v '^ *$' "$work/err" | tr '\n' ' ')"
+        fi
+    done
+fi
+
+echo "== 4. configs through hwc-ai-prober --check-config"
+mkdir -p "$work/config" "$work/example"
+nix_eval "$here/document.nix" >"$work/config/hwc-ai-prober.json"
+cp "$here/prober.json" "$work/example/hwc-ai-prober.json"
+for doc in "$work/config/hwc-ai-prober.json" "$work/example/hwc-ai-prober.json"; do
+    name=$([ "$doc" = "$work/config/hwc-ai-prober.json" ] && echo "the module's default document" || echo "docs/prober.md's example")
+    if out=$("$bin_dir/hwc-ai-prober" --check-config --config "$doc" 2>&1); then
+        pass "check-config accepts $name"
+    else
+        fail "check-config rejects $name: $out"
+    fi
+done
+jq '.defaults.intreval = .defaults.interval' "$work/config/hwc-ai-prober.json" >"$work/typo.json"
+if out=$("$bin_dir/hwc-ai-prober" --check-config --config "$work/typo.json" 2>&1); then
+    fail "check-config accepts a typo (defaults.intreval)"
+elif grep -q "intreval" <<<"$out"; then
+    pass "check-config rejects a typo and names it: $out"
+else
+    fail "check-config rejects a typo without naming it: $out"
+fi
+
+echo "== 5. units: systemd-analyze verify and security"
+# systemd < 254 does not know these two keys and ignores them (the restart
+# delay then stays at RestartSec); any other complaint is a failure.
+known_noise="Unknown key.*'(RestartSteps|RestartMaxDelaySec)'"
+check_units() {
+    local label=$1 config_source=$2 out_dir=$3
+    shift 3
+    if ! "$here/render-units.sh" --bin-dir "$bin_dir" --config-dir "$config_source" \
+        --out "$out_dir" "$@" >/dev/null 2>"$work/err"; then
+        fail "$label: render-units.sh failed: $(cat "$work/err")"
+        return
+    fi
+    local unit name verify score
+    for unit in "$out_dir"/*.service; do
+        name=$(basename "$unit")
+        verify=$(systemd-analyze verify "$unit" 2>&1)
+        local rc=$?
+        verify=$(grep -Ev "$known_noise" <<<"$verify" | grep -v '^$')
+        if [ "$rc" = 0 ] && [ -z "$verify" ]; then
+            pass "$label: systemd-analyze verify $name"
+        else
+            fail "$label: systemd-analyze verify $name: $verify"
+        fi
+        score=$(systemd-analyze security --offline=true "$unit" 2>/dev/null |
+            sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+        if [ -z "$score" ]; then
+            fail "$label: systemd-analyze security $name gave no score"
+        elif awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }'; then
+            pass "$label: $name exposure $score (at most $max_exposure)"
+        else
+            fail "$label: $name exposure $score, above $max_exposure"
+            systemd-analyze security --offline=true "$unit" 2>/dev/null | grep '✗' | sed 's/^/       /'
+        fi
+    done
+}
+check_units "loopback" "$work/config" "$work/units"
+check_units "with credentials and remote targets" "$work/example" "$work/units-example" \
+    --credential grafana-token=/run/secrets/grafana-token --credential ntfy-url=/run/secrets/ntfy-url
+if grep -qx 'LoadCredential=grafana-token:/run/secrets/grafana-token' "$work/units-example/hwc-ai-prober.service"; then
+    pass "render-units.sh: --credential becomes LoadCredential="
+else
+    fail "render-units.sh: --credential did not become LoadCredential="
+fi
+
+echo
+if [ "$skipped" -gt 0 ]; then
+    echo "offline: $passed passed, $failed failed, $skipped skipped"
+else
+    echo "offline: $passed passed, $failed failed"
+fi
+[ "$failed" = 0 ]

@@ -1,0 +1,169 @@
+# Stand-ins for the NixOS options and the `pkgs` attributes the hwc-ai module
+# uses, so the module evaluates with `lib.evalModules` and nixpkgs' `lib`
+# alone. Each declaration mirrors its NixOS counterpart's type; an option the
+# module sets that is not declared here is an evaluation error, as in NixOS.
+{ lib }:
+let
+  inherit (lib) mkOption types;
+
+  # A store path that does not exist: evaluation never builds anything.
+  fakeDrv =
+    name: extra:
+    {
+      type = "derivation";
+      inherit name;
+      outPath = "/nix/store/00000000000000000000000000000000-${name}";
+    }
+    // extra;
+
+  # nixos/lib/systemd-unit-options.nix: lists concatenate, other values must agree
+  unitOption = lib.mkOptionType {
+    name = "systemd option";
+    merge =
+      loc: defs:
+      let
+        defs' = lib.filterOverrides defs;
+      in
+      if lib.any (def: lib.isList def.value) defs' then
+        lib.concatMap (def: lib.toList def.value) defs'
+      else
+        lib.mergeEqualOption loc defs';
+  };
+
+  # pkgs.formats.json's value type
+  jsonValue =
+    with types;
+    let
+      valueType =
+        nullOr (oneOf [
+          bool
+          int
+          float
+          str
+          path
+          (attrsOf valueType)
+          (listOf valueType)
+        ])
+        // {
+          description = "JSON value";
+        };
+    in
+    valueType;
+
+  enable = mkOption {
+    type = types.bool;
+    default = false;
+  };
+in
+{
+  pkgs = {
+    ollama = fakeDrv "ollama" { };
+    formats.json = _: {
+      type = jsonValue;
+      # the document stays readable as `.json` for assertions
+      generate = name: value: fakeDrv name { json = builtins.toJSON value; };
+    };
+    runCommand = name: env: buildCommand: fakeDrv name (env // { inherit buildCommand; });
+    stdenv = {
+      buildPlatform.canExecute = _: true;
+      hostPlatform = { };
+    };
+  };
+
+  module = {
+    options = {
+      assertions = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
+      };
+      warnings = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      environment.systemPackages = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+      };
+      networking.firewall.allowedTCPPorts = mkOption {
+        type = types.listOf types.port;
+        default = [ ];
+      };
+
+      systemd.services = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              description = mkOption {
+                type = types.str;
+                default = "";
+              };
+              environment = mkOption {
+                type = types.attrsOf types.str;
+                default = { };
+              };
+              wantedBy = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              after = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              wants = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              unitConfig = mkOption {
+                type = types.attrsOf unitOption;
+                default = { };
+              };
+              serviceConfig = mkOption {
+                type = types.attrsOf unitOption;
+                default = { };
+              };
+            };
+          }
+        );
+      };
+
+      services.ollama = {
+        inherit enable;
+        package = mkOption {
+          type = types.package;
+          default = fakeDrv "ollama" { };
+        };
+        host = mkOption {
+          type = types.str;
+          default = "127.0.0.1";
+        };
+        port = mkOption {
+          type = types.port;
+          default = 11434;
+        };
+      };
+
+      services.open-webui = {
+        inherit enable;
+        host = mkOption {
+          type = types.str;
+          default = "127.0.0.1";
+        };
+        port = mkOption {
+          type = types.port;
+          default = 8080;
+        };
+      };
+
+      services.prometheus = {
+        inherit enable;
+        scrapeConfigs = mkOption {
+          type = types.listOf (types.attrsOf types.anything);
+          default = [ ];
+        };
+      };
+    };
+
+    config.hwc.ai.package = lib.mkDefault (fakeDrv "hwc-ai" { });
+  };
+}

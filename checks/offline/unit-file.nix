@@ -1,0 +1,58 @@
+# Renders a `systemd.services.<name>` attrset (the shape `modules/lib/units.nix`
+# returns) to the text of a `.service` file, the way NixOS writes it: a list
+# becomes one line per element, booleans become true/false.
+#
+# Plain Nix, no nixpkgs: the offline checks use it without `lib`.
+let
+  concatMap = f: list: builtins.concatLists (map f list);
+
+  showValue =
+    value:
+    if builtins.isBool value then
+      (if value then "true" else "false")
+    else
+      toString value;
+
+  lines =
+    attrs:
+    concatMap (
+      key:
+      let
+        value = attrs.${key};
+      in
+      if builtins.isList value then map (v: "${key}=${showValue v}") value else [ "${key}=${showValue value}" ]
+    ) (builtins.attrNames attrs);
+
+  section =
+    name: attrs:
+    let
+      body = lines attrs;
+    in
+    if body == [ ] then "" else "[${name}]\n" + builtins.concatStringsSep "\n" body + "\n\n";
+
+  nonEmpty = attrs: builtins.removeAttrs attrs (builtins.filter (k: attrs.${k} == [ ]) (builtins.attrNames attrs));
+in
+unit:
+let
+  environment = unit.environment or { };
+in
+section "Unit" (
+  nonEmpty {
+    Description = unit.description;
+    After = unit.after or [ ];
+    Wants = unit.wants or [ ];
+    Requires = unit.requires or [ ];
+  }
+  // (unit.unitConfig or { })
+)
++ section "Service" (
+  nonEmpty (
+    (unit.serviceConfig or { })
+    // {
+      Environment = map (name: "\"${name}=${environment.${name}}\"") (builtins.attrNames environment);
+    }
+  )
+)
++ section "Install" (nonEmpty {
+  WantedBy = unit.wantedBy or [ ];
+})
