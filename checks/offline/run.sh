@@ -13,7 +13,8 @@
 # 1. nix-instantiate --parse on every .nix file of the repository;
 # 2. the pure functions of modules/lib/ against expectations (pure.nix);
 # 3. with NIXPKGS_LIB: the module through lib.evalModules against stand-ins
-#    of the NixOS options it sets, one case per file in cases/ (eval.nix);
+#    of the NixOS options it sets, one case per file in cases/ (eval.nix),
+#    and the flake's outputs with stand-in packages (flake-outputs.nix);
 # 4. the prober documents through `hwc-ai-prober --check-config`, as the
 #    module's build-time check does; a typo must be rejected;
 # 5. the units rendered from modules/lib/ (render-units.sh) through
@@ -110,6 +111,11 @@ else
             fail "$(basename "$case_file") does not evaluate: $(grep -m3 -v '^ *$' "$work/err" | tr '\n' ' ')"
         fi
     done
+    if results=$(nix_eval "$here/flake-outputs.nix" --arg lib "import $lib_dir" 2>"$work/err"); then
+        report <<<"$results"
+    else
+        fail "flake-outputs.nix does not evaluate: $(grep -m3 -v '^ *$' "$work/err" | tr '\n' ' ')"
+    fi
 fi
 
 echo "== 4. configs through hwc-ai-prober --check-config"

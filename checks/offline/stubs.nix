@@ -164,6 +164,7 @@ in
       };
     };
 
-    config.hwc.ai.package = lib.mkDefault (fakeDrv "hwc-ai" { });
+    # below the flake's mkDefault, which the flake-outputs check exercises
+    config.hwc.ai.package = lib.mkOptionDefault (fakeDrv "hwc-ai" { });
   };
 }

@@ -1,0 +1,100 @@
+# Every flake check: `nix flake check` is the whole gate.
+#
+# - package: the build, with `cargo test`
+# - clippy (-D warnings) and rustfmt
+# - module-eval: the cases of checks/offline/cases/ through lib.evalModules,
+#   and the flake's outputs (checks/offline/flake-outputs.nix)
+# - unit-score: the prober's unit as NixOS renders it, scored by
+#   `systemd-analyze security` (exposure at most 1.5)
+# - one NixOS VM test per file in checks/nixos/, named after the file:
+#   adding a scenario is adding a file.
+{ pkgs, self }:
+let
+  inherit (pkgs) lib;
+  inherit (pkgs.stdenv.hostPlatform) system;
+
+  package = self.packages.${system}.default;
+
+  # One VM test: the file is a test module (nodes, testScript); every node
+  # gets hwc-ai's module, and every test a global deadline.
+  runTest =
+    file:
+    pkgs.testers.runNixOSTest {
+      imports = [ file ];
+      name = "hwc-ai-${lib.removeSuffix ".nix" (baseNameOf file)}";
+      globalTimeout = 10 * 60;
+      defaults = {
+        imports = [ self.nixosModules.default ];
+        # the tests need no documentation, and build faster without it
+        documentation.enable = false;
+      };
+    };
+
+  vmTests = lib.mapAttrs' (file: _: {
+    name = lib.removeSuffix ".nix" file;
+    value = runTest (./nixos + "/${file}");
+  }) (lib.filterAttrs (file: type: type == "regular" && lib.hasSuffix ".nix" file) (builtins.readDir ./nixos));
+
+  moduleResults =
+    import ./offline/eval.nix { inherit lib; } ++ import ./offline/flake-outputs.nix { inherit lib; };
+  moduleFailures = lib.filter (result: !result.ok) moduleResults;
+
+  # The unit exactly as a NixOS system with `hwc.ai.enable = true` gets it.
+  nixos = pkgs.nixos {
+    imports = [ self.nixosModules.default ];
+    boot.isContainer = true;
+    system.stateVersion = lib.trivial.release;
+    hwc.ai.enable = true;
+  };
+  proberUnit = nixos.config.systemd.units."hwc-ai-prober.service".unit;
+in
+vmTests
+// {
+  inherit package;
+
+  clippy = package.overrideAttrs (old: {
+    pname = "hwc-ai-clippy";
+    nativeBuildInputs = old.nativeBuildInputs ++ [ pkgs.clippy ];
+    buildPhase = ''
+      runHook preBuild
+      cargo clippy --workspace --all-targets --offline -- -D warnings
+      runHook postBuild
+    '';
+    doCheck = false;
+    installPhase = "touch $out";
+    dontFixup = true;
+  });
+
+  rustfmt =
+    pkgs.runCommand "hwc-ai-rustfmt"
+      {
+        nativeBuildInputs = [
+          pkgs.cargo
+          pkgs.rustfmt
+        ];
+      }
+      ''
+        export HOME=$TMPDIR
+        cd ${package.src}
+        cargo fmt --all --check
+        touch $out
+      '';
+
+  module-eval = pkgs.runCommand "hwc-ai-module-eval" { } (
+    if moduleFailures == [ ] then
+      ''
+        echo "${toString (builtins.length moduleResults)} passed, 0 failed" | tee $out
+      ''
+    else
+      ''
+        echo ${lib.escapeShellArg (builtins.toJSON moduleFailures)} >&2
+        echo "${toString (builtins.length moduleResults - builtins.length moduleFailures)} passed, ${toString (builtins.length moduleFailures)} failed" >&2
+        exit 1
+      ''
+  );
+
+  unit-score = pkgs.runCommand "hwc-ai-unit-score" { nativeBuildInputs = [ pkgs.systemd ]; } ''
+    unit=${proberUnit}/hwc-ai-prober.service
+    systemd-analyze security --offline=true --threshold=15 "$unit" | tee $out
+  '';
+}

@@ -1,0 +1,78 @@
+{
+  description = "hwc-ai: a declarative local-AI stack for NixOS homelabs";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+
+      cargoToml = lib.importTOML ./Cargo.toml;
+
+      # Every hwc-ai binary (hwc-ai, hwc-ai-prober, ...), one package.
+      hwc-ai =
+        pkgs:
+        pkgs.rustPlatform.buildRustPackage {
+          pname = "hwc-ai";
+          inherit (cargoToml.workspace.package) version;
+          src = lib.fileset.toSource {
+            root = ./.;
+            fileset = lib.fileset.unions [
+              ./Cargo.toml
+              ./Cargo.lock
+              ./crates
+            ];
+          };
+          cargoLock.lockFile = ./Cargo.lock;
+          meta = {
+            description = "Small daemons and a CLI for a declarative local-AI stack";
+            homepage = "https://github.com/hwc-ai/hwc-ai";
+            license = lib.licenses.mit;
+            mainProgram = "hwc-ai";
+            platforms = lib.platforms.linux;
+          };
+        };
+    in
+    {
+      # What users consume.
+      packages = forAllSystems (pkgs: {
+        default = hwc-ai pkgs;
+      });
+
+      overlays.default = final: _prev: { hwc-ai = hwc-ai final; };
+
+      # The module never builds the package itself: it is injected here.
+      nixosModules.hwc-ai =
+        { lib, pkgs, ... }:
+        {
+          imports = [ ./modules ];
+          hwc.ai.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        };
+      nixosModules.default = self.nixosModules.hwc-ai;
+
+      # What developers run: `nix flake check` is the whole gate.
+      checks = forAllSystems (pkgs: import ./checks { inherit pkgs self; });
+
+      formatter = forAllSystems (pkgs: pkgs.nixfmt);
+
+      devShells = forAllSystems (pkgs: {
+        default = pkgs.mkShell {
+          inputsFrom = [ self.packages.${pkgs.stdenv.hostPlatform.system}.default ];
+          packages = [
+            pkgs.clippy
+            pkgs.rustfmt
+            pkgs.rust-analyzer
+            pkgs.nixfmt
+            pkgs.jq
+          ];
+        };
+      });
+    };
+}
