@@ -7,7 +7,7 @@ use std::os::fd::FromRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -47,18 +47,17 @@ pub async fn listener(
     }
 }
 
-/// `GET /metrics` over the daemon's registry.
+/// `GET /metrics` over the daemon's registry: OpenMetrics when the scraper
+/// asks for it, the classic text format otherwise.
 pub fn metrics_routes(registry: Arc<Registry>) -> Router {
     Router::new().route(
         "/metrics",
-        get(move || {
+        get(move |headers: HeaderMap| {
             let registry = registry.clone();
             async move {
-                (
-                    [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-                    crate::metrics::render(&registry),
-                )
-                    .into_response()
+                let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+                let (content_type, body) = crate::metrics::negotiate(&registry, accept);
+                ([(header::CONTENT_TYPE, content_type)], body).into_response()
             }
         }),
     )

@@ -7,7 +7,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// `Content-Type` of an OpenMetrics text exposition.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// `Content-Type` of the classic Prometheus text exposition.
+pub const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A registry holding `hwc_ai_build_info{daemon,version} 1`. Daemons add
 /// their own metrics under `hwc_ai_<daemon>_` with
@@ -37,6 +39,48 @@ pub fn render(registry: &Registry) -> String {
     out
 }
 
+/// Encodes the registry in the classic Prometheus text format (0.0.4), for
+/// scrapers and tools that do not ask for OpenMetrics (`promtool`, `curl`).
+///
+/// The two formats differ only in ways this rewrite covers for the metric
+/// types hwc-ai uses: counter families are named with their `_total`
+/// suffix, and there are no `# UNIT` or `# EOF` lines.
+pub fn render_classic(registry: &Registry) -> String {
+    let open = render(registry);
+    let mut out = String::with_capacity(open.len());
+    for line in open.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some(name) = rest.strip_suffix(" counter") {
+                out.push_str(&format!("# TYPE {name}_total counter\n"));
+                continue;
+            }
+        } else if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            // HELP comes before TYPE; look ahead is not needed because
+            // prometheus-client names counters without the suffix in both.
+            if open.contains(&format!("# TYPE {name} counter\n")) {
+                out.push_str(&format!("# HELP {name}_total {help}\n"));
+                continue;
+            }
+        } else if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Picks the format from an `Accept` header: OpenMetrics when asked for
+/// (Prometheus asks), the classic text format otherwise.
+pub fn negotiate(registry: &Registry, accept: Option<&str>) -> (&'static str, String) {
+    if accept.is_some_and(|a| a.contains("application/openmetrics-text")) {
+        (OPENMETRICS, render(registry))
+    } else {
+        (TEXT, render_classic(registry))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +93,26 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn classic_format_names_counters_with_total() {
+        use prometheus_client::metrics::counter::Counter;
+        let mut registry = registry("prober");
+        let counter: Counter = Counter::default();
+        counter.inc();
+        registry.register("hwc_ai_prober_probes", "Probes run", counter);
+        let (content_type, text) = negotiate(&registry, Some("text/plain"));
+        assert_eq!(content_type, TEXT);
+        assert!(text.contains("# HELP hwc_ai_prober_probes_total Probes run.\n"), "{text}");
+        assert!(text.contains("# TYPE hwc_ai_prober_probes_total counter\n"), "{text}");
+        assert!(text.contains("hwc_ai_prober_probes_total 1\n"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+        let (content_type, text) = negotiate(
+            &registry,
+            Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+        );
+        assert_eq!(content_type, OPENMETRICS);
+        assert!(text.contains("# TYPE hwc_ai_prober_probes counter\n"), "{text}");
     }
 }

@@ -1,0 +1,528 @@
+//! The prober's config document (see docs/prober.md).
+//!
+//! Targets are one flat struct with a `kind`, not a serde-tagged enum: that
+//! way an error inside a target still names its full path
+//! (`targets[2].url`), and fields that do not apply to a kind are rejected
+//! by name instead of being silently ignored.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hwc_ai_runtime::config::check_listen;
+use hwc_ai_runtime::{Common, ConfigError, LogConfig, SecretSource, Validate};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default = "default_max_concurrent_probes")]
+    pub max_concurrent_probes: usize,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub targets: Vec<TargetConfig>,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// Loopback only: metrics and health are for the local Prometheus and the
+/// `hwc-ai` command; exposing them is the operator's explicit choice.
+fn default_listen() -> String {
+    "127.0.0.1:9430".to_owned()
+}
+
+/// Enough to probe a homelab's services all at once, few enough that a
+/// thousand slow targets cannot exhaust file descriptors.
+fn default_max_concurrent_probes() -> usize {
+    64
+}
+
+/// A health body is small; anything longer is read no further, so an
+/// endless or hostile body cannot hold memory or time.
+fn default_max_body_bytes() -> usize {
+    64 * 1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default = "default_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: u32,
+    #[serde(default = "default_success_threshold")]
+    pub success_threshold: u32,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            interval: default_interval(),
+            timeout: default_timeout(),
+            failure_threshold: default_failure_threshold(),
+            success_threshold: default_success_threshold(),
+        }
+    }
+}
+
+/// Twice a Prometheus scrape interval's default: an outage is noticed within
+/// about 1.5 minutes (three failures) at negligible load.
+fn default_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// A healthy local service answers its health endpoint in milliseconds;
+/// five seconds means something is wrong.
+fn default_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// Three misses in a row: one lost packet or GC pause is not an outage.
+fn default_failure_threshold() -> u32 {
+    3
+}
+
+/// Two good answers in a row before declaring recovery, so a service that
+/// flaps is not announced as recovered on every other probe.
+fn default_success_threshold() -> u32 {
+    2
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Http,
+    Tcp,
+    Ollama,
+    OpenWebui,
+    HwcAi,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Tcp => "tcp",
+            Kind::Ollama => "ollama",
+            Kind::OpenWebui => "open-webui",
+            Kind::HwcAi => "hwc-ai",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetConfig {
+    pub name: String,
+    pub kind: Kind,
+    pub url: Option<Url>,
+    pub address: Option<String>,
+    pub method: Option<String>,
+    pub expect_status: Option<Vec<u16>>,
+    pub body: Option<BodyCondition>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub bearer_token: Option<SecretSource>,
+    pub tls: Option<TlsConfig>,
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub failure_threshold: Option<u32>,
+    pub success_threshold: Option<u32>,
+}
+
+/// One condition on the response body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BodyCondition {
+    pub contains: Option<String>,
+    pub regex: Option<String>,
+    pub json_pointer: Option<String>,
+    pub equals: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with extra CA certificates (a homelab CA).
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate. For self-signed lab services only; logged
+    /// as a warning at start.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertsConfig {
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub name: String,
+    /// A URL that is not secret.
+    pub url: Option<Url>,
+    /// A URL that is a secret (an ntfy topic, a token in the query).
+    pub url_from: Option<SecretSource>,
+    #[serde(default)]
+    pub format: AlertFormat,
+    pub bearer_token: Option<SecretSource>,
+    #[serde(default = "default_alert_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default = "default_alert_retries")]
+    pub retries: u32,
+}
+
+/// Per attempt; a webhook receiver is a small service on the LAN or ntfy.
+fn default_alert_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// With backoff doubling from 1 s, five retries cover about a minute of
+/// receiver downtime.
+fn default_alert_retries() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertFormat {
+    /// A JSON document describing the transition.
+    #[default]
+    Json,
+    /// ntfy: plain text body with Title, Priority and Tags headers.
+    Ntfy,
+}
+
+impl Common for Config {
+    fn listen(&self) -> &str {
+        &self.listen
+    }
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+}
+
+/// A name that is safe as a metric label and readable in a table.
+fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::at(
+            path,
+            format!("`{name}` is not a valid name (1-64 of A-Z a-z 0-9 - _ . :)"),
+        ))
+    }
+}
+
+fn check_positive(path: &str, value: Option<Duration>) -> Result<(), ConfigError> {
+    match value {
+        Some(d) if d.is_zero() => Err(ConfigError::at(path, "must be longer than 0s")),
+        _ => Ok(()),
+    }
+}
+
+fn check_threshold(path: &str, value: Option<u32>) -> Result<(), ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::at(path, "must be at least 1")),
+        _ => Ok(()),
+    }
+}
+
+fn check_http_url(path: &str, url: &Url) -> Result<(), ConfigError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::at(
+            path,
+            format!("scheme `{}` is not http or https", url.scheme()),
+        ));
+    }
+    if url.host().is_none() {
+        return Err(ConfigError::at(path, "URL has no host"));
+    }
+    Ok(())
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_listen("listen", &self.listen)?;
+        if self.max_concurrent_probes == 0 {
+            return Err(ConfigError::at("maxConcurrentProbes", "must be at least 1"));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::at("maxBodyBytes", "must be at least 1"));
+        }
+        check_positive("defaults.interval", Some(self.defaults.interval))?;
+        check_positive("defaults.timeout", Some(self.defaults.timeout))?;
+        check_threshold(
+            "defaults.failureThreshold",
+            Some(self.defaults.failure_threshold),
+        )?;
+        check_threshold(
+            "defaults.successThreshold",
+            Some(self.defaults.success_threshold),
+        )?;
+        let mut names = HashSet::new();
+        for (i, target) in self.targets.iter().enumerate() {
+            let path = format!("targets[{i}]");
+            target.validate(&path, &self.defaults)?;
+            if !names.insert(target.name.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.name"),
+                    format!("`{}` is used by another target", target.name),
+                ));
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, hook) in self.alerts.webhooks.iter().enumerate() {
+            let path = format!("alerts.webhooks[{i}]");
+            hook.validate(&path)?;
+            if !names.insert(hook.name.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.name"),
+                    format!("`{}` is used by another webhook", hook.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TargetConfig {
+    fn validate(&self, path: &str, defaults: &Defaults) -> Result<(), ConfigError> {
+        let at = |field: &str| format!("{path}.{field}");
+        check_name(&at("name"), &self.name)?;
+        check_positive(&at("interval"), self.interval)?;
+        check_positive(&at("timeout"), self.timeout)?;
+        check_threshold(&at("failureThreshold"), self.failure_threshold)?;
+        check_threshold(&at("successThreshold"), self.success_threshold)?;
+        let interval = self.interval.unwrap_or(defaults.interval);
+        let timeout = self.timeout.unwrap_or(defaults.timeout);
+        if timeout > interval {
+            return Err(ConfigError::at(
+                at(if self.timeout.is_some() {
+                    "timeout"
+                } else {
+                    "interval"
+                }),
+                format!(
+                    "timeout ({}) is longer than the interval ({})",
+                    humantime::format_duration(timeout),
+                    humantime::format_duration(interval)
+                ),
+            ));
+        }
+        let kind = self.kind;
+        let not_for = |field: &str| {
+            Err(ConfigError::at(
+                at(field),
+                format!("not used by kind `{kind}`; remove it"),
+            ))
+        };
+        if kind == Kind::Tcp {
+            let Some(address) = &self.address else {
+                return Err(ConfigError::at(
+                    at("address"),
+                    "kind `tcp` needs an address (host:port)",
+                ));
+            };
+            match address.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+                _ => {
+                    return Err(ConfigError::at(
+                        at("address"),
+                        format!("`{address}` is not host:port"),
+                    ))
+                }
+            }
+            for (field, set) in [
+                ("url", self.url.is_some()),
+                ("method", self.method.is_some()),
+                ("expectStatus", self.expect_status.is_some()),
+                ("body", self.body.is_some()),
+                ("headers", !self.headers.is_empty()),
+                ("bearerToken", self.bearer_token.is_some()),
+                ("tls", self.tls.is_some()),
+            ] {
+                if set {
+                    return not_for(field);
+                }
+            }
+            return Ok(());
+        }
+        let Some(url) = &self.url else {
+            return Err(ConfigError::at(
+                at("url"),
+                format!("kind `{kind}` needs a url"),
+            ));
+        };
+        check_http_url(&at("url"), url)?;
+        if self.address.is_some() {
+            return not_for("address");
+        }
+        if kind != Kind::Http {
+            for (field, set) in [
+                ("method", self.method.is_some()),
+                ("expectStatus", self.expect_status.is_some()),
+                ("body", self.body.is_some()),
+            ] {
+                if set {
+                    return not_for(field);
+                }
+            }
+        }
+        if let Some(method) = &self.method {
+            if method.parse::<reqwest::Method>().is_err() || method.is_empty() {
+                return Err(ConfigError::at(
+                    at("method"),
+                    format!("`{method}` is not an HTTP method"),
+                ));
+            }
+        }
+        if let Some(codes) = &self.expect_status {
+            if codes.is_empty() {
+                return Err(ConfigError::at(
+                    at("expectStatus"),
+                    "list at least one status, or leave it out to accept any 2xx",
+                ));
+            }
+            if let Some(bad) = codes.iter().find(|c| !(100..=599).contains(*c)) {
+                return Err(ConfigError::at(
+                    at("expectStatus"),
+                    format!("{bad} is not an HTTP status code"),
+                ));
+            }
+        }
+        if let Some(body) = &self.body {
+            body.validate(&at("body"))?;
+        }
+        for name in self.headers.keys() {
+            let hpath = format!("{}.{name}", at("headers"));
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(ConfigError::at(hpath, "not a valid header name"));
+            }
+            if name.eq_ignore_ascii_case("authorization") {
+                return Err(ConfigError::at(
+                    hpath,
+                    "credentials do not belong in the config: use bearerToken with a file or credential",
+                ));
+            }
+        }
+        for (name, value) in &self.headers {
+            if reqwest::header::HeaderValue::from_str(value).is_err() {
+                return Err(ConfigError::at(
+                    format!("{}.{name}", at("headers")),
+                    "not a valid header value",
+                ));
+            }
+        }
+        if let Some(token) = &self.bearer_token {
+            token.check(&at("bearerToken"))?;
+        }
+        if let Some(TlsConfig {
+            ca_file: Some(file),
+            ..
+        }) = &self.tls
+        {
+            if !file.is_absolute() {
+                return Err(ConfigError::at(
+                    at("tls.caFile"),
+                    format!("`{}` is not an absolute path", file.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn interval(&self, defaults: &Defaults) -> Duration {
+        self.interval.unwrap_or(defaults.interval)
+    }
+
+    pub fn timeout(&self, defaults: &Defaults) -> Duration {
+        self.timeout.unwrap_or(defaults.timeout)
+    }
+}
+
+impl BodyCondition {
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let set = [
+            self.contains.is_some(),
+            self.regex.is_some(),
+            self.json_pointer.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if set != 1 {
+            return Err(ConfigError::at(
+                path,
+                "give exactly one of contains, regex, jsonPointer",
+            ));
+        }
+        if let Some(re) = &self.regex {
+            regex::Regex::new(re)
+                .map_err(|err| ConfigError::at(format!("{path}.regex"), err.to_string()))?;
+        }
+        if let Some(pointer) = &self.json_pointer {
+            if !(pointer.is_empty() || pointer.starts_with('/')) {
+                return Err(ConfigError::at(
+                    format!("{path}.jsonPointer"),
+                    format!("`{pointer}` is not a JSON pointer (it starts with `/`)"),
+                ));
+            }
+            if self.equals.is_none() {
+                return Err(ConfigError::at(
+                    format!("{path}.equals"),
+                    "jsonPointer needs the value it must equal",
+                ));
+            }
+        } else if self.equals.is_some() {
+            return Err(ConfigError::at(
+                format!("{path}.equals"),
+                "equals goes with jsonPointer",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl WebhookConfig {
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        check_name(&format!("{path}.name"), &self.name)?;
+        match (&self.url, &self.url_from) {
+            (Some(url), None) => check_http_url(&format!("{path}.url"), url)?,
+            (None, Some(source)) => source.check(&format!("{path}.urlFrom"))?,
+            _ => return Err(ConfigError::at(path, "give exactly one of url, urlFrom")),
+        }
+        if let Some(token) = &self.bearer_token {
+            token.check(&format!("{path}.bearerToken"))?;
+        }
+        check_positive(&format!("{path}.timeout"), Some(self.timeout))?;
+        Ok(())
+    }
+}
