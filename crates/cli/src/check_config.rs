@@ -1,0 +1,33 @@
+//! `hwc-ai check-config DAEMON FILE`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use hwc_ai_runtime::config;
+
+/// Daemons whose configs this build can check.
+pub const DAEMONS: &[&str] = &["prober", "up"];
+
+pub fn main(daemon: &str, file: &Path) -> ExitCode {
+    let result = match daemon {
+        "prober" | "hwc-ai-prober" => config::load::<hwc_ai_prober::Config>(file).map(drop),
+        "up" => config::load::<crate::up::UpConfig>(file).map(drop),
+        other => {
+            eprintln!(
+                "unknown daemon `{other}`; this build knows: {}",
+                DAEMONS.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => {
+            println!("{}: valid {daemon} config", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{}: {err}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}

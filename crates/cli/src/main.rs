@@ -1,0 +1,66 @@
+//! `hwc-ai`: the command line of the hwc-ai stack.
+
+mod check_config;
+mod status;
+mod term;
+mod up;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "hwc-ai", version, about = "Run, inspect and check the hwc-ai local-AI stack")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every hwc-ai daemon in this one process, on loopback.
+    ///
+    /// Without --config, uses the built-in default (print it with
+    /// --print-default). Stops on Ctrl-C.
+    Up {
+        /// A JSON document with one section per daemon (`prober`, ...);
+        /// a missing section gets the built-in default.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print the built-in default config and exit.
+        #[arg(long)]
+        print_default: bool,
+    },
+    /// Show the stack's health from the prober's /health.
+    ///
+    /// Exit status: 0 all known targets up, 1 some target down,
+    /// 2 the prober cannot be reached.
+    Status {
+        /// Where the prober listens.
+        #[arg(long, default_value = "http://127.0.0.1:9430", env = "HWC_AI_PROBER_URL")]
+        url: String,
+        /// Print the prober's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a daemon's config file: exit 0 when valid, 1 with the field
+    /// named when not.
+    CheckConfig {
+        /// The daemon: prober, or up (the `hwc-ai up` document).
+        daemon: String,
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up {
+            config,
+            print_default,
+        } => up::main(config.as_deref(), print_default),
+        Command::Status { url, json } => status::main(&url, json),
+        Command::CheckConfig { daemon, file } => check_config::main(&daemon, &file),
+    }
+}

@@ -1,0 +1,146 @@
+//! `hwc-ai up`: every daemon in one process, for a laptop or a first look.
+//!
+//! Each daemon is a library whose `run(config, ctx)` is the same code the
+//! systemd units run; here they share one runtime and one Ctrl-C.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use hwc_ai_runtime::{config, Context, ConfigError, LogConfig, Shutdown, Validate};
+use serde::Deserialize;
+
+/// The built-in config: the default ports, probing the local stack.
+pub const DEFAULT: &str = include_str!("up.default.json");
+
+/// One section per daemon; a missing section gets the built-in default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpConfig {
+    pub prober: Option<hwc_ai_prober::Config>,
+}
+
+impl Validate for UpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        fn section<T: Validate>(name: &str, value: &Option<T>) -> Result<(), ConfigError> {
+            match value {
+                Some(v) => v
+                    .validate()
+                    .map_err(|e| ConfigError::at(format!("{name}.{}", e.path), e.message)),
+                None => Ok(()),
+            }
+        }
+        section("prober", &self.prober)
+    }
+}
+
+impl UpConfig {
+    fn with_defaults(self) -> Result<Self, ConfigError> {
+        let default: UpConfig = config::parse(DEFAULT)?;
+        Ok(Self {
+            prober: self.prober.or(default.prober),
+        })
+    }
+}
+
+pub fn main(file: Option<&Path>, print_default: bool) -> ExitCode {
+    if print_default {
+        print!("{DEFAULT}");
+        return ExitCode::SUCCESS;
+    }
+    let loaded = match file {
+        Some(path) => config::load::<UpConfig>(path),
+        None => config::parse::<UpConfig>(DEFAULT),
+    }
+    .and_then(UpConfig::with_defaults);
+    let config = match loaded {
+        Ok(config) => config,
+        Err(err) => {
+            let name = file.map_or("built-in default".into(), |p| p.display().to_string());
+            eprintln!("{name}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log = config
+        .prober
+        .as_ref()
+        .map(|p| p.log.clone())
+        .unwrap_or_else(LogConfig::default);
+    hwc_ai_runtime::logging::init(&log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(run(config));
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: UpConfig) -> anyhow::Result<()> {
+    let shutdown = Shutdown::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let name = hwc_ai_runtime::shutdown::signal().await;
+        tracing::info!("{name} received: stopping every daemon");
+        on_signal.trigger();
+    });
+    let mut daemons = tokio::task::JoinSet::new();
+    if let Some(prober) = config.prober {
+        tracing::info!("starting hwc-ai-prober on {}", prober.listen);
+        let ctx = Context::embedded(shutdown.clone());
+        daemons.spawn(async move { ("hwc-ai-prober", hwc_ai_prober::run(prober, ctx).await) });
+    }
+    tracing::info!("hwc-ai up: `hwc-ai status` shows the stack's health; Ctrl-C stops");
+    let mut failed = None;
+    while let Some(joined) = daemons.join_next().await {
+        let (name, result) = joined?;
+        if let Err(err) = result {
+            // One daemon failing takes the others down: a half-running
+            // stack would report misleading health.
+            tracing::error!("{name} failed: {err:#}");
+            failed.get_or_insert(anyhow::anyhow!("{name} failed: {err:#}"));
+            shutdown.trigger();
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid_and_complete() {
+        let config = config::parse::<UpConfig>(DEFAULT).unwrap().with_defaults().unwrap();
+        let prober = config.prober.unwrap();
+        assert_eq!(prober.listen, "127.0.0.1:9430");
+        assert!(prober.targets.iter().any(|t| t.name == "ollama"));
+    }
+
+    #[test]
+    fn errors_name_the_section() {
+        let err = config::parse::<UpConfig>(
+            r#"{"prober":{"targets":[{"name":"x","kind":"http","url":"/relative"}]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "prober.targets[0].url");
+        assert_eq!(err.message, "relative URL without a base: \"/relative\"");
+        let err = config::parse::<UpConfig>(
+            r#"{"prober":{"targets":[{"name":"x","kind":"tcp","url":"http://a"}]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "prober.targets[0].address");
+    }
+
+    #[test]
+    fn a_missing_section_gets_the_default() {
+        let config = config::parse::<UpConfig>("{}").unwrap().with_defaults().unwrap();
+        assert!(config.prober.is_some());
+    }
+}
