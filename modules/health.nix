@@ -25,16 +25,19 @@ let
   defaultsDeep =
     value: if builtins.isAttrs value then lib.mapAttrs (_: defaultsDeep) value else lib.mkDefault value;
 
-  nullOr = type: mkOption {
-    type = types.nullOr type;
-    default = null;
-  };
-  described = option: description: option // { inherit description; };
+  # An optional field of the document: unset (null) leaves it out.
+  field =
+    type: description:
+    mkOption {
+      type = types.nullOr type;
+      default = null;
+      inherit description;
+    };
 
   secretType = types.submodule {
     options = {
-      file = described (nullOr types.str) "Absolute path of a file holding the secret, readable by the daemon.";
-      credential = described (nullOr types.str) "Name of a systemd credential, declared in `hwc.ai.health.credentials`.";
+      file = field types.str "Absolute path of a file holding the secret, readable by the daemon.";
+      credential = field types.str "Name of a systemd credential, declared in `hwc.ai.health.credentials`.";
     };
   };
 
@@ -55,28 +58,26 @@ let
         ];
         description = "What to probe and how (docs/prober.md, target kinds).";
       };
-      url = described (nullOr types.str) "URL, for every kind but `tcp`.";
-      address = described (nullOr types.str) "`host:port`, for kind `tcp`.";
-      method = described (nullOr types.str) "HTTP method (`GET`).";
-      expectStatus = described (nullOr (types.listOf types.int)) "Accepted HTTP statuses (any 2xx).";
-      body = described (nullOr settingsFormat.type) ''
+      url = field types.str "URL, for every kind but `tcp`.";
+      address = field types.str "`host:port`, for kind `tcp`.";
+      method = field types.str "HTTP method (`GET`).";
+      expectStatus = field (types.listOf types.int) "Accepted HTTP statuses (any 2xx).";
+      body = field settingsFormat.type ''
         A condition on the response body: `{ contains = s; }`, `{ regex = r; }`
         or `{ jsonPointer = p; equals = v; }`.
       '';
-      headers = described (nullOr (types.attrsOf types.str)) "Extra request headers. Never secrets: use `bearerToken`.";
-      bearerToken = described (nullOr secretType) "Sent as `Authorization: Bearer`.";
-      tls = described (nullOr (
-        types.submodule {
-          options = {
-            caFile = described (nullOr types.str) "PEM file of the CA that signs the target's certificate.";
-            insecureSkipVerify = described (nullOr types.bool) "Skip certificate verification.";
-          };
-        }
-      )) "TLS settings.";
-      interval = described (nullOr types.str) "Overrides `hwc.ai.health.interval`.";
-      timeout = described (nullOr types.str) "Overrides `hwc.ai.health.timeout`.";
-      failureThreshold = described (nullOr types.ints.positive) "Overrides `hwc.ai.health.failureThreshold`.";
-      successThreshold = described (nullOr types.ints.positive) "Overrides `hwc.ai.health.successThreshold`.";
+      headers = field (types.attrsOf types.str) "Extra request headers. Never secrets: use `bearerToken`.";
+      bearerToken = field secretType "Sent as `Authorization: Bearer`.";
+      tls = field (types.submodule {
+        options = {
+          caFile = field types.str "PEM file of the CA that signs the target's certificate.";
+          insecureSkipVerify = field types.bool "Skip certificate verification.";
+        };
+      }) "TLS settings.";
+      interval = field types.str "Overrides `hwc.ai.health.interval`.";
+      timeout = field types.str "Overrides `hwc.ai.health.timeout`.";
+      failureThreshold = field types.ints.positive "Overrides `hwc.ai.health.failureThreshold`.";
+      successThreshold = field types.ints.positive "Overrides `hwc.ai.health.successThreshold`.";
     };
   };
 
@@ -86,8 +87,8 @@ let
         type = types.str;
         description = "The webhook's name, in logs.";
       };
-      url = described (nullOr types.str) "Where to POST alerts.";
-      urlFrom = described (nullOr secretType) "The URL read from a secret (an ntfy topic URL is one).";
+      url = field types.str "Where to POST alerts.";
+      urlFrom = field secretType "The URL read from a secret (an ntfy topic URL is one).";
       format = mkOption {
         type = types.enum [
           "json"
@@ -96,9 +97,9 @@ let
         default = "json";
         description = "Body format: a JSON document, or ntfy's plain text with title and priority headers.";
       };
-      bearerToken = described (nullOr secretType) "Sent as `Authorization: Bearer`.";
-      timeout = described (nullOr types.str) "Deadline of one delivery (`10s`).";
-      retries = described (nullOr types.ints.unsigned) "Retries of a failed delivery, with backoff (5).";
+      bearerToken = field secretType "Sent as `Authorization: Bearer`.";
+      timeout = field types.str "Deadline of one delivery (`10s`).";
+      retries = field types.ints.unsigned "Retries of a failed delivery, with backoff (5).";
     };
   };
 
