@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "hwc-ai", version, about = "Run, inspect and check the hwc-ai local-AI stack")]
+#[command(
+    name = "hwc-ai",
+    version,
+    about = "Run, inspect and check the hwc-ai local-AI stack"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,7 +42,11 @@ enum Command {
     /// 2 the prober cannot be reached.
     Status {
         /// Where the prober listens.
-        #[arg(long, default_value = "http://127.0.0.1:9430", env = "HWC_AI_PROBER_URL")]
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9430",
+            env = "HWC_AI_PROBER_URL"
+        )]
         url: String,
         /// Print the prober's JSON instead of a table.
         #[arg(long)]

@@ -80,7 +80,10 @@ async fn fetch(url: &str) -> Result<String, String> {
     if !response.status().is_success() {
         return Err(format!("status {}", response.status().as_u16()));
     }
-    response.text().await.map_err(|e| e.without_url().to_string())
+    response
+        .text()
+        .await
+        .map_err(|e| e.without_url().to_string())
 }
 
 fn render(health: &Health, now: SystemTime, colour: bool) -> String {
@@ -108,14 +111,16 @@ fn render(health: &Health, now: SystemTime, colour: bool) -> String {
             ]
         })
         .collect();
-    let mut out = term::table(&["TARGET", "KIND", "STATE", "SINCE", "DETAIL"], &rows, |col, cell| {
-        match (col, cell) {
+    let mut out = term::table(
+        &["TARGET", "KIND", "STATE", "SINCE", "DETAIL"],
+        &rows,
+        |col, cell| match (col, cell) {
             (2, "UP") => term::paint(cell, "32", colour),
             (2, "DOWN") => term::paint(cell, "1;31", colour),
             (2, _) => term::paint(cell, "33", colour),
             _ => cell.to_owned(),
-        }
-    });
+        },
+    );
     let down = health.targets.iter().filter(|t| t.state == "down").count();
     out.push_str(&match down {
         0 => format!("\n{} targets, none down\n", health.targets.len()),
@@ -160,8 +165,14 @@ mod tests {
         .unwrap();
         let now = humantime::parse_rfc3339("2026-11-22T04:03:00Z").unwrap();
         let text = render(&health, now, false);
-        assert!(text.contains("ollama  ollama      DOWN   3m ago  connection refused"), "{text}");
-        assert!(text.contains("webui   open-webui  UP     1h ago\n"), "{text}");
+        assert!(
+            text.contains("ollama  ollama      DOWN   3m ago  connection refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("webui   open-webui  UP     1h ago\n"),
+            "{text}"
+        );
         assert!(text.ends_with("2 targets, 1 DOWN\n"), "{text}");
     }
 

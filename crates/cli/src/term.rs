@@ -17,7 +17,11 @@ pub fn paint(text: &str, code: &str, on: bool) -> String {
 
 /// Left-aligned columns, widths from the content (by characters, before
 /// colour is applied by `style`).
-pub fn table(header: &[&str], rows: &[Vec<String>], style: impl Fn(usize, &str) -> String) -> String {
+pub fn table(
+    header: &[&str],
+    rows: &[Vec<String>],
+    style: impl Fn(usize, &str) -> String,
+) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -42,7 +46,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>], style: impl Fn(usize, &str) 
     out.push('\n');
     for row in rows {
         let styled = row.iter().enumerate().map(|(i, c)| style(i, c)).collect();
-        out.push_str(&line(styled, row.iter().map(|c| c.chars().count()).collect()));
+        out.push_str(&line(
+            styled,
+            row.iter().map(|c| c.chars().count()).collect(),
+        ));
         out.push('\n');
     }
     out

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use hwc_ai_runtime::{config, Context, ConfigError, LogConfig, Shutdown, Validate};
+use hwc_ai_runtime::{config, ConfigError, Context, LogConfig, Shutdown, Validate};
 use serde::Deserialize;
 
 /// The built-in config: the default ports, probing the local stack.
@@ -117,7 +117,10 @@ mod tests {
 
     #[test]
     fn default_config_is_valid_and_complete() {
-        let config = config::parse::<UpConfig>(DEFAULT).unwrap().with_defaults().unwrap();
+        let config = config::parse::<UpConfig>(DEFAULT)
+            .unwrap()
+            .with_defaults()
+            .unwrap();
         let prober = config.prober.unwrap();
         assert_eq!(prober.listen, "127.0.0.1:9430");
         assert!(prober.targets.iter().any(|t| t.name == "ollama"));
@@ -140,7 +143,10 @@ mod tests {
 
     #[test]
     fn a_missing_section_gets_the_default() {
-        let config = config::parse::<UpConfig>("{}").unwrap().with_defaults().unwrap();
+        let config = config::parse::<UpConfig>("{}")
+            .unwrap()
+            .with_defaults()
+            .unwrap();
         assert!(config.prober.is_some());
     }
 }

@@ -247,7 +247,8 @@ impl Target {
     pub async fn probe(&self, max_body: usize) -> Outcome {
         let start = Instant::now();
         let mut outcome = Outcome::default();
-        let result = tokio::time::timeout(self.timeout, self.check.run(max_body, &mut outcome)).await;
+        let result =
+            tokio::time::timeout(self.timeout, self.check.run(max_body, &mut outcome)).await;
         outcome.duration = start.elapsed();
         match result {
             Ok(Ok(())) => outcome.success = true,
@@ -386,8 +387,7 @@ impl Condition {
                 re.as_str()
             )),
             Condition::JsonPointer(pointer, expected) => {
-                let doc = parse_json(body)
-                    .map_err(|e| format!("body condition failed: {e}"))?;
+                let doc = parse_json(body).map_err(|e| format!("body condition failed: {e}"))?;
                 match doc.pointer(pointer) {
                     Some(found) if found == expected => Ok(()),
                     Some(found) => Err(format!(

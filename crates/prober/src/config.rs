@@ -321,21 +321,18 @@ impl TargetConfig {
         check_positive(&at("timeout"), self.timeout)?;
         check_threshold(&at("failureThreshold"), self.failure_threshold)?;
         check_threshold(&at("successThreshold"), self.success_threshold)?;
-        let interval = self.interval.unwrap_or(defaults.interval);
-        let timeout = self.timeout.unwrap_or(defaults.timeout);
-        if timeout > interval {
-            return Err(ConfigError::at(
-                at(if self.timeout.is_some() {
-                    "timeout"
-                } else {
-                    "interval"
-                }),
-                format!(
-                    "timeout ({}) is longer than the interval ({})",
-                    humantime::format_duration(timeout),
-                    humantime::format_duration(interval)
-                ),
-            ));
+        if let Some(timeout) = self.timeout {
+            let interval = self.interval(defaults);
+            if timeout > interval {
+                return Err(ConfigError::at(
+                    at("timeout"),
+                    format!(
+                        "timeout ({}) is longer than the interval ({})",
+                        humantime::format_duration(timeout),
+                        humantime::format_duration(interval)
+                    ),
+                ));
+            }
         }
         let kind = self.kind;
         let not_for = |field: &str| {
@@ -463,8 +460,12 @@ impl TargetConfig {
         self.interval.unwrap_or(defaults.interval)
     }
 
+    /// The target's own timeout, else the default one, but never longer
+    /// than the interval: a probe ends before the next one is due.
     pub fn timeout(&self, defaults: &Defaults) -> Duration {
-        self.timeout.unwrap_or(defaults.timeout)
+        self.timeout
+            .unwrap_or(defaults.timeout)
+            .min(self.interval(defaults))
     }
 }
 

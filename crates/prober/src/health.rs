@@ -108,7 +108,10 @@ impl Board {
     /// an alert and a new systemd status line.
     pub fn record(&self, index: usize, target: &Target, outcome: Outcome) {
         let now = SystemTime::now();
-        let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        let unix = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
         let transition = {
             let mut entry = self.entries[index].lock().expect("board lock");
             let transition = entry.flap.record(outcome.success);
@@ -139,7 +142,14 @@ impl Board {
             if let Some(t) = transition {
                 entry.metrics.set_up(t.to == State::Up, true);
                 let previous_since = entry.since.replace(now);
-                announce(target, t, &outcome, entry.flap.consecutive_failures(), previous_since, now);
+                announce(
+                    target,
+                    t,
+                    &outcome,
+                    entry.flap.consecutive_failures(),
+                    previous_since,
+                    now,
+                );
             }
             transition
         };
@@ -232,7 +242,10 @@ fn announce(
         State::Up if t.from == State::Down => {
             let down_for = previous_since
                 .and_then(|since| now.duration_since(since).ok())
-                .map(|d| humantime::format_duration(std::time::Duration::from_secs(d.as_secs())).to_string())
+                .map(|d| {
+                    humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))
+                        .to_string()
+                })
                 .unwrap_or_else(|| "?".to_owned());
             tracing::warn!("{name} ({kind}) is UP again after {down_for} down")
         }

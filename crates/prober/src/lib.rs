@@ -38,11 +38,20 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::Metrics::register(
         registry.sub_registry_with_prefix("hwc_ai_prober"),
     ));
-    let alerter = alert::Alerter::start(&config.alerts.webhooks, metrics.clone(), ctx.shutdown.clone())?;
+    let alerter = alert::Alerter::start(
+        &config.alerts.webhooks,
+        metrics.clone(),
+        ctx.shutdown.clone(),
+    )?;
     let listener = http::listener(ctx.listener, &config.listen).await?;
     let address = listener.local_addr()?;
 
-    let board = Arc::new(health::Board::new(&targets, &metrics, alerter, ctx.notify.clone()));
+    let board = Arc::new(health::Board::new(
+        &targets,
+        &metrics,
+        alerter,
+        ctx.notify.clone(),
+    ));
     let app = http::metrics_routes(Arc::new(registry)).merge(health::routes(board.clone()));
     schedule::start(
         targets,

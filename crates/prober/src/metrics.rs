@@ -177,7 +177,9 @@ impl TargetMetrics {
     }
 
     pub fn set_up(&self, up: bool, changed: bool) {
-        self.up_family.get_or_create(&self.labels).set(i64::from(up));
+        self.up_family
+            .get_or_create(&self.labels)
+            .set(i64::from(up));
         if changed {
             self.transitions.inc();
         }

@@ -137,7 +137,11 @@ mod tests {
             })
         );
         assert_eq!(flap.consecutive_failures(), 3);
-        assert_eq!(flap.record(false), None, "stays down without a new transition");
+        assert_eq!(
+            flap.record(false),
+            None,
+            "stays down without a new transition"
+        );
     }
 
     #[test]

@@ -167,7 +167,10 @@ mod tests {
     fn error_names_the_field_path() {
         let err = parse::<Doc>(r#"{"items":[{"count":1},{"count":"x"}]}"#).unwrap_err();
         assert_eq!(err.path, "items[1].count");
-        assert!(err.message.starts_with("invalid type: string \"x\""), "{err}");
+        assert!(
+            err.message.starts_with("invalid type: string \"x\""),
+            "{err}"
+        );
         assert!(!err.to_string().contains("line"), "{err}");
     }
 

@@ -104,8 +104,14 @@ mod tests {
         registry.register("hwc_ai_prober_probes", "Probes run", counter);
         let (content_type, text) = negotiate(&registry, Some("text/plain"));
         assert_eq!(content_type, TEXT);
-        assert!(text.contains("# HELP hwc_ai_prober_probes_total Probes run.\n"), "{text}");
-        assert!(text.contains("# TYPE hwc_ai_prober_probes_total counter\n"), "{text}");
+        assert!(
+            text.contains("# HELP hwc_ai_prober_probes_total Probes run.\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE hwc_ai_prober_probes_total counter\n"),
+            "{text}"
+        );
         assert!(text.contains("hwc_ai_prober_probes_total 1\n"), "{text}");
         assert!(!text.contains("# EOF"), "{text}");
         let (content_type, text) = negotiate(
@@ -113,6 +119,9 @@ mod tests {
             Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
         );
         assert_eq!(content_type, OPENMETRICS);
-        assert!(text.contains("# TYPE hwc_ai_prober_probes counter\n"), "{text}");
+        assert!(
+            text.contains("# TYPE hwc_ai_prober_probes counter\n"),
+            "{text}"
+        );
     }
 }

@@ -47,9 +47,14 @@ impl SecretSource {
     /// Reads the secret. `path` is the config field, for the error message;
     /// the error never contains the value.
     pub fn read(&self, path: &str) -> Result<Secret, ConfigError> {
-        let file = self.location().map_err(|message| ConfigError::at(path, message))?;
+        let file = self
+            .location()
+            .map_err(|message| ConfigError::at(path, message))?;
         let text = std::fs::read_to_string(&file).map_err(|err| {
-            ConfigError::at(path, format!("cannot read secret {}: {err}", file.display()))
+            ConfigError::at(
+                path,
+                format!("cannot read secret {}: {err}", file.display()),
+            )
         })?;
         let value = text.trim_end_matches(['\n', '\r']).to_owned();
         if value.is_empty() {
@@ -131,9 +136,13 @@ mod tests {
     fn shape_checks_need_no_files() {
         let rel = SecretSource::File("token".into()).check("a").unwrap_err();
         assert_eq!(rel.path, "a.file");
-        let bad = SecretSource::Credential("../x".into()).check("a").unwrap_err();
+        let bad = SecretSource::Credential("../x".into())
+            .check("a")
+            .unwrap_err();
         assert_eq!(bad.path, "a.credential");
-        assert!(SecretSource::Credential("ntfy-url".into()).check("a").is_ok());
+        assert!(SecretSource::Credential("ntfy-url".into())
+            .check("a")
+            .is_ok());
     }
 
     #[test]
