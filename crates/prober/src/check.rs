@@ -210,8 +210,10 @@ fn client(tls: Option<&TlsConfig>, path: &str) -> Result<Client, ConfigError> {
         // A probe asks about this hop, not wherever it redirects to.
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("hwc-ai-prober/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(2);
+        // A fresh connection per probe, as blackbox_exporter does: a probe
+        // sees what a new client sees (accept queue, TLS handshake), and a
+        // thousand targets hold no idle sockets between probes.
+        .pool_max_idle_per_host(0);
     if let Some(tls) = tls {
         if let Some(file) = &tls.ca_file {
             let pem = std::fs::read(file).map_err(|err| {
