@@ -127,7 +127,7 @@ impl Metrics {
             transitions: series(&self.transitions, &labels),
             succeeded: series(&self.probes, &result("success")),
             failed: series(&self.probes, &result("failure")),
-            models: (kind == "ollama").then(|| series(&self.models, &labels)),
+            models: self.models.clone(),
             up_family: self.up.clone(),
             labels,
         }
@@ -153,7 +153,8 @@ pub struct TargetMetrics {
     transitions: Counter,
     succeeded: Counter,
     failed: Counter,
-    models: Option<Gauge>,
+    /// Created on the first answer: absent, not 0, while Ollama is unreachable.
+    models: Family<TargetLabels, Gauge>,
     up_family: Family<TargetLabels, Gauge>,
     labels: TargetLabels,
 }
@@ -171,8 +172,8 @@ impl TargetMetrics {
         } else {
             self.failed.inc();
         }
-        if let (Some(gauge), Some(models)) = (&self.models, outcome.models) {
-            gauge.set(models as i64);
+        if let Some(models) = outcome.models {
+            self.models.get_or_create(&self.labels).set(models as i64);
         }
     }
 

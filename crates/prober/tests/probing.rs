@@ -11,7 +11,9 @@ use support::{sample, Prober, Reply, Upstream};
 const FAST: Duration = Duration::from_secs(3);
 
 fn fast_defaults() -> serde_json::Value {
-    json!({"interval": "50ms", "timeout": "40ms", "failureThreshold": 2, "successThreshold": 2})
+    // Short enough for quick tests, long enough that a loaded machine does
+    // not turn a healthy loopback answer into a timeout.
+    json!({"interval": "100ms", "timeout": "100ms", "failureThreshold": 2, "successThreshold": 2})
 }
 
 #[tokio::test]
@@ -149,7 +151,7 @@ async fn hostile_targets_cannot_stall_the_others() {
         "targets": [
             {"name": "hang", "kind": "http", "url": upstream.url("hang")},
             {"name": "endless", "kind": "http", "url": upstream.url("endless"), "body": {"contains": "never"}},
-            {"name": "fine", "kind": "http", "url": upstream.url("fine"), "interval": "20ms", "timeout": "20ms"}
+            {"name": "fine", "kind": "http", "url": upstream.url("fine"), "interval": "20ms", "timeout": "20ms", "failureThreshold": 10}
         ]
     }))
     .await;
