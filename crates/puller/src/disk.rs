@@ -84,7 +84,7 @@ pub fn human(bytes: u64) -> String {
     }
     if unit == 0 {
         format!("{bytes} B")
-    } else if value < 10.0 {
+    } else if value < 100.0 {
         format!("{value:.1} {}", UNITS[unit])
     } else {
         format!("{value:.0} {}", UNITS[unit])

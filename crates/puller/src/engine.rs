@@ -478,6 +478,8 @@ impl Puller {
             let permit = self.pulls.acquire().await.expect("never closed");
             self.set_activity(i, Some(Activity::Pulling));
             let result = self.pull(i).await;
+            // Not pulling any more before the slot goes to the next model.
+            self.set_activity(i, Some(Activity::Queued));
             drop(permit);
             match result {
                 Ok(()) => match self.after_pull(i, &kind).await {

@@ -190,7 +190,8 @@ impl Progress {
 pub struct HealthDoc {
     /// `ok`: every declared model ready. `pending`: waiting for Ollama, or
     /// pulls and validations under way. `degraded`: some model failed,
-    /// was refused or is invalid (served as HTTP 503).
+    /// was refused or is invalid, and has not succeeded since (served as
+    /// HTTP 503).
     pub status: String,
     pub service: String,
     pub version: String,
@@ -218,7 +219,10 @@ impl From<&ModelsDoc> for HealthDoc {
                 error: m.error.clone(),
             })
             .collect();
-        let status = if models.iter().any(|m| m.state.is_problem()) {
+        // A model retrying after failures stays degraded until it succeeds,
+        // so the answer does not flap while the retry runs.
+        let failing = doc.models.iter().any(|m| m.declared && m.failures > 0);
+        let status = if failing || models.iter().any(|m| m.state.is_problem()) {
             "degraded"
         } else if models.iter().all(|m| m.state == ModelState::Ready) {
             "ok"
