@@ -32,6 +32,20 @@ pub fn registry(daemon: &str) -> Registry {
     registry
 }
 
+/// One series of a family, as an owned handle to keep and update later.
+///
+/// The lookup's read guard ends inside this call. Two live guards on one
+/// family deadlock when the second lookup has to create its series, which
+/// is easy to write by accident in a struct literal; going through this
+/// function makes it impossible.
+pub fn series<S, M>(family: &Family<S, M>, labels: &S) -> M
+where
+    S: Clone + std::hash::Hash + Eq,
+    M: Clone + prometheus_client::metrics::TypedMetric + Default,
+{
+    family.get_or_create(labels).clone()
+}
+
 /// Encodes the registry as OpenMetrics text.
 pub fn render(registry: &Registry) -> String {
     let mut out = String::with_capacity(4096);
