@@ -527,3 +527,134 @@ impl WebhookConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(json: &str) -> String {
+        hwc_ai_runtime::config::parse::<Config>(json)
+            .expect_err("the config should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn an_empty_document_is_a_valid_config_with_defaults() {
+        let config: Config = hwc_ai_runtime::config::parse("{}").unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9430");
+        assert_eq!(config.defaults.interval, Duration::from_secs(30));
+        assert_eq!(config.defaults.failure_threshold, 3);
+        assert!(config.targets.is_empty());
+    }
+
+    #[test]
+    fn fields_of_another_kind_are_rejected_by_name() {
+        assert_eq!(
+            error(r#"{"targets":[{"name":"db","kind":"tcp","address":"h:5432","method":"GET"}]}"#),
+            "targets[0].method: not used by kind `tcp`; remove it"
+        );
+        assert_eq!(
+            error(
+                r#"{"targets":[{"name":"o","kind":"ollama","url":"http://h","body":{"contains":"x"}}]}"#
+            ),
+            "targets[0].body: not used by kind `ollama`; remove it"
+        );
+        assert_eq!(
+            error(r#"{"targets":[{"name":"w","kind":"http","address":"h:1","url":"http://h"}]}"#),
+            "targets[0].address: not used by kind `http`; remove it"
+        );
+    }
+
+    #[test]
+    fn required_fields_per_kind() {
+        assert_eq!(
+            error(r#"{"targets":[{"name":"db","kind":"tcp"}]}"#),
+            "targets[0].address: kind `tcp` needs an address (host:port)"
+        );
+        assert_eq!(
+            error(r#"{"targets":[{"name":"w","kind":"open-webui"}]}"#),
+            "targets[0].url: kind `open-webui` needs a url"
+        );
+        assert_eq!(
+            error(r#"{"targets":[{"name":"w","kind":"http","url":"ftp://h/x"}]}"#),
+            "targets[0].url: scheme `ftp` is not http or https"
+        );
+        assert!(
+            error(r#"{"targets":[{"name":"w","kind":"grpc","url":"http://h"}]}"#)
+                .starts_with("targets[0].kind: unknown variant `grpc`")
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_label_safe() {
+        assert_eq!(
+            error(
+                r#"{"targets":[{"name":"a","kind":"tcp","address":"h:1"},{"name":"a","kind":"tcp","address":"h:2"}]}"#
+            ),
+            "targets[1].name: `a` is used by another target"
+        );
+        assert!(
+            error(r#"{"targets":[{"name":"has space","kind":"tcp","address":"h:1"}]}"#)
+                .starts_with("targets[0].name: `has space` is not a valid name")
+        );
+    }
+
+    #[test]
+    fn body_conditions_take_exactly_one_test() {
+        let base = |body: &str| {
+            format!(
+                r#"{{"targets":[{{"name":"w","kind":"http","url":"http://h","body":{body}}}]}}"#
+            )
+        };
+        assert_eq!(
+            error(&base(r#"{"contains":"a","regex":"b"}"#)),
+            "targets[0].body: give exactly one of contains, regex, jsonPointer"
+        );
+        assert!(error(&base(r#"{"regex":"("}"#))
+            .starts_with("targets[0].body.regex: regex parse error"));
+        assert_eq!(
+            error(&base(r#"{"jsonPointer":"/status"}"#)),
+            "targets[0].body.equals: jsonPointer needs the value it must equal"
+        );
+        assert_eq!(
+            error(&base(r#"{"jsonPointer":"status","equals":"ok"}"#)),
+            "targets[0].body.jsonPointer: `status` is not a JSON pointer (it starts with `/`)"
+        );
+    }
+
+    #[test]
+    fn thresholds_durations_and_statuses_are_checked() {
+        assert_eq!(
+            error(r#"{"defaults":{"failureThreshold":0}}"#),
+            "defaults.failureThreshold: must be at least 1"
+        );
+        assert_eq!(
+            error(r#"{"defaults":{"interval":"0s"}}"#),
+            "defaults.interval: must be longer than 0s"
+        );
+        assert_eq!(
+            error(
+                r#"{"targets":[{"name":"w","kind":"tcp","address":"h:1","interval":"1s","timeout":"2s"}]}"#
+            ),
+            "targets[0].timeout: timeout (2s) is longer than the interval (1s)"
+        );
+        assert_eq!(
+            error(
+                r#"{"targets":[{"name":"w","kind":"http","url":"http://h","expectStatus":[200,999]}]}"#
+            ),
+            "targets[0].expectStatus: 999 is not an HTTP status code"
+        );
+    }
+
+    #[test]
+    fn webhooks_name_one_url_source() {
+        assert_eq!(
+            error(r#"{"alerts":{"webhooks":[{"name":"n"}]}}"#),
+            "alerts.webhooks[0]: give exactly one of url, urlFrom"
+        );
+        assert_eq!(
+            error(r#"{"alerts":{"webhooks":[{"name":"n","urlFrom":{"file":"relative"}}]}}"#),
+            "alerts.webhooks[0].urlFrom.file: `relative` is not an absolute path"
+        );
+    }
+}
