@@ -154,6 +154,9 @@ impl Ollama {
             .user_agent(concat!("hwc-ai-puller/", env!("CARGO_PKG_VERSION")))
             // Loopback Ollama: no proxy from the environment may sit between.
             .no_proxy()
+            // Plain http (the usual local Ollama) needs no CA store; not
+            // loading one keeps a few hundred kB off the idle footprint.
+            .tls_built_in_root_certs(base.scheme() == "https")
             .build()?;
         let mut base = base.clone();
         if !base.path().ends_with('/') {
