@@ -1,0 +1,167 @@
+# Helpers for the scenarios, sourced by run-scenario with SCENARIO set.
+#
+# Every verdict is one console line the host parses:
+#   HWC-CHECK PASS <scenario>: <what holds>
+#   HWC-CHECK FAIL <scenario>: <what broke, with the values seen>
+#   HWC-CHECK INFO <scenario>: <a measurement or a note>
+#   HWC-CHECK LOG  <scenario>: <a journal line, after a failure>
+# A scenario fails when it printed any FAIL.
+
+# shellcheck source=/dev/null
+. /opt/hwc-check/env
+
+FAILED=0
+CLEANUP=()
+
+say() {
+	local kind=$1
+	shift
+	printf 'HWC-CHECK %s %s: %s\n' "$kind" "$SCENARIO" "$*"
+}
+pass() { say PASS "$*"; }
+fail() {
+	say FAIL "$*"
+	FAILED=1
+}
+info() { say INFO "$*"; }
+# A failure the rest of the scenario cannot go on from.
+abort() {
+	fail "$*"
+	exit 1
+}
+
+# `on_exit CMD...`: undo something when the scenario ends, however it ends
+# (last registered runs first), so the next scenario starts from the boot
+# state.
+on_exit() { CLEANUP=("$(printf '%q ' "$@")" "${CLEANUP[@]}"); }
+run_cleanup() {
+	local rc=$? cmd
+	# set -u or a failed command ended the scenario before a verdict
+	[ "$rc" = 0 ] || [ "$FAILED" = 1 ] || fail "stopped by an error (exit $rc)"
+	for cmd in "${CLEANUP[@]}"; do
+		eval "$cmd" >/dev/null 2>&1 || true
+	done
+}
+trap run_cleanup EXIT
+
+# --- systemd ---------------------------------------------------------------
+
+prop() { systemctl show -P "$2" "$1"; }
+
+# `wait_for SECONDS CMD...`: polls CMD every 0.2 s; fails after SECONDS.
+wait_for() {
+	local limit=$1
+	shift
+	local end=$((SECONDS + limit))
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
+is_running() {
+	[ "$(prop "$1" ActiveState)/$(prop "$1" SubState)" = active/running ]
+}
+
+systemd_version() { systemctl --version | awk 'NR == 1 { print $2 }'; }
+
+# `usec UNIT PROPERTY [INTERFACE]`: a time property in microseconds
+# (systemctl show prints "1min 30s"; D-Bus has the number). INTERFACE is
+# Service (the default) or Unit (StartLimitIntervalUSec).
+usec() {
+	local path
+	path=$(busctl call org.freedesktop.systemd1 /org/freedesktop/systemd1 \
+		org.freedesktop.systemd1.Manager LoadUnit s "$1" | awk '{ print $2 }' | tr -d '"')
+	busctl get-property org.freedesktop.systemd1 "$path" \
+		"org.freedesktop.systemd1.${3:-Service}" "$2" | awk '{ print $2 }'
+}
+
+# `dropin UNIT NAME TEXT`: a runtime drop-in, removed again on exit.
+dropin() {
+	local dir=/run/systemd/system/$1.d
+	mkdir -p "$dir"
+	printf '%s\n' "$3" >"$dir/$2.conf"
+	on_exit systemctl daemon-reload
+	on_exit rm -f "$dir/$2.conf"
+	systemctl daemon-reload
+}
+
+# `unit_copy UNIT NEW`: a runtime copy of a rendered unit under a new name
+# (same hardening, same ExecStart), removed again on exit.
+unit_copy() {
+	local fragment
+	fragment=$(prop "$1" FragmentPath)
+	cp "$fragment" "/run/systemd/system/$2"
+	on_exit systemctl daemon-reload
+	on_exit rm -rf "/run/systemd/system/$2" "/run/systemd/system/$2.d"
+	on_exit systemctl reset-failed "$2"
+	on_exit systemctl stop "$2"
+	systemctl daemon-reload
+}
+
+# PID 1's debug log shows every sd_notify message a unit sends
+# ("Got notification message from PID ... (READY=1, STATUS=...)").
+systemd_debug() {
+	systemd-analyze log-level debug
+	on_exit systemd-analyze log-level info
+}
+
+# --- journal ---------------------------------------------------------------
+
+journal_cursor() { journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'; }
+
+# `journal_since CURSOR [journalctl args...]`: the entries from CURSOR on.
+# --cursor, not --after-cursor: with a filter (-u, -p) journalctl 252's
+# --after-cursor drops the first matching entry when the cursor's own entry
+# does not match. The cursor's entry predates the mark, so including it is
+# harmless.
+journal_since() {
+	local cursor=$1
+	shift
+	if [ -n "$cursor" ]; then
+		journalctl -q --no-pager --cursor="$cursor" "$@"
+	else
+		journalctl -q --no-pager -b "$@"
+	fi
+}
+
+# `excerpt CURSOR [journalctl args...]`: the last lines as LOG lines.
+excerpt() {
+	journal_since "$@" -o short-monotonic | tail -n 40 | while IFS= read -r line; do
+		say LOG "$line"
+	done
+}
+
+# --- the prober --------------------------------------------------------------
+
+PROBER=http://$(jq -r .listen "$PROBER_CONFIG")
+
+http_get() { curl -fsS --max-time 5 "$@"; }
+
+# `target_up NAME`: the prober's hwc_ai_prober_target_up for that target
+# (1 up, 0 down), empty when it is not exported.
+target_up() {
+	http_get "$PROBER/metrics" |
+		awk -v t="target=\"$1\"" '/^hwc_ai_prober_target_up\{/ && index($0, t) { print $2 }'
+}
+
+# `target_state NAME`: its state in /health (up, down, unknown).
+target_state() {
+	http_get "$PROBER/health" | jq -r --arg n "$1" '.targets[] | select(.name == $n) | .state'
+}
+
+target_is() { [ "$(target_state "$1")" = "$2" ] && [ "$(target_up "$1")" = "$([ "$2" = up ] && echo 1 || echo 0)" ]; }
+
+# `config_of hwc-ai-prober`: that daemon's config path in the VM.
+config_of() {
+	local var
+	var=$(printf '%s' "${1#hwc-ai-}" | tr 'a-z-' 'A-Z_')_CONFIG
+	printf '%s\n' "${!var}"
+}
+
+# `listen_of hwc-ai-prober`: its base URL, from its config.
+listen_of() { printf 'http://%s\n' "$(jq -r .listen "$(config_of "$1")")"; }
+
+# `elapsed START`: seconds since START (from `now`), one decimal.
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -1,0 +1,96 @@
+# backoff: a daemon that always fails (broken config) is restarted with a
+# delay, not in a tight loop, and keeps being retried.
+#
+# systemd 254 added RestartSteps= and RestartMaxDelaySec=, which make the
+# delay grow up to a bound. On an older systemd (Debian bookworm has 252)
+# they are ignored and the delay stays RestartSec=: the scenario then
+# asserts that constant delay and says so.
+#
+# The start rate limit (StartLimitBurst= starts within StartLimitIntervalSec=)
+# counts automatic restarts too. Whether it stops the retries depends on how
+# fast the daemon fails, so it is judged twice: as observed here, and for a
+# daemon that fails at once (a fast machine), from the unit's settings.
+
+unit=hwc-check-failing-prober.service
+broken=$VM_CHECK_DIR/config/broken/hwc-ai-prober.json
+unit_copy hwc-ai-prober.service "$unit"
+dropin "$unit" broken "[Service]
+BindReadOnlyPaths=$broken:$PROBER_CONFIG"
+
+version=$(systemd_version)
+restart=$(prop "$unit" Restart)
+delay=$(usec "$unit" RestartUSec)
+burst=$(prop "$unit" StartLimitBurst)
+interval=$(usec "$unit" StartLimitIntervalUSec Unit)
+info "systemd $version: Restart=$restart RestartSec=$((delay / 1000))ms StartLimitBurst=$burst StartLimitIntervalSec=$((interval / 1000))ms RestartPreventExitStatus=$(prop "$unit" RestartPreventExitStatus)"
+[ "$restart" != no ] || abort "Restart=no: a failing daemon is never retried"
+steps=0 max=$delay
+if [ "$version" -ge 254 ]; then
+	steps=$(prop "$unit" RestartSteps)
+	max=$(usec "$unit" RestartMaxDelayUSec)
+	info "RestartSteps=$steps RestartMaxDelaySec=$((max / 1000))ms"
+else
+	info "systemd $version predates RestartSteps=/RestartMaxDelaySec= (254): the delay stays RestartSec"
+fi
+
+# The delays systemd uses, as a daemon that fails at once would see them:
+# RestartSec growing geometrically to RestartMaxDelaySec over RestartSteps.
+delays=$(awk -v d="$delay" -v m="$max" -v s="$steps" -v n="$burst" 'BEGIN {
+	for (i = 0; i < n - 1; i++) {
+		x = (s > 0 && m > d) ? d * exp(log(m / d) * (i < s ? i : s) / s) : d
+		printf "%.0f ", x
+	}
+}')
+span=$(printf '%s\n' $delays | awk '{ t += $1 } END { printf "%.0f", t }')
+if [ "$interval" = 0 ]; then
+	pass "no start rate limit (StartLimitIntervalSec=0): retried for good"
+elif [ "$span" -lt "$interval" ]; then
+	fail "a daemon that fails at once gives up: its $burst starts fit in $((span / 1000))ms, within StartLimitIntervalSec=$((interval / 1000))ms (StartLimitIntervalSec=0 on the unit keeps it trying)"
+else
+	pass "a daemon that fails at once keeps being retried: $burst starts take $((span / 1000))ms, longer than StartLimitIntervalSec=$((interval / 1000))ms"
+fi
+
+# watch long enough for at least four attempts
+window=$((delay * 5 / 1000000 + 5))
+[ "$window" -ge 20 ] || window=20
+[ "$window" -le 90 ] || window=90
+cursor=$(journal_cursor)
+systemctl start --no-block "$unit"
+sleep "$window"
+attempts=$(journal_since "$cursor" -u "$unit" -o short-monotonic | grep -F ': Starting ' |
+	sed 's/^\[ *\([0-9.]*\)\].*/\1/')
+count=$(printf '%s\n' "$attempts" | grep -c .)
+gaps=$(printf '%s\n' "$attempts" | awk 'NR > 1 { printf "%.1f ", $1 - prev } { prev = $1 }')
+info "observed: $count attempts in ${window}s; delays between them: ${gaps:-none}(s)"
+
+# when the limit is hit the unit stays failed (Result keeps the exit's
+# reason, so ask the journal)
+gave_up=$(journal_since "$cursor" -u "$unit" -o cat | grep -m1 'Start request repeated too quickly')
+state=$(prop "$unit" ActiveState)/$(prop "$unit" SubState)
+if [ -n "$gave_up" ] || [ "$state" = failed/failed ]; then
+	fail "observed: gave up after $count attempts (${gave_up:-$state})"
+elif [ "$count" -ge 3 ]; then
+	pass "observed: keeps trying, $count attempts, NRestarts=$(prop "$unit" NRestarts), now $state"
+else
+	fail "observed: only $count attempts in ${window}s, now $state"
+fi
+
+# no tight loop: every delay at least RestartSec (10% slack for timestamps)
+short=$(printf '%s\n' $gaps | awk -v d="$delay" '$1 * 1000000 < d * 0.9' | head -n 1)
+if [ "$count" -ge 2 ] && [ -z "$short" ]; then
+	pass "no tight loop: every delay >= RestartSec=$((delay / 1000))ms"
+elif [ -n "$short" ]; then
+	fail "retried after ${short}s, below RestartSec=$((delay / 1000))ms"
+fi
+
+if [ "${steps:-0}" -gt 0 ]; then
+	if printf '%s\n' $gaps | awk 'NR == 1 { first = $1 } { last = $1 } END { exit !(last > first) }'; then
+		pass "the delay grows: $gaps"
+	else
+		fail "the delay does not grow: $gaps"
+	fi
+	over=$(printf '%s\n' $gaps | awk -v m="$max" '$1 * 1000000 > m + 1000000' | head -n 1)
+	[ -z "$over" ] && pass "the delay stays within RestartMaxDelaySec" || fail "a delay of ${over}s exceeds RestartMaxDelaySec"
+else
+	pass "bounded: a constant RestartSec delay (no growth on systemd $version)"
+fi
