@@ -1,6 +1,7 @@
 //! `hwc-ai`: the command line of the hwc-ai stack.
 
 mod check_config;
+mod models;
 mod status;
 mod term;
 mod up;
@@ -52,10 +53,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Declared models vs what Ollama holds, from the puller's /models.
+    ///
+    /// Exit status: 0 every declared model present and valid, 1 not,
+    /// 2 the puller cannot be reached.
+    Models {
+        /// Where the puller listens.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9431",
+            env = "HWC_AI_PULLER_URL",
+            global = true
+        )]
+        url: String,
+        /// Print the puller's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<models::Action>,
+    },
     /// Validate a daemon's config file: exit 0 when valid, 1 with the field
     /// named when not.
     CheckConfig {
-        /// The daemon: prober, or up (the `hwc-ai up` document).
+        /// The daemon: prober, puller, or up (the `hwc-ai up` document).
         daemon: String,
         file: PathBuf,
     },
@@ -69,6 +89,7 @@ fn main() -> ExitCode {
             print_default,
         } => up::main(config.as_deref(), print_default),
         Command::Status { url, json } => status::main(&url, json),
+        Command::Models { url, json, action } => models::main(&url, json, action),
         Command::CheckConfig { daemon, file } => check_config::main(&daemon, &file),
     }
 }

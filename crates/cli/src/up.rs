@@ -17,6 +17,7 @@ pub const DEFAULT: &str = include_str!("up.default.json");
 #[serde(deny_unknown_fields)]
 pub struct UpConfig {
     pub prober: Option<hwc_ai_prober::Config>,
+    pub puller: Option<hwc_ai_puller::Config>,
 }
 
 impl Validate for UpConfig {
@@ -29,7 +30,8 @@ impl Validate for UpConfig {
                 None => Ok(()),
             }
         }
-        section("prober", &self.prober)
+        section("prober", &self.prober)?;
+        section("puller", &self.puller)
     }
 }
 
@@ -38,6 +40,7 @@ impl UpConfig {
         let default: UpConfig = config::parse(DEFAULT)?;
         Ok(Self {
             prober: self.prober.or(default.prober),
+            puller: self.puller.or(default.puller),
         })
     }
 }
@@ -96,6 +99,11 @@ async fn run(config: UpConfig) -> anyhow::Result<()> {
         let ctx = Context::embedded(shutdown.clone());
         daemons.spawn(async move { ("hwc-ai-prober", hwc_ai_prober::run(prober, ctx).await) });
     }
+    if let Some(puller) = config.puller {
+        tracing::info!("starting hwc-ai-puller on {}", puller.listen);
+        let ctx = Context::embedded(shutdown.clone());
+        daemons.spawn(async move { ("hwc-ai-puller", hwc_ai_puller::run(puller, ctx).await) });
+    }
     tracing::info!("hwc-ai up: `hwc-ai status` shows the stack's health; Ctrl-C stops");
     let mut failed = None;
     while let Some(joined) = daemons.join_next().await {
@@ -124,6 +132,7 @@ mod tests {
         let prober = config.prober.unwrap();
         assert_eq!(prober.listen, "127.0.0.1:9430");
         assert!(prober.targets.iter().any(|t| t.name == "ollama"));
+        assert_eq!(config.puller.unwrap().listen, "127.0.0.1:9431");
     }
 
     #[test]
