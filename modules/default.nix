@@ -9,6 +9,7 @@
     ./common.nix
     ./ollama.nix
     ./health.nix
+    ./puller.nix
     ./prometheus.nix
   ];
 }

@@ -16,6 +16,7 @@
 }:
 let
   prober = import ../../modules/lib/prober.nix;
+  puller = import ../../modules/lib/puller.nix;
   render = import ./unit-file.nix;
   credentials = builtins.fromJSON credentialsJson;
   configs = builtins.fromJSON configsJson;
@@ -26,6 +27,13 @@ in
       inherit binDir credentials;
       configFile = "${configDir}/hwc-ai-prober.json";
       settings = configs.hwc-ai-prober or { };
+    }
+  );
+  "hwc-ai-puller.service" = render (
+    puller.unit {
+      inherit binDir;
+      configFile = "${configDir}/hwc-ai-puller.json";
+      settings = configs.hwc-ai-puller or { };
     }
   );
 }

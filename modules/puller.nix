@@ -1,0 +1,226 @@
+# hwc-ai-puller: makes the declared models real in Ollama, proves each one
+# answers, keeps them current, and never fills the disk (docs/puller.md).
+#
+# `hwc.ai.models` declares the models; `hwc.ai.puller.*` sets how they are
+# kept. The typed options feed `hwc.ai.puller.settings` through `mkDefault`,
+# so any field of the rendered document can be overridden there. The
+# document is checked by `hwc-ai-puller --check-config` at build time, so a
+# malformed model name fails the build.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+
+  cfg = config.hwc.ai.puller;
+  pkg = config.hwc.ai.package;
+  net = import ./lib/net.nix;
+  puller = import ./lib/puller.nix;
+
+  settingsFormat = pkgs.formats.json { };
+
+  # Every leaf at mkDefault priority: setting one field in `settings`
+  # replaces that field only. Lists are leaves.
+  defaultsDeep =
+    value: if builtins.isAttrs value then lib.mapAttrs (_: defaultsDeep) value else lib.mkDefault value;
+
+  field =
+    type: description:
+    mkOption {
+      type = types.nullOr type;
+      default = null;
+      inherit description;
+    };
+
+  modelType = types.submodule {
+    options = {
+      name = mkOption {
+        type = types.str;
+        example = "llama3.2:3b";
+        description = "The model: `name[:tag]`, `namespace/name:tag` or `host/namespace/name:tag`.";
+      };
+      autoUpdate = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Re-pull on the update schedule; a new digest is logged and validated.";
+      };
+      validate = mkOption {
+        type = types.bool;
+        default = true;
+        description = "After each pull, prove the model answers (one token, or one embedding).";
+      };
+    };
+  };
+
+  ollama = config.services.ollama;
+  ollamaLocal = ollama.enable && net.isLoopback (net.hostOf cfg.ollamaUrl);
+
+  listen = net.hostPort cfg.listenAddress cfg.port;
+
+  document = puller.document {
+    inherit listen;
+    inherit (cfg)
+      ollamaUrl
+      keep
+      prune
+      maxConcurrentPulls
+      ;
+    models = config.hwc.ai.models;
+    schedule = {
+      inherit (cfg) updateInterval randomizedDelay;
+    };
+    disk = {
+      inherit (cfg) minFree warnUsedRatio;
+    };
+  };
+
+  rawConfig = settingsFormat.generate "hwc-ai-puller.json" cfg.settings;
+
+  # A malformed model name or a typo fails the build, not the service.
+  checkedConfig =
+    pkgs.runCommand "hwc-ai-puller.json"
+      {
+        preferLocalBuild = true;
+      }
+      ''
+        ${lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
+          ${pkg}/bin/hwc-ai-puller --check-config --config ${rawConfig}
+        ''}
+        cp ${rawConfig} $out
+      '';
+in
+{
+  options.hwc.ai.models = mkOption {
+    type = types.listOf (types.coercedTo types.str (name: { inherit name; }) modelType);
+    default = [ ];
+    example = lib.literalExpression ''
+      [
+        "llama3.2:3b"
+        { name = "nomic-embed-text"; autoUpdate = true; }
+      ]
+    '';
+    description = ''
+      The models Ollama must hold, each pulled, validated and (with
+      `autoUpdate`) kept current by hwc-ai-puller. A plain string is
+      `{ name = ...; }`.
+    '';
+  };
+
+  options.hwc.ai.puller = {
+    enable = mkOption {
+      type = types.bool;
+      # nothing declared, nothing to keep: no daemon
+      default = config.hwc.ai.enable && config.hwc.ai.models != [ ];
+      defaultText = lib.literalExpression "config.hwc.ai.enable && config.hwc.ai.models != [ ]";
+      description = "Whether to run hwc-ai-puller, which makes `hwc.ai.models` real in Ollama.";
+    };
+
+    listenAddress = mkOption {
+      type = types.str;
+      default = "127.0.0.1";
+      description = "Address of the puller's `/metrics`, `/health`, `/models` and `/reconcile`.";
+    };
+
+    port = mkOption {
+      type = types.port;
+      default = 9431;
+      description = "Their port.";
+    };
+
+    ollamaUrl = mkOption {
+      type = types.str;
+      default = "http://${net.hostPort (net.reachable ollama.host) ollama.port}";
+      defaultText = lib.literalExpression ''"http://''${services.ollama.host}:''${toString services.ollama.port}"'';
+      description = "The Ollama to manage; the local `services.ollama` unless set.";
+    };
+
+    modelsDir = mkOption {
+      type = types.str;
+      default = ollama.models or "/var/lib/ollama/models";
+      defaultText = lib.literalExpression "config.services.ollama.models";
+      description = "Ollama's models directory; its file system is measured (read-only) for the disk checks.";
+    };
+
+    keep = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Models `prune` never deletes, declared or not.";
+    };
+
+    prune = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Delete models Ollama holds that are neither in `hwc.ai.models` nor in `keep`.";
+    };
+
+    maxConcurrentPulls = mkOption {
+      type = types.ints.positive;
+      default = 1;
+      description = "Pulls at once.";
+    };
+
+    updateInterval = mkOption {
+      type = types.str;
+      default = "1d";
+      description = "How often `autoUpdate` models are re-pulled.";
+    };
+
+    randomizedDelay = mkOption {
+      type = types.str;
+      default = "1h";
+      description = "A random extra wait, up to this, before each update run.";
+    };
+
+    minFree = field (types.either types.ints.unsigned types.str) ''
+      The disk floor (`"5GiB"` unless set): no pull starts below it, and no
+      layer starts unless it fits above it.
+    '';
+
+    warnUsedRatio = field types.float "Warn when the models file system is fuller than this (0.8).";
+
+    settings = mkOption {
+      type = types.submodule { freeformType = settingsFormat.type; };
+      default = { };
+      example = {
+        log.level = "debug";
+        retry.max = "1h";
+      };
+      description = ''
+        The puller's config document (docs/puller.md), rendered to JSON. The
+        options above set its fields at `mkDefault` priority: set a field
+        here to override it.
+      '';
+    };
+
+    configFile = mkOption {
+      type = types.path;
+      readOnly = true;
+      default = checkedConfig;
+      defaultText = lib.literalMD "the rendered `settings`, checked by `hwc-ai-puller --check-config`";
+      description = "The puller's config file, as the unit uses it.";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    warnings = lib.optional (
+      ollama.enable && (ollama.loadModels or [ ]) != [ ]
+    ) "services.ollama.loadModels and hwc.ai.models both pull models; declare them in hwc.ai.models only";
+
+    hwc.ai.puller.settings = defaultsDeep document;
+
+    # probed by hwc-ai-prober (its /health turns a failed or invalid model
+    # into an alert) and scraped by Prometheus
+    hwc.ai.internal.daemons.hwc-ai-puller = {
+      inherit (cfg.settings) listen;
+    };
+
+    systemd.services.hwc-ai-puller = puller.unit {
+      binDir = "${pkg}/bin";
+      inherit (cfg) configFile settings modelsDir;
+      ollamaUnit = if ollamaLocal then "ollama.service" else null;
+    };
+  };
+}
