@@ -99,6 +99,9 @@ struct Entry {
     failures: u32,
     retry_at: Option<(Instant, SystemTime)>,
     last_pull: Option<LastPull>,
+    /// An update pull failed: retried on the model's backoff, not only at
+    /// the next update run.
+    update_pending: bool,
 }
 
 impl Entry {
@@ -473,6 +476,9 @@ impl Puller {
     // ---- one model's work ----
 
     async fn work(self: Arc<Self>, i: usize, work: Work) {
+        // Ends the model's busy state however this task ends, even by a
+        // panic: a model left busy would hold every later reconcile.
+        let _done = Done(&self, i);
         let mut validate = work.validate;
         if let Some(kind) = work.pull {
             let permit = self.pulls.acquire().await.expect("never closed");
@@ -484,14 +490,13 @@ impl Puller {
             match result {
                 Ok(()) => match self.after_pull(i, &kind).await {
                     Ok(changed) => validate = validate && changed,
-                    Err(err) => {
-                        self.failed(i, err, true);
-                        return self.finish(i);
-                    }
+                    Err(err) => return self.failed(i, err, true),
                 },
                 Err(err) => {
-                    self.failed(i, err, true);
-                    return self.finish(i);
+                    if matches!(kind, PullKind::Update { .. }) {
+                        self.lock().entries[i].update_pending = true;
+                    }
+                    return self.failed(i, err, true);
                 }
             }
         }
@@ -503,7 +508,6 @@ impl Puller {
             drop(permit);
             self.validated(i, result);
         }
-        self.finish(i)
     }
 
     fn set_activity(&self, i: usize, activity: Option<Activity>) {
@@ -524,7 +528,18 @@ impl Puller {
         self.wake.notify_one();
         self.status(true);
     }
+}
 
+/// Ends a model's work when dropped.
+struct Done<'a>(&'a Puller, usize);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.finish(self.1);
+    }
+}
+
+impl Puller {
     /// Records a failure and schedules the model's retry.
     fn failed(&self, i: usize, err: CallError, pull: bool) {
         let name = self.name(i);
@@ -590,6 +605,7 @@ impl Puller {
         entry.retry_at = None;
         entry.error = None;
         entry.reason = None;
+        entry.update_pending = false;
         entry.last_pull = Some(LastPull {
             at: rfc3339(now),
             success: true,
@@ -1003,7 +1019,9 @@ impl Puller {
         self.slots
             .iter()
             .zip(&inner.entries)
-            .filter(|(slot, e)| !e.busy && (!e.present || (slot.spec.validate && !e.proven())))
+            .filter(|(slot, e)| {
+                !e.busy && (!e.present || e.update_pending || (slot.spec.validate && !e.proven()))
+            })
             .filter_map(|(_, e)| e.retry_at.map(|r| r.0))
             .min()
     }
@@ -1176,7 +1194,7 @@ fn plan(entry: &Entry, spec: &ModelConfig, request: Request, now: Instant) -> Op
             validate: spec.validate,
         });
     }
-    if request.update && spec.auto_update {
+    if spec.auto_update && (request.update || (entry.update_pending && due)) {
         return Some(Work {
             pull: Some(PullKind::Update {
                 old: entry.digest.clone(),

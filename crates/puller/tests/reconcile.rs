@@ -611,3 +611,51 @@ async fn concurrent_pulls_are_capped() {
     assert_eq!(most, 1);
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_update_keeps_the_old_model_and_retries_on_its_backoff() {
+    let fake = fake();
+    fake.install("tinyllama").unwrap();
+    let server = fake.spawn().await.unwrap();
+    let config = config(
+        &server.url(),
+        json!({ "models": [{"name": "tinyllama", "autoUpdate": true}] }),
+    );
+    let daemon = Daemon::start(config, roomy_disk()).await;
+    let doc = daemon.until("ready", |d| d.all_ready()).await;
+    let old = model(&doc, "tinyllama").digest.clone().unwrap();
+
+    let new = fake.change_upstream("tinyllama").unwrap();
+    fake.set_faults(
+        "tinyllama",
+        Faults::none().with_pull(Fault::once(PullFault::Reject(Failure::new(
+            503,
+            "registry unavailable",
+        )))),
+    )
+    .unwrap();
+    let (_, doc) = daemon.reconcile("&update=true").await;
+    let m = model(&doc, "tinyllama");
+    assert_eq!(
+        m.state,
+        ModelState::Ready,
+        "the old copy still serves: {m:?}"
+    );
+    assert_eq!(m.digest.as_deref(), Some(old.as_str()));
+    assert!(
+        m.error.as_deref().unwrap().contains("registry unavailable"),
+        "{m:?}"
+    );
+    assert_eq!(daemon.health().await.0, 503, "a failed update is degraded");
+
+    // No new update run is needed: the failed update retries on its own.
+    let doc = daemon
+        .until("updated on retry", |d| {
+            model(d, "tinyllama").digest.as_deref() == Some(new.as_str())
+        })
+        .await;
+    assert_eq!(model(&doc, "tinyllama").failures, 0);
+    daemon.until("validated", |d| d.all_ready()).await;
+    assert_eq!(daemon.health().await.0, 200);
+    daemon.stop().await;
+}
