@@ -266,7 +266,7 @@ impl Progress {
                         let bar = multi.add(ProgressBar::new(0));
                         bar.set_style(
                             ProgressStyle::with_template(
-                                "{prefix:<28} [{bar:30}] {bytes:>10}/{total_bytes:<10} {msg}",
+                                "{prefix:<28} [{bar:30}] {decimal_bytes:>9}/{decimal_total_bytes:<9} {msg}",
                             )
                             .expect("constant template")
                             .progress_chars("=> "),
