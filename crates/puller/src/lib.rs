@@ -48,16 +48,14 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
 pub async fn run_with(config: Config, ctx: Context, options: Options) -> anyhow::Result<()> {
     let mut registry = hwc_ai_runtime::metrics::registry(PullerDaemon::NAME);
     let listen = config.listen.clone();
+    let declared = config.models.len();
     let puller = Puller::new(config, options, ctx.notify.clone(), Some(&mut registry))?;
     let listener = http::listener(ctx.listener, &listen).await?;
     let address = listener.local_addr()?;
     let app = http::metrics_routes(Arc::new(registry)).merge(api::routes(puller.clone()));
     tokio::spawn(puller.clone().schedule(ctx.shutdown.clone()));
     spawn_sighup(puller.clone(), ctx.shutdown.clone());
-    tracing::info!(
-        "listening on http://{address}; {} models declared",
-        puller.snapshot().models.len()
-    );
+    tracing::info!("listening on http://{address}; {declared} models declared");
     ctx.notify.ready(&puller.summary());
     http::serve(listener, app, ctx.shutdown, http::DEFAULT_DRAIN).await
 }

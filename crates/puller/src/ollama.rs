@@ -71,23 +71,22 @@ impl std::fmt::Display for CallError {
 }
 
 fn transport(err: reqwest::Error, what: &str) -> CallError {
-    use std::error::Error as _;
-    let mut message = format!("{what}: {err}");
-    let mut source = err.source();
-    while let Some(inner) = source {
-        message.push_str(&format!(": {inner}"));
-        source = inner.source();
+    // reqwest's own words repeat the URL and wrap the cause in layers; the
+    // innermost cause ("Connection refused (os error 111)") is what helps.
+    let mut cause: &dyn std::error::Error = &err;
+    while let Some(inner) = cause.source() {
+        cause = inner;
     }
-    let reason = if err.is_timeout() {
-        Reason::Timeout
+    let (reason, words) = if err.is_timeout() {
+        (Reason::Timeout, "timed out".to_owned())
     } else if err.is_connect() {
-        Reason::Unreachable
+        (Reason::Unreachable, format!("cannot connect: {cause}"))
     } else if err.is_body() || err.is_decode() {
-        Reason::Dropped
+        (Reason::Dropped, format!("reading the answer: {cause}"))
     } else {
-        Reason::Unreachable
+        (Reason::Unreachable, cause.to_string())
     };
-    CallError::new(reason, message)
+    CallError::new(reason, format!("{what}: {words}"))
 }
 
 /// One model as `/api/tags` lists it.
