@@ -186,6 +186,8 @@ pub struct Puller {
     wake: Notify,
     store: Option<Store>,
     last_status: Mutex<Option<Instant>>,
+    /// The daemon's clock runs ([`Puller::schedule`]): failures are retried.
+    scheduled: std::sync::atomic::AtomicBool,
 }
 
 impl Puller {
@@ -249,6 +251,7 @@ impl Puller {
             wake: Notify::new(),
             store,
             last_status: Mutex::new(None),
+            scheduled: std::sync::atomic::AtomicBool::new(false),
             config,
         }))
     }
@@ -551,7 +554,15 @@ impl Puller {
         entry.retry_at = Some((Instant::now() + wait, SystemTime::now() + wait));
         entry.error = Some(err.message.clone());
         entry.reason = Some(err.reason);
-        let retry = humantime::format_duration(Duration::from_secs(wait.as_secs()));
+        // `--once` retries nothing: say when only when something will.
+        let retry = if self.scheduled.load(std::sync::atomic::Ordering::Relaxed) {
+            format!(
+                "; next attempt in {}",
+                humantime::format_duration(Duration::from_secs(wait.as_secs()))
+            )
+        } else {
+            String::new()
+        };
         if pull {
             let now = SystemTime::now();
             entry.last_pull = Some(LastPull {
@@ -564,17 +575,17 @@ impl Puller {
             slot.metrics.pull_failed(err.reason);
             if err.reason == Reason::Disk {
                 self.metrics.disk_refusals.inc();
-                tracing::error!("{err}; retrying in {retry}");
+                tracing::error!("{err}{retry}");
             } else {
                 tracing::warn!(
-                    "pull of {name} failed ({}, failure {} in a row): {err}; retrying in {retry}",
+                    "pull of {name} failed ({}, failure {} in a row): {err}{retry}",
                     err.reason.as_str(),
                     entry.failures
                 );
             }
         } else {
             tracing::warn!(
-                "{name} is INVALID (failure {} in a row): {err}; validating again in {retry}",
+                "{name} is INVALID (failure {} in a row): {err}{retry}",
                 entry.failures
             );
         }
@@ -930,6 +941,8 @@ impl Puller {
     /// schedule and when a failed model's retry is due; waits for Ollama
     /// whenever it is down. Returns on shutdown.
     pub async fn schedule(self: Arc<Self>, shutdown: Shutdown) {
+        self.scheduled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let recheck = self.config.schedule.recheck_interval;
         let mut next_recheck = Instant::now();
         let mut next_update = {
