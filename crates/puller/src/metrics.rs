@@ -4,6 +4,7 @@
 
 use std::sync::atomic::AtomicU64;
 
+use hwc_ai_runtime::metrics::series;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -180,16 +181,6 @@ impl Metrics {
             labels,
         }
     }
-}
-
-/// One series of a family. The lookup's read guard must end before the next
-/// lookup: two live guards on one family deadlock when the second creates.
-fn series<S, M>(family: &Family<S, M>, labels: &S) -> M
-where
-    S: Clone + std::hash::Hash + Eq,
-    M: Clone + prometheus_client::metrics::TypedMetric + Default,
-{
-    family.get_or_create(labels).clone()
 }
 
 pub struct ModelMetrics {
