@@ -35,12 +35,23 @@ abort() {
 # state.
 on_exit() { CLEANUP=("$(printf '%q ' "$@")" "${CLEANUP[@]}"); }
 run_cleanup() {
-	local rc=$? cmd
+	local rc=$? cmd reload=no
 	# set -u or a failed command ended the scenario before a verdict
 	[ "$rc" = 0 ] || [ "$FAILED" = 1 ] || fail "stopped by an error (exit $rc)"
+	# a daemon-reload is slow under emulation: run one only before a command
+	# that needs systemd to see the removals so far, and one at the end
 	for cmd in "${CLEANUP[@]}"; do
-		eval "$cmd" >/dev/null 2>&1 || true
+		case $cmd in
+		"systemctl daemon-reload ") reload=yes ;;
+		"rm "*) eval "$cmd" >/dev/null 2>&1 || true ;;
+		*)
+			[ "$reload" = no ] || systemctl daemon-reload
+			reload=no
+			eval "$cmd" >/dev/null 2>&1 || true
+			;;
+		esac
 	done
+	[ "$reload" = no ] || systemctl daemon-reload
 }
 trap run_cleanup EXIT
 
@@ -86,12 +97,17 @@ dropin() {
 	systemctl daemon-reload
 }
 
-# `unit_copy UNIT NEW`: a runtime copy of a rendered unit under a new name
-# (same hardening, same ExecStart), removed again on exit.
+# `unit_copy UNIT NEW [DROPIN]`: a runtime copy of a rendered unit under a
+# new name (same hardening, same ExecStart), with an optional drop-in,
+# removed again on exit.
 unit_copy() {
 	local fragment
 	fragment=$(prop "$1" FragmentPath)
 	cp "$fragment" "/run/systemd/system/$2"
+	if [ -n "${3:-}" ]; then
+		mkdir -p "/run/systemd/system/$2.d"
+		printf '%s\n' "$3" >"/run/systemd/system/$2.d/check.conf"
+	fi
 	on_exit systemctl daemon-reload
 	on_exit rm -rf "/run/systemd/system/$2" "/run/systemd/system/$2.d"
 	on_exit systemctl reset-failed "$2"
@@ -137,6 +153,10 @@ excerpt() {
 PROBER=http://$(jq -r .listen "$PROBER_CONFIG")
 
 http_get() { curl -fsS --max-time 5 "$@"; }
+# the body whatever the status (for failure messages)
+http_body() { curl -sS --max-time 5 "$@"; }
+# `http_answers URL`: any HTTP answer at all (a 503 "degraded" is an answer)
+http_answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1")" != 000 ]; }
 
 # `target_up NAME`: the prober's hwc_ai_prober_target_up for that target
 # (1 up, 0 down), empty when it is not exported.

@@ -13,9 +13,9 @@
 
 unit=hwc-check-failing-prober.service
 broken=$VM_CHECK_DIR/config/broken/hwc-ai-prober.json
-unit_copy hwc-ai-prober.service "$unit"
-dropin "$unit" broken "[Service]
-BindReadOnlyPaths=$broken:$PROBER_CONFIG"
+unit_copy hwc-ai-prober.service "$unit" "[Service]
+BindReadOnlyPaths=$broken:$PROBER_CONFIG
+StateDirectory="
 
 version=$(systemd_version)
 restart=$(prop "$unit" Restart)

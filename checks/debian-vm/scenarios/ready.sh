@@ -30,7 +30,7 @@ for daemon in $DAEMONS; do
 	took=$(elapsed "$started")
 	# `systemctl start` of a notify unit returns at READY=1: the listener
 	# must already answer, without a retry
-	if http_get "$(listen_of "$daemon")/health" >/dev/null; then
+	if http_answers "$(listen_of "$daemon")/health"; then
 		pass "$daemon: serves /health the moment systemctl start returns (${took}s)"
 	else
 		fail "$daemon: /health did not answer right after systemctl start returned"

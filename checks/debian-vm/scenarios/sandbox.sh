@@ -20,7 +20,7 @@ for daemon in $DAEMONS; do
 	# directives this systemd does not know are ignored with a warning;
 	# name them, they are what the score cannot see
 	fragment=$(prop "$unit" FragmentPath)
-	systemd-analyze verify "$fragment" 2>&1 | grep -E 'Unknown (key|lvalue)|unknown' |
+	systemd-analyze verify "$fragment" 2>&1 | grep -F "$fragment:" | grep -i 'unknown' |
 		while IFS= read -r l; do info "$daemon: systemd $(systemd_version) ignores: ${l#"$fragment":}"; done
 
 	pid=$(prop "$unit" MainPID)
@@ -52,4 +52,16 @@ if wait_for 20 all_up; then
 	pass "hwc-ai-prober probes its loopback targets under the sandbox: $(echo $targets | sed 's/ /, /g') up"
 else
 	fail "not every target is up: $(http_get "$PROBER/health" | jq -c '[.targets[] | {name, state, lastError}]')"
+fi
+
+# the puller measures Ollama's models directory (statvfs through its
+# read-only bind mount) under its sandbox
+if [ -n "${PULLER_CONFIG:-}" ]; then
+	disk() { http_get "$(listen_of hwc-ai-puller)/models" | jq -c .disk; }
+	measured() { http_get "$(listen_of hwc-ai-puller)/models" | jq -e '.disk.freeBytes > 0'; }
+	if wait_for 20 measured; then
+		pass "hwc-ai-puller measures the models directory under the sandbox: $(disk)"
+	else
+		fail "hwc-ai-puller cannot measure the models directory: $(disk)"
+	fi
 fi

@@ -1,14 +1,36 @@
-# stack: the daemons see each other. The prober sees the fake Ollama (its
-# own unit, on Ollama's port) up, reports it down once it stops, and up
-# again once it is back.
+# stack: the daemons work together, and with the fake Ollama (its own unit,
+# on Ollama's port). The prober sees the fake and the other daemons up,
+# reports the fake down once it stops and up once it is back; the puller
+# makes its declared models ready in the fake, and again after the fake
+# comes back empty (it keeps its models in memory).
 
 fake=hwc-check-ollama-fake.service
 health() { http_get "$PROBER/health" | jq -c --arg n "$1" '.targets[] | select(.name == $n) | {state, lastError, models}'; }
+puller=
+[ -z "${PULLER_CONFIG:-}" ] || puller=$(listen_of hwc-ai-puller)
+puller_ready() { http_get "$puller/health" | jq -e '.status == "ok" and (.models | length > 0) and all(.models[]; .state == "ready")'; }
+puller_models() { http_get "$puller/health" | jq -c '[.models[] | {name, state}]'; }
 
 if wait_for 20 target_is ollama up; then
 	pass "prober sees the fake Ollama up: $(health ollama)"
 else
 	abort "target ollama is not up: $(health ollama)"
+fi
+for daemon in $DAEMONS; do
+	[ "$daemon" != hwc-ai-prober ] || continue
+	if wait_for 30 target_is "$daemon" up; then
+		pass "prober sees $daemon up"
+	else
+		fail "prober sees $daemon $(target_state "$daemon"): $(health "$daemon")"
+	fi
+done
+if [ -n "$puller" ]; then
+	started=$(now)
+	if wait_for 90 puller_ready; then
+		pass "hwc-ai-puller has its models ready in the fake Ollama: $(puller_models)"
+	else
+		fail "hwc-ai-puller's models are not ready after 90s: $(http_body "$puller/health")"
+	fi
 fi
 
 cursor=$(journal_cursor)
@@ -26,6 +48,13 @@ if wait_for 20 target_is ollama up; then
 	pass "reported up again $(elapsed "$started")s after the fake restarted"
 else
 	fail "still $(target_state ollama) 20s after the fake restarted"
+fi
+if [ -n "$puller" ]; then
+	if wait_for 90 puller_ready; then
+		pass "hwc-ai-puller made its models ready again $(elapsed "$started")s after the fake came back empty"
+	else
+		fail "hwc-ai-puller's models are not ready 90s after the fake came back: $(http_body "$puller/health")"
+	fi
 fi
 
 lines=$(journal_since "$cursor" -u hwc-ai-prober -o cat | grep -F ollama)

@@ -39,6 +39,6 @@ if kill -0 "$pid" 2>/dev/null; then
 else
 	pass "the stopped process is gone ($(journal_since "$cursor" -u "$unit" -o cat | grep -m1 'Main process exited'))"
 fi
-http_get "$PROBER/health" >/dev/null && pass "the new process serves /health" ||
+http_answers "$PROBER/health" && pass "the new process serves /health" ||
 	fail "the new process does not serve /health"
 [ "$FAILED" = 0 ] || excerpt "$cursor" -u "$unit"
