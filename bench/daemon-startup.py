@@ -31,6 +31,13 @@ CONFIGS = {
             {"name": "hwc-ai-prober", "kind": "hwc-ai", "url": "http://127.0.0.1:19630"},
         ],
     },
+    # Ollama unreachable: waiting for it is a state, READY comes regardless.
+    "puller": {
+        "listen": "127.0.0.1:19631",
+        "ollamaUrl": "http://127.0.0.1:19632",
+        "models": ["llama3.2:3b", {"name": "nomic-embed-text", "autoUpdate": True}],
+        "disk": {"path": "/"},
+    },
 }
 
 
