@@ -68,7 +68,14 @@ let
       wantedBy = [ "multi-user.target" ];
       after = [ "network-online.target" ] ++ after;
       wants = [ "network-online.target" ] ++ wants;
-      unitConfig = if documentation == [ ] then { } else { Documentation = documentation; };
+      unitConfig = {
+        # Restart= counts against the start limit (5 starts in 10 s by
+        # default), which would end the backoff below with "start request
+        # repeated too quickly". A daemon waiting for a credential or a disk
+        # should keep trying, slowly, instead of giving up for good.
+        StartLimitIntervalSec = 0;
+      }
+      // (if documentation == [ ] then { } else { Documentation = documentation; });
       serviceConfig =
         hardening
         // ipAddressRules { inherit listen peers; }
