@@ -1,0 +1,105 @@
+//! The HTTP API: the OpenAI-compatible endpoints and `/health`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::proxy::{self, Endpoint};
+use crate::table::Table;
+
+pub fn routes(table: Arc<Table>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/health", get(health))
+        .with_state(table)
+}
+
+async fn chat(
+    State(table): State<Arc<Table>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    proxy::handle(table, peer, request, Endpoint::ChatCompletions).await
+}
+
+async fn embeddings(
+    State(table): State<Arc<Table>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    proxy::handle(table, peer, request, Endpoint::Embeddings).await
+}
+
+/// The names a client can ask for: every route that is not a glob.
+async fn models(
+    State(table): State<Arc<Table>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    if table.clients.admit(authorization, peer.ip()).is_none() {
+        return ApiError::unauthorized().into_response();
+    }
+    let data: Vec<_> = table
+        .routes
+        .iter()
+        .filter(|r| !r.glob)
+        .map(|r| {
+            json!({"id": r.model, "object": "model", "created": table.started, "owned_by": "hwc-ai"})
+        })
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// Targets and their circuits, and whether any route can leave the host.
+/// Open without a key, like `/metrics`: it holds names, not secrets.
+async fn health(State(table): State<Arc<Table>>) -> Response {
+    let mut seen = std::collections::HashSet::new();
+    let mut targets = Vec::new();
+    for target in table.routes.iter().flat_map(|r| &r.targets) {
+        if !seen.insert(target.id.as_str()) {
+            continue;
+        }
+        let backend = &table.backends[target.backend];
+        targets.push(json!({
+            "name": target.id,
+            "backend": backend.name,
+            "model": target.model,
+            "local": backend.local,
+            "circuit": target.breaker.state().as_str(),
+            "consecutiveFailures": target.breaker.consecutive_failures(),
+        }));
+    }
+    let available = table
+        .routes
+        .iter()
+        .flat_map(|r| &r.targets)
+        .any(|t| t.breaker.state() != crate::breaker::State::Open);
+    let routes: Vec<_> = table
+        .routes
+        .iter()
+        .map(|r| {
+            json!({
+                "model": r.model,
+                "targets": r.targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+                "leavesHost": r.targets.iter().any(|t| !table.backends[t.backend].local),
+            })
+        })
+        .collect();
+    Json(json!({
+        "status": if available { "ok" } else { "degraded" },
+        "leavesHost": table.leaves_host(),
+        "routes": routes,
+        "targets": targets,
+    }))
+    .into_response()
+}

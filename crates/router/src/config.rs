@@ -1,0 +1,519 @@
+//! The router's config document (see docs/router.md).
+//!
+//! Backends are one flat struct with a `kind`, not a serde-tagged enum, so
+//! an error inside one still names its full path (`backends[1].baseUrl`).
+//! Routes name backends; every name is checked against the list, so a typo
+//! fails `--check-config`, not the first request.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::Duration;
+
+use hwc_ai_runtime::config::check_listen;
+use hwc_ai_runtime::{Common, ConfigError, LogConfig, SecretSource, Validate};
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Largest request body accepted; larger is 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Largest non-streaming upstream response read; larger is 502.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
+    #[serde(default)]
+    pub clients: ClientsConfig,
+    pub backends: Vec<BackendConfig>,
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Loopback only: the router fronts backends that may cost money or carry
+/// private data; exposing it is the operator's explicit choice.
+fn default_listen() -> String {
+    "127.0.0.1:9432".to_owned()
+}
+
+/// 8 MiB: a long conversation with a few inline images fits; a runaway
+/// client cannot make the router hold hundreds of megabytes per request.
+fn default_max_body_bytes() -> usize {
+    8 << 20
+}
+
+/// 32 MiB: a large batch of embeddings fits; an upstream that answers with
+/// an endless body cannot exhaust memory.
+fn default_max_response_bytes() -> usize {
+    32 << 20
+}
+
+/// Applied to every target that does not set its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Defaults {
+    /// Streams: how long a target may take to send its first chunk before
+    /// the router moves on to the next target.
+    #[serde(default = "default_first_byte_timeout", with = "humantime_serde")]
+    pub first_byte_timeout: Duration,
+    /// Non-streaming requests: how long the whole answer may take.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Concurrent upstream requests per backend.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            first_byte_timeout: default_first_byte_timeout(),
+            timeout: default_timeout(),
+            max_concurrent: default_max_concurrent(),
+        }
+    }
+}
+
+/// A local model that has to load from disk takes tens of seconds before
+/// its first token; a minute covers a cold load of a mid-size model
+/// without leaving a client hanging on a dead target for long.
+fn default_first_byte_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Five minutes: a long non-streaming answer from a slow local model, and
+/// the budget homelab job runners already use.
+fn default_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// A local Ollama serves a few requests in parallel (OLLAMA_NUM_PARALLEL);
+/// more than this per backend only queues inside the backend.
+fn default_max_concurrent() -> usize {
+    16
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Consecutive failures that open a target's circuit.
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: u32,
+    /// How long an open target is skipped before one trial request.
+    #[serde(default = "default_cooldown", with = "humantime_serde")]
+    pub cooldown: Duration,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: default_failure_threshold(),
+            cooldown: default_cooldown(),
+        }
+    }
+}
+
+/// Three in a row: one dropped connection does not take a target out, a
+/// dead one is out after three requests instead of slowing every request.
+fn default_failure_threshold() -> u32 {
+    3
+}
+
+/// Long enough for a restarting Ollama to come back, short enough that a
+/// recovered local model is used again within the minute.
+fn default_cooldown() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientsConfig {
+    /// Named bearer keys; the name is what logs show, never the key.
+    #[serde(default)]
+    pub keys: Vec<ClientKey>,
+    /// Requests from 127.0.0.0/8 and ::1 need no key.
+    #[serde(default = "default_allow_unauthenticated_loopback")]
+    pub allow_unauthenticated_loopback: bool,
+}
+
+impl Default for ClientsConfig {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            allow_unauthenticated_loopback: default_allow_unauthenticated_loopback(),
+        }
+    }
+}
+
+/// On: a process on the host can already talk to the local Ollama without
+/// a key, so a key on loopback protects nothing by default; the router
+/// listens on loopback unless told otherwise. Turn it off when cloud
+/// backends are enabled and local users should not spend on them.
+fn default_allow_unauthenticated_loopback() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientKey {
+    pub name: String,
+    pub key: SecretSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// OpenAI's chat completions API: Ollama's /v1, llama.cpp server, vLLM,
+    /// LM Studio, OpenAI itself.
+    OpenaiCompatible,
+    /// Anthropic's Messages API (not implemented yet; rejected).
+    Anthropic,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::OpenaiCompatible => "openai-compatible",
+            BackendKind::Anthropic => "anthropic",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackendConfig {
+    pub name: String,
+    pub kind: BackendKind,
+    /// The API root, e.g. `http://127.0.0.1:11434/v1`; the router appends
+    /// `chat/completions`, `embeddings`.
+    pub base_url: Url,
+    /// Sent as `Authorization: Bearer`.
+    pub api_key: Option<SecretSource>,
+    pub max_concurrent: Option<usize>,
+}
+
+impl BackendConfig {
+    /// Whether requests to this backend stay on this host.
+    pub fn is_local(&self) -> bool {
+        match self.base_url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteConfig {
+    /// A model name clients ask for: exact (`llama3.2:3b`), an alias
+    /// (`local-fast`), or a glob with `*` and `?` (`gpt-*`).
+    pub model: String,
+    /// Tried in order; the next one only when the previous failed before
+    /// sending its first byte.
+    pub targets: Vec<TargetConfig>,
+}
+
+impl RouteConfig {
+    pub fn is_glob(&self) -> bool {
+        self.model.contains(['*', '?'])
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetConfig {
+    pub backend: String,
+    /// The upstream model name; the requested name when absent.
+    pub model: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub first_byte_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+}
+
+impl Common for Config {
+    fn listen(&self) -> &str {
+        &self.listen
+    }
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+}
+
+/// A name that is safe as a metric label and readable in a table.
+fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::at(
+            path,
+            format!("`{name}` is not a valid name (1-64 of A-Z a-z 0-9 - _ . :)"),
+        ))
+    }
+}
+
+/// A model name or pattern: printable, no spaces, bounded (it is a label).
+fn check_model(path: &str, model: &str) -> Result<(), ConfigError> {
+    let ok = !model.is_empty() && model.len() <= 128 && model.chars().all(|c| c.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::at(
+            path,
+            format!("`{model}` is not a model name (1-128 printable characters, no spaces)"),
+        ))
+    }
+}
+
+fn check_positive(path: &str, value: Option<Duration>) -> Result<(), ConfigError> {
+    match value {
+        Some(d) if d.is_zero() => Err(ConfigError::at(path, "must be longer than 0s")),
+        _ => Ok(()),
+    }
+}
+
+fn check_at_least_one(path: &str, value: usize) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(ConfigError::at(path, "must be at least 1"))
+    } else {
+        Ok(())
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_listen("listen", &self.listen)?;
+        check_at_least_one("maxBodyBytes", self.max_body_bytes)?;
+        check_at_least_one("maxResponseBytes", self.max_response_bytes)?;
+        check_positive(
+            "defaults.firstByteTimeout",
+            Some(self.defaults.first_byte_timeout),
+        )?;
+        check_positive("defaults.timeout", Some(self.defaults.timeout))?;
+        check_at_least_one("defaults.maxConcurrent", self.defaults.max_concurrent)?;
+        if self.circuit_breaker.failure_threshold == 0 {
+            return Err(ConfigError::at(
+                "circuitBreaker.failureThreshold",
+                "must be at least 1",
+            ));
+        }
+        check_positive(
+            "circuitBreaker.cooldown",
+            Some(self.circuit_breaker.cooldown),
+        )?;
+
+        let mut names = HashSet::new();
+        for (i, key) in self.clients.keys.iter().enumerate() {
+            let path = format!("clients.keys[{i}]");
+            check_name(&format!("{path}.name"), &key.name)?;
+            key.key.check(&format!("{path}.key"))?;
+            if !names.insert(key.name.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.name"),
+                    format!("`{}` is used by another key", key.name),
+                ));
+            }
+        }
+        if self.clients.keys.is_empty() && !self.clients.allow_unauthenticated_loopback {
+            return Err(ConfigError::at(
+                "clients",
+                "no client could use the router: add keys or allow unauthenticated loopback",
+            ));
+        }
+
+        if self.backends.is_empty() {
+            return Err(ConfigError::at(
+                "backends",
+                "at least one backend is required",
+            ));
+        }
+        let mut backends = HashSet::new();
+        for (i, backend) in self.backends.iter().enumerate() {
+            let path = format!("backends[{i}]");
+            let at = |field: &str| format!("{path}.{field}");
+            check_name(&at("name"), &backend.name)?;
+            if !backends.insert(backend.name.as_str()) {
+                return Err(ConfigError::at(
+                    at("name"),
+                    format!("`{}` is used by another backend", backend.name),
+                ));
+            }
+            if backend.kind == BackendKind::Anthropic {
+                return Err(ConfigError::at(
+                    at("kind"),
+                    "kind `anthropic` is not supported yet; use an OpenAI-compatible \
+                     endpoint (kind `openai-compatible`)",
+                ));
+            }
+            let url = &backend.base_url;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError::at(
+                    at("baseUrl"),
+                    format!("scheme `{}` is not http or https", url.scheme()),
+                ));
+            }
+            if url.host().is_none() {
+                return Err(ConfigError::at(at("baseUrl"), "URL has no host"));
+            }
+            if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+                return Err(ConfigError::at(
+                    at("baseUrl"),
+                    "credentials and query strings do not belong in the URL; use apiKey",
+                ));
+            }
+            if let Some(key) = &backend.api_key {
+                key.check(&at("apiKey"))?;
+            }
+            if let Some(n) = backend.max_concurrent {
+                check_at_least_one(&at("maxConcurrent"), n)?;
+            }
+        }
+
+        if self.routes.is_empty() {
+            return Err(ConfigError::at("routes", "at least one route is required"));
+        }
+        let mut models = HashSet::new();
+        for (i, route) in self.routes.iter().enumerate() {
+            let path = format!("routes[{i}]");
+            check_model(&format!("{path}.model"), &route.model)?;
+            if !models.insert(route.model.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.model"),
+                    format!("`{}` is routed twice", route.model),
+                ));
+            }
+            if route.targets.is_empty() {
+                return Err(ConfigError::at(
+                    format!("{path}.targets"),
+                    "at least one target is required",
+                ));
+            }
+            for (j, target) in route.targets.iter().enumerate() {
+                let at = |field: &str| format!("{path}.targets[{j}].{field}");
+                if !backends.contains(target.backend.as_str()) {
+                    return Err(ConfigError::at(
+                        at("backend"),
+                        format!("no backend is named `{}`", target.backend),
+                    ));
+                }
+                if let Some(model) = &target.model {
+                    check_model(&at("model"), model)?;
+                }
+                if target
+                    .model
+                    .as_deref()
+                    .is_some_and(|m| m.contains(['*', '?']))
+                {
+                    return Err(ConfigError::at(
+                        at("model"),
+                        "an upstream model is a name, not a pattern",
+                    ));
+                }
+                check_positive(&at("firstByteTimeout"), target.first_byte_timeout)?;
+                check_positive(&at("timeout"), target.timeout)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hwc_ai_runtime::config::parse;
+    use serde_json::json;
+
+    fn base() -> serde_json::Value {
+        json!({
+            "backends": [{"name": "ollama", "kind": "openai-compatible",
+                          "baseUrl": "http://127.0.0.1:11434/v1"}],
+            "routes": [{"model": "local-fast",
+                        "targets": [{"backend": "ollama", "model": "llama3.2:3b"}]}]
+        })
+    }
+
+    fn err(doc: serde_json::Value) -> ConfigError {
+        parse::<Config>(&doc.to_string()).unwrap_err()
+    }
+
+    #[test]
+    fn minimal_config_takes_the_defaults() {
+        let config = parse::<Config>(&base().to_string()).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9432");
+        assert_eq!(config.defaults.first_byte_timeout, Duration::from_secs(60));
+        assert_eq!(config.circuit_breaker.failure_threshold, 3);
+        assert!(config.clients.allow_unauthenticated_loopback);
+        assert!(config.backends[0].is_local());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut doc = base();
+        doc["routes"][0]["targets"][0]["backend"] = json!("olama");
+        let e = err(doc);
+        assert_eq!(e.path, "routes[0].targets[0].backend");
+        assert!(e.message.contains("olama"), "{e}");
+
+        let mut doc = base();
+        doc["backends"][0]["kind"] = json!("anthropic");
+        assert_eq!(err(doc).path, "backends[0].kind");
+
+        let mut doc = base();
+        doc["backends"][0]["baseUrl"] = json!("http://user:pw@host/v1");
+        assert_eq!(err(doc).path, "backends[0].baseUrl");
+
+        let mut doc = base();
+        doc["routes"][0]["targets"][0]["timeout"] = json!("0s");
+        assert_eq!(err(doc).path, "routes[0].targets[0].timeout");
+
+        let mut doc = base();
+        doc["routes"][0]["targets"] = json!([]);
+        assert_eq!(err(doc).path, "routes[0].targets");
+
+        let mut doc = base();
+        doc["routes"][0]["tagrets"] = json!([]);
+        assert_eq!(err(doc).path, "routes[0].tagrets");
+
+        let mut doc = base();
+        doc["clients"] = json!({"keys": [{"name": "bot", "key": {"file": "rel"}}]});
+        assert_eq!(err(doc).path, "clients.keys[0].key.file");
+
+        let mut doc = base();
+        doc["clients"] = json!({"allowUnauthenticatedLoopback": false});
+        assert_eq!(err(doc).path, "clients");
+    }
+
+    #[test]
+    fn duplicates_are_rejected() {
+        let mut doc = base();
+        let route = doc["routes"][0].clone();
+        doc["routes"].as_array_mut().unwrap().push(route);
+        assert_eq!(err(doc).path, "routes[1].model");
+        let mut doc = base();
+        let backend = doc["backends"][0].clone();
+        doc["backends"].as_array_mut().unwrap().push(backend);
+        assert_eq!(err(doc).path, "backends[1].name");
+    }
+
+    #[test]
+    fn locality_comes_from_the_host() {
+        let mut doc = base();
+        doc["backends"][0]["baseUrl"] = json!("https://api.openai.com/v1");
+        let config = parse::<Config>(&doc.to_string()).unwrap();
+        assert!(!config.backends[0].is_local());
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    hwc_ai_runtime::daemon::main::<hwc_ai_router::ModelRouter>()
+}

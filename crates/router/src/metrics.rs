@@ -1,0 +1,98 @@
+//! The router's metrics, all under `hwc_ai_router_`. Labels are configured
+//! names only (route patterns, `backend/model` targets), so they are
+//! bounded; a requested model that matches no route is counted as `-`.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+pub type Labels = Vec<(&'static str, String)>;
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// From 5 ms to about 5 minutes: a cached local answer to a long cloud
+/// completion.
+fn duration_histogram() -> Histogram {
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    ])
+}
+
+/// From 50 µs to 50 ms: the router's own work is sub-millisecond; anything
+/// in the upper buckets is a problem worth seeing.
+fn overhead_histogram() -> Histogram {
+    Histogram::new([
+        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    ])
+}
+
+pub struct Metrics {
+    pub requests: Family<Labels, Counter>,
+    pub duration: Histograms,
+    pub first_chunk: Histograms,
+    pub overhead: Histogram,
+    pub tokens: Family<Labels, Counter>,
+    pub fallbacks: Family<Labels, Counter>,
+    pub circuit_state: Family<Labels, Gauge>,
+    pub in_flight: Gauge,
+}
+
+impl Metrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram),
+            first_chunk: Family::new_with_constructor(duration_histogram),
+            overhead: overhead_histogram(),
+            tokens: Family::default(),
+            fallbacks: Family::default(),
+            circuit_state: Family::default(),
+            in_flight: Gauge::default(),
+        };
+        registry.register(
+            "requests",
+            "Requests answered, by route, final target and HTTP status (499: client went away)",
+            metrics.requests.clone(),
+        );
+        registry.register_with_unit(
+            "request_duration",
+            "Time from the request to the end of its answer, by route and target",
+            Unit::Seconds,
+            metrics.duration.clone(),
+        );
+        registry.register_with_unit(
+            "time_to_first_chunk",
+            "Streams: time from sending to a target to its first chunk, by route and target",
+            Unit::Seconds,
+            metrics.first_chunk.clone(),
+        );
+        registry.register_with_unit(
+            "overhead",
+            "Time the router itself added to a request: everything but waiting on upstreams",
+            Unit::Seconds,
+            metrics.overhead.clone(),
+        );
+        registry.register(
+            "tokens",
+            "Tokens from upstream usage reports, by route, target and direction (prompt, completion)",
+            metrics.tokens.clone(),
+        );
+        registry.register(
+            "fallbacks",
+            "Requests moved past a target, by route, the target passed and why",
+            metrics.fallbacks.clone(),
+        );
+        registry.register(
+            "circuit_state",
+            "Circuit breaker per target: 0 closed, 1 open, 2 half-open",
+            metrics.circuit_state.clone(),
+        );
+        registry.register(
+            "in_flight_requests",
+            "Requests being answered now",
+            metrics.in_flight.clone(),
+        );
+        metrics
+    }
+}

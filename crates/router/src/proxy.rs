@@ -1,0 +1,713 @@
+//! Forwarding one request: pick the route, try its targets in order, and
+//! pass the first good answer through.
+//!
+//! Answers are forwarded as the upstream's bytes, never re-serialised, so
+//! every field survives (tool-call `index`, `system_fingerprint`, fields
+//! this router has never heard of). A target may be passed over only before
+//! anything has been sent to the client: once the first byte of a stream
+//! is out, a failure ends the stream with an error event.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::timeout_at;
+
+use crate::error::ApiError;
+use crate::table::{Route, Table, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Embeddings,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "chat/completions",
+            Endpoint::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// Handles one request to an OpenAI-compatible endpoint.
+pub async fn handle(
+    table: Arc<Table>,
+    peer: SocketAddr,
+    request: Request,
+    endpoint: Endpoint,
+) -> Response {
+    let mut record = Record::start(table.clone());
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    match table.clients.admit(authorization, peer.ip()) {
+        Some(name) => record.client = name.to_owned(),
+        None => return record.refuse(ApiError::unauthorized()),
+    }
+    let limit = table.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return record.refuse(ApiError::too_large(limit));
+    }
+    let bytes = match axum::body::to_bytes(request.into_body(), limit).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let over = std::error::Error::source(&err)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            let error = if over {
+                ApiError::too_large(limit)
+            } else {
+                ApiError::bad_request("could not read the request body")
+            };
+            return record.refuse(error);
+        }
+    };
+    // The router's own time starts once the body is in: reading it is the
+    // client's upload, not the router's work.
+    let begun = Instant::now();
+    let mut body: Value = match serde_json::from_slice(&bytes) {
+        Ok(body) => body,
+        Err(err) => {
+            return record.refuse(ApiError::bad_request(format!(
+                "request body is not valid JSON: {err}"
+            )))
+        }
+    };
+    let Some(fields) = body.as_object() else {
+        return record.refuse(ApiError::bad_request("request body must be a JSON object"));
+    };
+    let Some(model) = fields.get("model").and_then(Value::as_str) else {
+        return record.refuse(ApiError::bad_request(
+            "`model` is required and must be a string",
+        ));
+    };
+    let model = model.to_owned();
+    let stream = endpoint == Endpoint::ChatCompletions
+        && fields.get("stream").and_then(Value::as_bool) == Some(true);
+    record.model.clone_from(&model);
+    let Some(route) = table.resolve(&model) else {
+        return record.refuse(ApiError::unknown_model(&model));
+    };
+    record.route.clone_from(&route.model);
+
+    let mut waited = Duration::ZERO;
+    let mut last: Option<ApiError> = None;
+    for (i, target) in route.targets.iter().enumerate() {
+        let attempt = Attempt {
+            table: &table,
+            route,
+            target,
+            endpoint,
+            stream,
+            requested: &model,
+        };
+        match attempt.run(&mut body, &mut waited).await {
+            Ok(answer) => {
+                record.target.clone_from(&target.id);
+                if i > 0 {
+                    tracing::debug!(id = %record.id, "answered by fallback target {}", target.id);
+                }
+                return answer.respond(record, begun, waited);
+            }
+            Err((error, reason)) => {
+                tracing::debug!(id = %record.id, target = %target.id, reason, "{}", error.message);
+                if i + 1 < route.targets.len() {
+                    table
+                        .metrics
+                        .fallbacks
+                        .get_or_create(&vec![
+                            ("route", route.model.clone()),
+                            ("target", target.id.clone()),
+                            ("reason", reason.to_owned()),
+                        ])
+                        .inc();
+                }
+                last = Some(error);
+            }
+        }
+    }
+    let error = last.unwrap_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            "no_target",
+            "no target is available",
+        )
+    });
+    // One target: its own error. Several: say they were all tried.
+    let error = if route.targets.len() > 1 {
+        ApiError {
+            message: format!(
+                "all {} targets of route `{}` failed; the last: {}",
+                route.targets.len(),
+                route.model,
+                error.message
+            ),
+            ..error
+        }
+    } else {
+        error
+    };
+    let overhead = begun.elapsed().saturating_sub(waited);
+    table.metrics.overhead.observe(overhead.as_secs_f64());
+    record.refuse(error)
+}
+
+struct Attempt<'a> {
+    table: &'a Table,
+    route: &'a Route,
+    target: &'a Target,
+    endpoint: Endpoint,
+    stream: bool,
+    requested: &'a str,
+}
+
+/// Why a target was passed over, as the `reason` label of `fallbacks`.
+type Failure = (ApiError, &'static str);
+
+impl Attempt<'_> {
+    async fn run(&self, body: &mut Value, waited: &mut Duration) -> Result<Answer, Failure> {
+        let target = self.target;
+        let backend = &self.table.backends[target.backend];
+        if !target.breaker.allow() {
+            return Err((
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "api_error",
+                    "circuit_open",
+                    format!(
+                        "target `{}` is failing and is skipped for a cooldown",
+                        target.id
+                    ),
+                ),
+                "circuit_open",
+            ));
+        }
+        let Ok(permit) = backend.permits.clone().try_acquire_owned() else {
+            return Err((
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    "backend_busy",
+                    format!(
+                        "backend `{}` is at its concurrency limit; retry shortly",
+                        backend.name
+                    ),
+                ),
+                "busy",
+            ));
+        };
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert(
+                "model".to_owned(),
+                Value::String(target.upstream_model(self.requested).to_owned()),
+            );
+        }
+        let payload = serde_json::to_vec(body).expect("a JSON value serialises");
+        let url = format!("{}/{}", backend.base, self.endpoint.path());
+        let mut request = self
+            .table
+            .client
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(payload);
+        if let Some(key) = &backend.key {
+            request = request.bearer_auth(key.expose());
+        }
+        let bound = if self.stream {
+            target.first_byte_timeout
+        } else {
+            target.timeout
+        };
+        let sent = Instant::now();
+        let deadline = tokio::time::Instant::now() + bound;
+        let outcome = timeout_at(deadline, request.send()).await;
+        let headers_at = sent.elapsed();
+        *waited += headers_at;
+        let response = match outcome {
+            Err(_) => return Err(self.fail(timed_out(target, bound), "timeout")),
+            Ok(Err(err)) => {
+                let what = if err.is_connect() {
+                    "cannot connect to"
+                } else {
+                    "no answer from"
+                };
+                return Err(self.fail(
+                    upstream_error(format!("{what} backend `{}`", backend.name)),
+                    "connect",
+                ));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(self.fail(
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    "upstream_rate_limited",
+                    format!("target `{}` is rate limited (429)", target.id),
+                ),
+                "status_429",
+            ));
+        }
+        if status.is_server_error() {
+            return Err(self.fail(
+                upstream_error(format!("target `{}` answered {status}", target.id)),
+                "status_5xx",
+            ));
+        }
+        let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+        if self.stream && status.is_success() {
+            let mut upstream = response.bytes_stream();
+            let first = loop {
+                let next = timeout_at(deadline, upstream.next()).await;
+                match next {
+                    Ok(Some(Ok(chunk))) if chunk.is_empty() => continue,
+                    other => break other,
+                }
+            };
+            let first_at = sent.elapsed();
+            *waited += first_at.saturating_sub(headers_at);
+            let chunk = match first {
+                Err(_) => return Err(self.fail(timed_out(target, bound), "timeout")),
+                Ok(None) => {
+                    return Err(self.fail(
+                        upstream_error(format!(
+                            "target `{}` ended its stream before sending anything",
+                            target.id
+                        )),
+                        "empty",
+                    ))
+                }
+                Ok(Some(Err(_))) => {
+                    return Err(self.fail(
+                        upstream_error(format!(
+                            "target `{}` broke off before its first chunk",
+                            target.id
+                        )),
+                        "broken",
+                    ))
+                }
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            target.breaker.success();
+            self.table
+                .metrics
+                .first_chunk
+                .get_or_create(&self.labels())
+                .observe(first_at.as_secs_f64());
+            return Ok(Answer::Stream {
+                content_type,
+                first: chunk,
+                rest: Box::pin(upstream),
+                permit,
+            });
+        }
+        // A whole body: a non-streaming answer, or an upstream 4xx, which is
+        // the client's problem and passed on as it came.
+        let read = timeout_at(
+            deadline,
+            read_bounded(response, self.table.max_response_bytes),
+        )
+        .await;
+        *waited += sent.elapsed().saturating_sub(headers_at);
+        let body = match read {
+            Err(_) => return Err(self.fail(timed_out(target, bound), "timeout")),
+            Ok(Err(Oversize)) => {
+                return Err(self.fail(
+                    upstream_error(format!(
+                        "target `{}` answered with more than {} bytes",
+                        target.id, self.table.max_response_bytes
+                    )),
+                    "too_large",
+                ))
+            }
+            Ok(Err(Broken)) => {
+                return Err(self.fail(
+                    upstream_error(format!("target `{}` broke off its answer", target.id)),
+                    "broken",
+                ))
+            }
+            Ok(Ok(body)) => body,
+        };
+        target.breaker.success();
+        drop(permit);
+        Ok(Answer::Whole {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    fn fail(&self, error: ApiError, reason: &'static str) -> Failure {
+        self.target.breaker.failure();
+        (error, reason)
+    }
+
+    fn labels(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("route", self.route.model.clone()),
+            ("target", self.target.id.clone()),
+        ]
+    }
+}
+
+fn timed_out(target: &Target, bound: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "api_error",
+        "upstream_timeout",
+        format!(
+            "target `{}` did not answer within {}",
+            target.id,
+            humantime::format_duration(bound)
+        ),
+    )
+}
+
+fn upstream_error(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "api_error",
+        "upstream_error",
+        message,
+    )
+}
+
+enum ReadError {
+    Oversize,
+    Broken,
+}
+use ReadError::{Broken, Oversize};
+
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Bytes, ReadError> {
+    let mut out = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if out.len() + chunk.len() > limit {
+                    return Err(Oversize);
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(Bytes::from(out)),
+            Err(_) => return Err(Broken),
+        }
+    }
+}
+
+type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+enum Answer {
+    Whole {
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+    },
+    Stream {
+        content_type: Option<HeaderValue>,
+        first: Bytes,
+        rest: Upstream,
+        permit: OwnedSemaphorePermit,
+    },
+}
+
+impl Answer {
+    fn respond(self, mut record: Record, begun: Instant, waited: Duration) -> Response {
+        let table = record.table.clone();
+        let id = record.id.clone();
+        let mut response = match self {
+            Answer::Whole {
+                status,
+                content_type,
+                body,
+            } => {
+                record.status = status.as_u16().to_string();
+                if status.is_success() {
+                    record.usage(&body);
+                }
+                let mut response = Response::new(Body::from(body));
+                *response.status_mut() = status;
+                let content_type =
+                    content_type.unwrap_or(HeaderValue::from_static("application/json"));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type);
+                response
+            }
+            Answer::Stream {
+                content_type,
+                first,
+                rest,
+                permit,
+            } => {
+                record.status = "200".to_owned();
+                let relay = Relay {
+                    first: Some(first),
+                    rest,
+                    record,
+                    _permit: permit,
+                    finished: false,
+                    saw_done: false,
+                    saw_error: false,
+                    ends_clean: true,
+                };
+                let body = Body::from_stream(futures_util::stream::unfold(relay, Relay::next));
+                let mut response = Response::new(body);
+                let content_type =
+                    content_type.unwrap_or(HeaderValue::from_static("text/event-stream"));
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, content_type);
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                return finish(response, &table, begun, waited, &id);
+            }
+        };
+        response = finish(response, &table, begun, waited, &id);
+        drop(record);
+        response
+    }
+}
+
+/// The router's headers and its overhead, measured now: everything since
+/// the body was read except the time spent waiting on upstreams.
+fn finish(
+    mut response: Response,
+    table: &Table,
+    begun: Instant,
+    waited: Duration,
+    id: &str,
+) -> Response {
+    let overhead = begun.elapsed().saturating_sub(waited);
+    table.metrics.overhead.observe(overhead.as_secs_f64());
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1e3)) {
+        headers.insert("x-hwc-ai-overhead-ms", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(id) {
+        headers.insert("x-request-id", value);
+    }
+    response
+}
+
+/// A stream being relayed to the client, chunk by chunk as it arrives.
+struct Relay {
+    first: Option<Bytes>,
+    rest: Upstream,
+    record: Record,
+    _permit: OwnedSemaphorePermit,
+    finished: bool,
+    saw_done: bool,
+    saw_error: bool,
+    /// Whether the last chunk ended an SSE event (a blank line), so an
+    /// error event of ours starts on a fresh line.
+    ends_clean: bool,
+}
+
+impl Relay {
+    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        if self.finished {
+            return None;
+        }
+        if let Some(first) = self.first.take() {
+            self.observe(&first);
+            return Some((Ok(first), self));
+        }
+        match self.rest.next().await {
+            Some(Ok(chunk)) => {
+                self.observe(&chunk);
+                Some((Ok(chunk), self))
+            }
+            Some(Err(_)) => {
+                let error = upstream_error(format!(
+                    "target `{}` broke off the stream",
+                    self.record.target
+                ));
+                Some((Ok(self.end_with(error)), self))
+            }
+            None if self.saw_done || self.saw_error => {
+                self.finished = true;
+                self.record.stream_ended(self.saw_done);
+                None
+            }
+            None => {
+                let error = upstream_error(format!(
+                    "target `{}` ended the stream without finishing it",
+                    self.record.target
+                ));
+                Some((Ok(self.end_with(error)), self))
+            }
+        }
+    }
+
+    fn end_with(&mut self, error: ApiError) -> Bytes {
+        self.finished = true;
+        self.record.stream_ended(false);
+        self.record.error = Some(error.message.clone());
+        let mut event = String::new();
+        if !self.ends_clean {
+            event.push_str("\n\n");
+        }
+        event.push_str(&error.sse_event());
+        Bytes::from(event)
+    }
+
+    fn observe(&mut self, chunk: &Bytes) {
+        self.ends_clean = chunk.ends_with(b"\n\n") || chunk.ends_with(b"\r\n\r\n");
+        if contains(chunk, b"data: [DONE]") {
+            self.saw_done = true;
+        }
+        if contains(chunk, b"data: {\"error\"") || contains(chunk, b"event: error") {
+            self.saw_error = true;
+        }
+        if contains(chunk, b"\"usage\"") {
+            for line in chunk.split(|&b| b == b'\n') {
+                if let Some(data) = line.strip_prefix(b"data: ") {
+                    if contains(data, b"\"usage\"") {
+                        self.record.usage(data);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[derive(Deserialize)]
+struct UsageOnly {
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+/// One request's log line and metrics, written when it is dropped: at the
+/// end of the answer, or when the client goes away (status 499).
+pub struct Record {
+    table: Arc<Table>,
+    id: String,
+    client: String,
+    model: String,
+    route: String,
+    target: String,
+    status: String,
+    error: Option<String>,
+    started: Instant,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+impl Record {
+    fn start(table: Arc<Table>) -> Self {
+        table.metrics.in_flight.inc();
+        Self {
+            id: table.next_request_id(),
+            table,
+            client: "-".to_owned(),
+            model: "-".to_owned(),
+            route: "-".to_owned(),
+            target: "-".to_owned(),
+            status: "499".to_owned(),
+            error: None,
+            started: Instant::now(),
+            prompt_tokens: None,
+            completion_tokens: None,
+        }
+    }
+
+    /// Answers with an error (nothing was or will be streamed).
+    fn refuse(mut self, error: ApiError) -> Response {
+        self.status = error.status.as_u16().to_string();
+        self.error = Some(error.message.clone());
+        let mut response = error.into_response();
+        if let Ok(value) = HeaderValue::from_str(&self.id) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        response
+    }
+
+    fn usage(&mut self, json: &[u8]) {
+        if let Ok(UsageOnly { usage: Some(usage) }) = serde_json::from_slice(json) {
+            self.prompt_tokens = usage.prompt_tokens.or(self.prompt_tokens);
+            self.completion_tokens = usage.completion_tokens.or(self.completion_tokens);
+        }
+    }
+
+    fn stream_ended(&mut self, complete: bool) {
+        if !complete {
+            self.status = "stream_error".to_owned();
+        }
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        let metrics = &self.table.metrics;
+        metrics.in_flight.dec();
+        let elapsed = self.started.elapsed();
+        metrics
+            .requests
+            .get_or_create(&vec![
+                ("route", self.route.clone()),
+                ("target", self.target.clone()),
+                ("status", self.status.clone()),
+            ])
+            .inc();
+        if self.target != "-" {
+            let labels = vec![
+                ("route", self.route.clone()),
+                ("target", self.target.clone()),
+            ];
+            metrics
+                .duration
+                .get_or_create(&labels)
+                .observe(elapsed.as_secs_f64());
+            for (direction, count) in [
+                ("prompt", self.prompt_tokens),
+                ("completion", self.completion_tokens),
+            ] {
+                if let Some(count) = count {
+                    let mut labels = labels.clone();
+                    labels.push(("direction", direction.to_owned()));
+                    metrics.tokens.get_or_create(&labels).inc_by(count);
+                }
+            }
+        }
+        let tokens = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        tracing::info!(
+            id = %self.id,
+            client = %self.client,
+            model = %self.model,
+            route = %self.route,
+            target = %self.target,
+            status = %self.status,
+            latency_ms = elapsed.as_millis() as u64,
+            prompt_tokens = %tokens(self.prompt_tokens),
+            completion_tokens = %tokens(self.completion_tokens),
+            error = self.error.as_deref().unwrap_or("-"),
+            "request"
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! The routing table built from the config: backends with their keys and
+//! concurrency bounds, routes with their ordered targets, and a circuit
+//! breaker per target.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hwc_ai_runtime::{ConfigError, Secret};
+use tokio::sync::Semaphore;
+
+use crate::auth::Clients;
+use crate::breaker::Breaker;
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+pub struct Backend {
+    pub name: String,
+    /// The base URL without its trailing slash.
+    pub base: String,
+    pub key: Option<Secret>,
+    pub permits: Arc<Semaphore>,
+    pub local: bool,
+}
+
+pub struct Target {
+    /// `backend/model`, or `backend/*` when the requested name is passed on.
+    pub id: String,
+    pub backend: usize,
+    pub model: Option<String>,
+    pub first_byte_timeout: Duration,
+    pub timeout: Duration,
+    /// Shared by every route that names the same `backend/model`.
+    pub breaker: Arc<Breaker>,
+}
+
+impl Target {
+    /// The model name sent upstream.
+    pub fn upstream_model<'a>(&'a self, requested: &'a str) -> &'a str {
+        self.model.as_deref().unwrap_or(requested)
+    }
+}
+
+pub struct Route {
+    pub model: String,
+    pub glob: bool,
+    pub targets: Vec<Target>,
+}
+
+pub struct Table {
+    pub client: reqwest::Client,
+    pub backends: Vec<Backend>,
+    pub routes: Vec<Route>,
+    pub clients: Clients,
+    pub metrics: Metrics,
+    pub max_body_bytes: usize,
+    pub max_response_bytes: usize,
+    /// Unix seconds at start, the `created` of `/v1/models`.
+    pub started: u64,
+    next_id: AtomicU64,
+}
+
+impl Table {
+    /// Builds the table and reads every secret the config names.
+    pub fn build(config: &Config, metrics: Metrics) -> Result<Self, ConfigError> {
+        let mut keys = Vec::new();
+        for (i, key) in config.clients.keys.iter().enumerate() {
+            keys.push((
+                key.name.clone(),
+                key.key.read(&format!("clients.keys[{i}].key"))?,
+            ));
+        }
+        let mut backends = Vec::new();
+        for (i, b) in config.backends.iter().enumerate() {
+            let key = match &b.api_key {
+                Some(source) => Some(source.read(&format!("backends[{i}].apiKey"))?),
+                None => None,
+            };
+            backends.push(Backend {
+                name: b.name.clone(),
+                base: b.base_url.as_str().trim_end_matches('/').to_owned(),
+                key,
+                permits: Arc::new(Semaphore::new(
+                    b.max_concurrent.unwrap_or(config.defaults.max_concurrent),
+                )),
+                local: b.is_local(),
+            });
+        }
+        let mut breakers: HashMap<String, Arc<Breaker>> = HashMap::new();
+        let mut routes = Vec::new();
+        for r in &config.routes {
+            let mut targets = Vec::new();
+            for t in &r.targets {
+                let backend = backends
+                    .iter()
+                    .position(|b| b.name == t.backend)
+                    .expect("validated: the backend exists");
+                let id = format!("{}/{}", t.backend, t.model.as_deref().unwrap_or("*"));
+                let breaker = breakers
+                    .entry(id.clone())
+                    .or_insert_with(|| {
+                        let gauge = hwc_ai_runtime::metrics::series(
+                            &metrics.circuit_state,
+                            &vec![("target", id.clone())],
+                        );
+                        Arc::new(Breaker::new(
+                            config.circuit_breaker.failure_threshold,
+                            config.circuit_breaker.cooldown,
+                            gauge,
+                        ))
+                    })
+                    .clone();
+                targets.push(Target {
+                    id,
+                    backend,
+                    model: t.model.clone(),
+                    first_byte_timeout: t
+                        .first_byte_timeout
+                        .unwrap_or(config.defaults.first_byte_timeout),
+                    timeout: t.timeout.unwrap_or(config.defaults.timeout),
+                    breaker,
+                });
+            }
+            routes.push(Route {
+                model: r.model.clone(),
+                glob: r.is_glob(),
+                targets,
+            });
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|err| ConfigError::at("", format!("cannot build the HTTP client: {err}")))?;
+        Ok(Self {
+            client,
+            backends,
+            routes,
+            clients: Clients::new(keys, config.clients.allow_unauthenticated_loopback),
+            metrics,
+            max_body_bytes: config.max_body_bytes,
+            max_response_bytes: config.max_response_bytes,
+            started: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// The route for a requested model: an exact name first, then the
+    /// first glob (in config order) that matches.
+    pub fn resolve(&self, model: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .find(|r| !r.glob && r.model == model)
+            .or_else(|| {
+                self.routes
+                    .iter()
+                    .find(|r| r.glob && glob_match(&r.model, model))
+            })
+    }
+
+    /// Whether any route can send a request off this host.
+    pub fn leaves_host(&self) -> bool {
+        self.routes
+            .iter()
+            .flat_map(|r| &r.targets)
+            .any(|t| !self.backends[t.backend].local)
+    }
+
+    pub fn next_request_id(&self) -> String {
+        format!(
+            "req-{:x}-{}",
+            self.started,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    pub fn summary(&self) -> String {
+        let place = if self.leaves_host() {
+            "some routes can leave this host"
+        } else {
+            "nothing leaves this host"
+        };
+        format!(
+            "{} routes over {} backends; {place}",
+            self.routes.len(),
+            self.backends.len()
+        )
+    }
+}
+
+/// `*` matches any run of characters, `?` one character; nothing else is
+/// special.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("gpt-*", "gpt-4o"));
+        assert!(glob_match("gpt-*", "gpt-"));
+        assert!(!glob_match("gpt-*", "xgpt-4o"));
+        assert!(glob_match("*:3b", "llama3.2:3b"));
+        assert!(glob_match("llama3.?:*b", "llama3.2:1b"));
+        assert!(glob_match("*", "anything"));
+        assert!(!glob_match("a*b", "acbd"));
+        assert!(glob_match("a*b*c", "axxbyyc"));
+    }
+}
