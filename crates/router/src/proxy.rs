@@ -588,6 +588,16 @@ impl Relay {
     }
 }
 
+impl Drop for Relay {
+    /// Dropped before the end: the client went away, and with this relay
+    /// goes the upstream connection, which cancels the upstream request.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.record.status = "499".to_owned();
+        }
+    }
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
