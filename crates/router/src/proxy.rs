@@ -138,6 +138,7 @@ pub async fn handle(
                         ])
                         .inc();
                 }
+                record.target.clone_from(&target.id);
                 last = Some(error);
             }
         }
@@ -164,9 +165,9 @@ pub async fn handle(
     } else {
         error
     };
-    let overhead = begun.elapsed().saturating_sub(waited);
-    table.metrics.overhead.observe(overhead.as_secs_f64());
-    record.refuse(error)
+    let id = record.id.clone();
+    let response = record.refuse(error);
+    finish(response, &table, begun, waited, &id)
 }
 
 struct Attempt<'a> {

@@ -183,7 +183,7 @@ impl Table {
             "nothing leaves this host"
         };
         format!(
-            "{} routes over {} backends; {place}",
+            "routes: {}, backends: {}; {place}",
             self.routes.len(),
             self.backends.len()
         )

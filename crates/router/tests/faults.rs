@@ -92,10 +92,11 @@ async fn the_last_failure_decides_the_status() {
         ("hanging", true, 504, "upstream_timeout"),
         ("all", false, 502, "upstream_error"),
     ] {
-        let (got, _, body) = router
+        let (got, headers, body) = router
             .chat(json!({"model": model, "stream": stream, "messages": []}))
             .await;
         assert_eq!(got, status, "{model}: {body}");
+        assert!(headers.contains_key("x-hwc-ai-overhead-ms"));
         let body: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(body["error"]["code"], code, "{model}: {body}");
         assert!(

@@ -131,6 +131,7 @@ async fn canary_keys_never_leak() {
     assert!(requests[0].contains("target=cloud/m"), "{logs}");
     assert!(requests[0].contains("prompt_tokens=1"), "{logs}");
     assert!(requests[1].contains("status=401"), "{logs}");
+    assert!(requests[2].contains("target=gone/m status=502"), "{logs}");
     for canary in [CLIENT_CANARY, BACKEND_CANARY, WRONG_CANARY] {
         assert!(!logs.contains(canary), "{canary} in the logs:\n{logs}");
         assert!(!seen.contains(canary), "{canary} in a response:\n{seen}");
