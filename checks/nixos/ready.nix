@@ -52,9 +52,7 @@ in
             took = elapsed(started)
             # `systemctl start` of a notify unit returns at READY=1: the
             # listener must answer at once, without a retry
-            code = machine.succeed(
-                f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 http://127.0.0.1:{port}/health"
-            )
+            code = http_status(f"http://127.0.0.1:{port}/health")
             assert code != "000", f"{daemon}: /health did not answer right after systemctl start returned"
             machine.succeed("systemd-analyze log-level info")
             print(f"{daemon}: started in {took}s, /health answered {code}")

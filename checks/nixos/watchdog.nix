@@ -57,9 +57,7 @@ in
 
     with subtest("the stopped process is gone, and the new one serves /health"):
         machine.fail(f"kill -0 {pid}")
-        code = machine.succeed(
-            "curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:9430/health"
-        )
+        code = http_status("http://127.0.0.1:9430/health")
         assert code != "000", "the new process does not serve /health"
   '';
 }

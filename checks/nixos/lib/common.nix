@@ -70,6 +70,12 @@
         return machine.succeed(f"curl -sS --max-time 5 {url}")
 
 
+    def http_status(url: str) -> str:
+        """The HTTP status of one request, without a retry; "000" when
+        nothing answered."""
+        return machine.succeed(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {url} || true").strip()
+
+
     def health_of(name: str) -> dict:
         """One target of the prober's /health."""
         report = json.loads(http_get("http://127.0.0.1:9430/health"))
