@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ pub fn routes(table: Arc<Table>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
+        .route("/v1/models/{*id}", get(model))
         .route("/health", get(health))
         .with_state(table)
 }
@@ -58,6 +59,25 @@ async fn models(
         })
         .collect();
     Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// One routable name, as OpenAI's `GET /v1/models/{id}`.
+async fn model(
+    State(table): State<Arc<Table>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    if table.clients.admit(authorization, peer.ip()).is_none() {
+        return ApiError::unauthorized().into_response();
+    }
+    match table.routes.iter().find(|r| !r.glob && r.model == id) {
+        Some(route) => Json(json!({"id": route.model, "object": "model",
+                                   "created": table.started, "owned_by": "hwc-ai"}))
+        .into_response(),
+        None => ApiError::unknown_model(&id).into_response(),
+    }
 }
 
 /// Targets and their circuits, and whether any route can leave the host.

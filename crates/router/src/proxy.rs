@@ -274,6 +274,23 @@ impl Attempt<'_> {
                 "status_5xx",
             ));
         }
+        if matches!(
+            status,
+            StatusCode::UNAUTHORIZED
+                | StatusCode::FORBIDDEN
+                | StatusCode::PROXY_AUTHENTICATION_REQUIRED
+        ) {
+            // The client's key was good (it got this far): the router's own
+            // credentials for this backend are wrong, which is the operator's
+            // problem, not the client's, and another target may do.
+            return Err(self.fail(
+                upstream_error(format!(
+                    "target `{}` refused the router's credentials ({status})",
+                    target.id
+                )),
+                "status_auth",
+            ));
+        }
         let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
         if self.stream && status.is_success() {
             let mut upstream = response.bytes_stream();
@@ -346,7 +363,10 @@ impl Attempt<'_> {
                     "broken",
                 ))
             }
-            Ok(Ok(body)) => body,
+            Ok(Ok(body)) if status.is_success() => body,
+            // An upstream error passed on to the client: some providers
+            // quote the key they were sent.
+            Ok(Ok(body)) => redact(body, backend.key.as_ref().map(|k| k.expose())),
         };
         target.breaker.success();
         drop(permit);
@@ -599,8 +619,43 @@ impl Drop for Relay {
     }
 }
 
+/// `body` with every occurrence of `secret` replaced by `<redacted>`.
+fn redact(body: Bytes, secret: Option<&str>) -> Bytes {
+    let Some(secret) = secret.map(str::as_bytes).filter(|s| !s.is_empty()) else {
+        return body;
+    };
+    if !contains(&body, secret) {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = &body[..];
+    while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"<redacted>");
+        rest = &rest[at + secret.len()..];
+    }
+    out.extend_from_slice(rest);
+    Bytes::from(out)
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_replaces_every_occurrence() {
+        let body = Bytes::from_static(b"bad key sk-1 (sk-1)");
+        assert_eq!(
+            &redact(body.clone(), Some("sk-1"))[..],
+            b"bad key <redacted> (<redacted>)"
+        );
+        assert_eq!(redact(body.clone(), None), body);
+        assert_eq!(redact(body.clone(), Some("other")), body);
+    }
 }
 
 #[derive(Deserialize)]

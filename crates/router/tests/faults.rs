@@ -20,9 +20,11 @@ async fn falls_back_on_refused_500_429_and_hang_before_the_first_byte() {
     let failing = Scripted::start(Reply::Status(500, r#"{"error":{"message":"boom"}}"#)).await;
     let limited = Scripted::start(Reply::Status(429, r#"{"error":{"message":"slow down"}}"#)).await;
     let hanging = Scripted::start(Reply::Hang(Duration::from_secs(10))).await;
+    let keyless = Scripted::start(Reply::Status(401, r#"{"error":{"message":"no key"}}"#)).await;
     let config = json!({
         "backends": [
             backend("refused", &refused_base_url()),
+            backend("keyless", &keyless.base_url()),
             backend("failing", &failing.base_url()),
             backend("limited", &limited.base_url()),
             backend("hanging", &hanging.base_url()),
@@ -30,6 +32,7 @@ async fn falls_back_on_refused_500_429_and_hang_before_the_first_byte() {
         ],
         "routes": [{"model": "chat", "targets": [
             {"backend": "refused", "model": "m"},
+            {"backend": "keyless", "model": "m"},
             {"backend": "failing", "model": "m"},
             {"backend": "limited", "model": "m"},
             {"backend": "hanging", "model": "m", "firstByteTimeout": "300ms", "timeout": "300ms"},
@@ -55,6 +58,7 @@ async fn falls_back_on_refused_500_429_and_hang_before_the_first_byte() {
     let metrics = router.metrics().await;
     for (target, reason) in [
         ("refused/m", "connect"),
+        ("keyless/m", "status_auth"),
         ("failing/m", "status_5xx"),
         ("limited/m", "status_429"),
         ("hanging/m", "timeout"),
@@ -71,9 +75,11 @@ async fn falls_back_on_refused_500_429_and_hang_before_the_first_byte() {
 async fn the_last_failure_decides_the_status() {
     let limited = Scripted::start(Reply::Status(429, "{}")).await;
     let hanging = Scripted::start(Reply::Hang(Duration::from_secs(10))).await;
+    let keyless = Scripted::start(Reply::Status(401, r#"{"error":{"message":"no key"}}"#)).await;
     let config = json!({
         "backends": [
             backend("refused", &refused_base_url()),
+            backend("keyless", &keyless.base_url()),
             backend("limited", &limited.base_url()),
             backend("hanging", &hanging.base_url()),
         ],

@@ -193,6 +193,13 @@ async fn embeddings_and_models() {
         .collect();
     assert_eq!(ids, ["embed", "local-fast"], "globs are not names");
     assert_eq!(models["data"][0]["object"], "model");
+    let (status, one) = router.get("/v1/models/local-fast").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&one).unwrap()["id"],
+        "local-fast"
+    );
+    assert_eq!(router.get("/v1/models/gpt-*").await.0, 404);
 
     // A glob routes the name it matches.
     let (status, _, _) = router

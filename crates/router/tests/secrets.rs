@@ -27,6 +27,12 @@ async fn canary_keys_never_leak() {
         r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#,
     ))
     .await;
+    // A provider that quotes the key it was sent in its error.
+    let quoting = Scripted::start(Reply::Status(
+        400,
+        r#"{"error":{"message":"model not allowed for key canary-backend-key-9a7e42"}}"#,
+    ))
+    .await;
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -39,11 +45,14 @@ async fn canary_keys_never_leak() {
             {"name": "cloud", "kind": "openai-compatible", "baseUrl": upstream.base_url(),
              "apiKey": {"file": backend_key}},
             {"name": "gone", "kind": "openai-compatible", "baseUrl": refused_base_url(),
+             "apiKey": {"file": backend_key}},
+            {"name": "quoting", "kind": "openai-compatible", "baseUrl": quoting.base_url(),
              "apiKey": {"file": backend_key}}
         ],
         "routes": [
             {"model": "chat", "targets": [{"backend": "cloud", "model": "m"}]},
-            {"model": "broken", "targets": [{"backend": "gone", "model": "m"}]}
+            {"model": "broken", "targets": [{"backend": "gone", "model": "m"}]},
+            {"model": "quoting", "targets": [{"backend": "quoting", "model": "m"}]}
         ]
     });
     let config_path = dir.path().join("router.json");
@@ -92,6 +101,13 @@ async fn canary_keys_never_leak() {
     let (status, text) = chat("nope", CLIENT_CANARY, true).await;
     assert_eq!(status, 404, "{text}");
     seen += &text;
+    let (status, text) = chat("quoting", CLIENT_CANARY, false).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("model not allowed for key <redacted>"),
+        "{text}"
+    );
+    seen += &text;
     for path in ["/metrics", "/health"] {
         seen += &client()
             .get(format!("{url}{path}"))
@@ -126,7 +142,7 @@ async fn canary_keys_never_leak() {
         .await
         .unwrap();
     let requests: Vec<&str> = logs.lines().filter(|l| l.contains(" request ")).collect();
-    assert_eq!(requests.len(), 4, "one line per request:\n{logs}");
+    assert_eq!(requests.len(), 5, "one line per request:\n{logs}");
     assert!(requests[0].contains("client=bot"), "{logs}");
     assert!(requests[0].contains("target=cloud/m"), "{logs}");
     assert!(requests[0].contains("prompt_tokens=1"), "{logs}");
