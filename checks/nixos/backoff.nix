@@ -56,10 +56,10 @@ in
             f"[ \"$(systemctl show -P NRestarts {unit})\" -gt {default_burst} ]",
             timeout=180,
         )
-        log = journal_since(cursor, f"-u {unit} -o cat")
-        assert "Start request repeated too quickly" not in log, f"the start limit ended the retries:\n{log}"
+        journal = journal_since(cursor, f"-u {unit} -o cat")
+        assert "Start request repeated too quickly" not in journal, f"the start limit ended the retries:\n{journal}"
         state = f"{prop(unit, 'ActiveState')}/{prop(unit, 'SubState')}"
-        assert state != "failed/failed", f"gave up: {state}\n{log}"
+        assert state != "failed/failed", f"gave up: {state}\n{journal}"
         print(f"NRestarts={prop(unit, 'NRestarts')}, now {state}")
 
     with subtest("never a tight loop: every delay at least RestartSec, growing, within RestartMaxDelaySec"):

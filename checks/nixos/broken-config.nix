@@ -80,9 +80,9 @@ in
             assert prop(unit, "ExecMainStatus") == "78", prop(unit, "ExecMainStatus")
 
         with subtest(f"{daemon}: the journal names the field ({field})"):
-            log = journal_since(cursor, f"-u {unit} -o cat")
-            line = next((line for line in log.splitlines() if field in line), None)
-            assert line is not None, f"{daemon}: no journal line names {field}:\n{log}"
+            journal = journal_since(cursor, f"-u {unit} -o cat")
+            line = next((line for line in journal.splitlines() if field in line), None)
+            assert line is not None, f"{daemon}: no journal line names {field}:\n{journal}"
             print(f"{daemon}: {line}")
 
         machine.succeed(f"systemctl reset-failed {unit}")

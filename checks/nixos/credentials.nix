@@ -100,9 +100,9 @@ in
 
       with subtest("the daemon used it: the target is up (401 without the token)"):
           machine.wait_until_succeeds(target_is("bearer-target", "up"), timeout=60)
-          log = machine.succeed("journalctl -q -b -u hwc-check-bearer-target.service -o cat")
-          assert any(line.startswith("authorized") for line in log.splitlines()), (
-              f"the target saw no authorized request:\n{log}"
+          journal = machine.succeed("journalctl -q -b -u hwc-check-bearer-target.service -o cat")
+          assert any(line.startswith("authorized") for line in journal.splitlines()), (
+              f"the target saw no authorized request:\n{journal}"
           )
 
       with subtest("the value is nowhere else"):

@@ -57,15 +57,15 @@ in
             machine.succeed("systemd-analyze log-level info")
             print(f"{daemon}: started in {took}s, /health answered {code}")
 
-            log = journal_since(cursor, f"-u {unit} -o cat").splitlines()
+            journal = journal_since(cursor, f"-u {unit} -o cat").splitlines()
 
             def at(text: str) -> int:
-                return next((i for i, line in enumerate(log) if text in line), -1)
+                return next((i for i, line in enumerate(journal) if text in line), -1)
 
             starting, ready, running = at("Changed dead -> start"), at("READY=1"), at("Changed start -> running")
             assert 0 <= starting < ready < running, (
                 f"{daemon}: no start -> READY=1 -> running sequence in PID 1's log"
-                f" (lines: start={starting} READY={ready} running={running}):\n" + "\n".join(log)
+                f" (lines: start={starting} READY={ready} running={running}):\n" + "\n".join(journal)
             )
             assert prop(unit, "NRestarts") == "0", f"{daemon}: NRestarts={prop(unit, 'NRestarts')}"
   '';

@@ -40,11 +40,11 @@ in
             machine.succeed(f"systemctl stop {unit}")
             took = elapsed(started)
             machine.succeed("systemd-analyze log-level info")
-            log = journal_since(cursor, f"-u {unit} -o cat")
+            journal = journal_since(cursor, f"-u {unit} -o cat")
 
-            assert "STOPPING=1" in log, f"{daemon}: PID 1 received no STOPPING=1:\n{log}"
-            drain = next((line for line in log.splitlines() if "SIGTERM received" in line), None)
-            assert drain is not None, f"{daemon}: no log line about SIGTERM:\n{log}"
+            assert "STOPPING=1" in journal, f"{daemon}: PID 1 received no STOPPING=1:\n{journal}"
+            drain = next((line for line in journal.splitlines() if "SIGTERM received" in line), None)
+            assert drain is not None, f"{daemon}: no log line about SIGTERM:\n{journal}"
             print(f"{daemon}: {drain}")
 
             result = prop(unit, "Result")
@@ -55,7 +55,7 @@ in
                 f"{daemon}: Result={result} ExecMainCode={code} ExecMainStatus={status},"
                 " expected success, 1 (exited), 0"
             )
-            killed = [line for line in log.splitlines() if re.search("SIGKILL|timed out|Killing process", line)]
+            killed = [line for line in journal.splitlines() if re.search("SIGKILL|timed out|Killing process", line)]
             assert killed == [], f"{daemon}: systemd had to kill it: {killed}"
             # TimeoutStopSec is the module's 15s
             assert took < 15, f"{daemon}: stop took {took}s, TimeoutStopSec={limit}"

@@ -94,10 +94,10 @@ in
         print(f"the puller made its model ready again {elapsed(started)}s after the fake came back: {pulls}")
 
     with subtest("the prober logged both transitions"):
-        log = journal_since(cursor, "-u hwc-ai-prober.service -o cat")
-        down = next((line for line in log.splitlines() if "ollama (ollama) is DOWN" in line), None)
-        up = next((line for line in log.splitlines() if "ollama (ollama) is UP again" in line), None)
-        assert down is not None and up is not None, f"the prober did not log both transitions:\n{log}"
+        journal = journal_since(cursor, "-u hwc-ai-prober.service -o cat")
+        down = next((line for line in journal.splitlines() if "ollama (ollama) is DOWN" in line), None)
+        up = next((line for line in journal.splitlines() if "ollama (ollama) is UP again" in line), None)
+        assert down is not None and up is not None, f"the prober did not log both transitions:\n{journal}"
         print(f"prober logged: {down}")
         print(f"prober logged: {up}")
   '';

@@ -52,8 +52,8 @@ in
         )
 
     with subtest("the journal shows the watchdog timeout"):
-        log = journal_since(cursor, f"-u {unit} -o cat")
-        assert "Watchdog timeout" in log, f"no 'Watchdog timeout' in the journal:\n{log}"
+        journal = journal_since(cursor, f"-u {unit} -o cat")
+        assert "Watchdog timeout" in journal, f"no 'Watchdog timeout' in the journal:\n{journal}"
 
     with subtest("the stopped process is gone, and the new one serves /health"):
         machine.fail(f"kill -0 {pid}")

@@ -102,10 +102,10 @@
         )
 
 
-    def monotonic_times(log: str) -> list[float]:
+    def monotonic_times(journal: str) -> list[float]:
         """The timestamps of `journalctl -o short-monotonic` lines."""
         times: list[float] = []
-        for line in log.splitlines():
+        for line in journal.splitlines():
             match = re.match(r"^\[\s*([0-9.]+)\]", line)
             if match:
                 times.append(float(match[1]))
