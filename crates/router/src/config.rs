@@ -238,6 +238,9 @@ pub struct TargetConfig {
     pub first_byte_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub timeout: Option<Duration>,
+    /// Requests whose estimated prompt is larger skip this target (for a
+    /// small-context model ahead of a larger-context one).
+    pub max_prompt_tokens: Option<u64>,
 }
 
 impl Common for Config {
@@ -425,6 +428,9 @@ impl Validate for Config {
                 }
                 check_positive(&at("firstByteTimeout"), target.first_byte_timeout)?;
                 check_positive(&at("timeout"), target.timeout)?;
+                if target.max_prompt_tokens == Some(0) {
+                    return Err(ConfigError::at(at("maxPromptTokens"), "must be at least 1"));
+                }
             }
         }
         Ok(())

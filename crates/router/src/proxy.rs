@@ -106,6 +106,7 @@ pub async fn handle(
     };
     record.route.clone_from(&route.model);
 
+    let prompt_tokens = estimate_prompt_tokens(&body);
     let mut waited = Duration::ZERO;
     let mut last: Option<ApiError> = None;
     for (i, target) in route.targets.iter().enumerate() {
@@ -116,6 +117,7 @@ pub async fn handle(
             endpoint,
             stream,
             requested: &model,
+            prompt_tokens,
         };
         match attempt.run(&mut body, &mut waited).await {
             Ok(answer) => {
@@ -177,6 +179,7 @@ struct Attempt<'a> {
     endpoint: Endpoint,
     stream: bool,
     requested: &'a str,
+    prompt_tokens: u64,
 }
 
 /// Why a target was passed over, as the `reason` label of `fallbacks`.
@@ -186,6 +189,23 @@ impl Attempt<'_> {
     async fn run(&self, body: &mut Value, waited: &mut Duration) -> Result<Answer, Failure> {
         let target = self.target;
         let backend = &self.table.backends[target.backend];
+        if let Some(max) = target
+            .max_prompt_tokens
+            .filter(|&max| self.prompt_tokens > max)
+        {
+            return Err((
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "context_length_exceeded",
+                    format!(
+                        "the prompt (about {} tokens) is larger than target `{}` takes ({max})",
+                        self.prompt_tokens, target.id
+                    ),
+                ),
+                "prompt_too_large",
+            ));
+        }
         if !target.breaker.allow() {
             return Err((
                 ApiError::new(
@@ -388,6 +408,27 @@ impl Attempt<'_> {
             ("target", self.target.id.clone()),
         ]
     }
+}
+
+/// A rough prompt size for routing by size: the characters of every
+/// string in `messages`, `input` and `prompt`, four to a token (the usual
+/// rule of thumb for English with BPE tokenizers). Cheap, no tokenizer, and
+/// only used to pick a target with enough context.
+pub fn estimate_prompt_tokens(body: &Value) -> u64 {
+    fn chars(value: &Value) -> u64 {
+        match value {
+            Value::String(s) => s.chars().count() as u64,
+            Value::Array(items) => items.iter().map(chars).sum(),
+            Value::Object(fields) => fields.values().map(chars).sum(),
+            _ => 0,
+        }
+    }
+    let total: u64 = ["messages", "input", "prompt"]
+        .iter()
+        .filter_map(|field| body.get(field))
+        .map(chars)
+        .sum();
+    total.div_ceil(4)
 }
 
 fn timed_out(target: &Target, bound: Duration) -> ApiError {
@@ -645,6 +686,20 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_estimate_counts_message_text() {
+        let body = serde_json::json!({"model": "m", "messages": [
+            {"role": "system", "content": "abcd"},
+            {"role": "user", "content": [{"type": "text", "text": "abcdefgh"}]}
+        ]});
+        // "system" + "abcd" + "user" + "text" + "abcdefgh" = 26 chars.
+        assert_eq!(estimate_prompt_tokens(&body), 7);
+        assert_eq!(
+            estimate_prompt_tokens(&serde_json::json!({"input": "ab"})),
+            1
+        );
+    }
 
     #[test]
     fn redact_replaces_every_occurrence() {

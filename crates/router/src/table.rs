@@ -31,6 +31,7 @@ pub struct Target {
     pub model: Option<String>,
     pub first_byte_timeout: Duration,
     pub timeout: Duration,
+    pub max_prompt_tokens: Option<u64>,
     /// Shared by every route that names the same `backend/model`.
     pub breaker: Arc<Breaker>,
 }
@@ -119,6 +120,7 @@ impl Table {
                         .first_byte_timeout
                         .unwrap_or(config.defaults.first_byte_timeout),
                     timeout: t.timeout.unwrap_or(config.defaults.timeout),
+                    max_prompt_tokens: t.max_prompt_tokens,
                     breaker,
                 });
             }

@@ -309,3 +309,49 @@ async fn client_keys_and_loopback() {
     assert_eq!(send(Some("sk-placeholder")).await, 200);
     router.stop().await;
 }
+
+#[tokio::test]
+async fn large_prompts_skip_small_context_targets() {
+    let ollama = ollama().await;
+    let small = Scripted::start(Reply::Status(
+        200,
+        r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"small"}}]}"#,
+    ))
+    .await;
+    let router = RouterUnderTest::start(json!({
+        "backends": [backend("small", &small.base_url()),
+                     backend("ollama", &format!("{}/v1", ollama.url()))],
+        "routes": [
+            {"model": "chat", "targets": [
+                {"backend": "small", "model": "m", "maxPromptTokens": 100},
+                {"backend": "ollama", "model": "llama3.2:3b"}]},
+            {"model": "tiny", "targets": [{"backend": "small", "model": "m", "maxPromptTokens": 100}]}
+        ]
+    }))
+    .await;
+    let ask = |model: &str, words: usize| json!({"model": model, "messages": [{"role": "user", "content": "word ".repeat(words)}]});
+    let (_, _, body) = router.chat(ask("chat", 10)).await;
+    assert!(body.contains("\"small\""), "{body}");
+    let (status, _, body) = router.chat(ask("chat", 200)).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("echo: word"), "the larger target: {body}");
+    assert_eq!(small.hits(), 1);
+    let (status, _, body) = router.chat(ask("tiny", 200)).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("context_length_exceeded"), "{body}");
+    let metrics = router.metrics().await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "hwc_ai_router_fallbacks_total{route=\"chat\",target=\"small/m\",reason=\"prompt_too_large\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        router.circuit("small/m").await,
+        "closed",
+        "size is not a failure"
+    );
+    router.stop().await;
+}
