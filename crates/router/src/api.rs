@@ -50,15 +50,73 @@ async fn models(
     if table.clients.admit(authorization, peer.ip()).is_none() {
         return ApiError::unauthorized().into_response();
     }
-    let data: Vec<_> = table
+    let mut names: Vec<String> = table
         .routes
         .iter()
         .filter(|r| !r.glob)
-        .map(|r| {
-            json!({"id": r.model, "object": "model", "created": table.started, "owned_by": "hwc-ai"})
-        })
+        .map(|r| r.model.clone())
+        .collect();
+    let asked = table
+        .backends
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.list_models)
+        .map(|(i, _)| discover(&table, i));
+    for (i, found) in futures_util::future::join_all(asked).await {
+        for id in found {
+            // Listed only when asking for it would reach this backend.
+            let reaches = table.resolve(&id).is_some_and(|route| {
+                route.glob
+                    && route
+                        .targets
+                        .iter()
+                        .any(|t| t.backend == i && t.model.is_none())
+            });
+            if reaches && !names.contains(&id) {
+                names.push(id);
+            }
+        }
+    }
+    let data: Vec<_> = names
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": table.started, "owned_by": "hwc-ai"}))
         .collect();
     Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// How long a backend may take to list its models: a listing is a local
+/// lookup, and a client waits for the slowest backend.
+const DISCOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The model ids backend `i` lists; none when it does not answer.
+async fn discover(table: &Table, i: usize) -> (usize, Vec<String>) {
+    let backend = &table.backends[i];
+    let mut request = table
+        .client
+        .get(format!("{}/models", backend.base))
+        .timeout(DISCOVERY_TIMEOUT);
+    if let Some(key) = &backend.key {
+        request = request.bearer_auth(key.expose());
+    }
+    #[derive(serde::Deserialize)]
+    struct List {
+        data: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        id: String,
+    }
+    let listed = match request.send().await {
+        Ok(response) if response.status().is_success() => response.json::<List>().await.ok(),
+        _ => None,
+    };
+    match listed {
+        Some(list) => (i, list.data.into_iter().map(|e| e.id).collect()),
+        None => {
+            tracing::debug!("backend `{}` did not list its models", backend.name);
+            (i, Vec::new())
+        }
+    }
 }
 
 /// One routable name, as OpenAI's `GET /v1/models/{id}`.

@@ -197,6 +197,10 @@ pub struct BackendConfig {
     /// Sent as `Authorization: Bearer`.
     pub api_key: Option<SecretSource>,
     pub max_concurrent: Option<usize>,
+    /// Ask this backend for its models (`GET {baseUrl}/models`) when a
+    /// client lists models, and list those a glob route would send here.
+    #[serde(default)]
+    pub list_models: bool,
 }
 
 impl BackendConfig {

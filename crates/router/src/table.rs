@@ -22,6 +22,7 @@ pub struct Backend {
     pub key: Option<Secret>,
     pub permits: Arc<Semaphore>,
     pub local: bool,
+    pub list_models: bool,
 }
 
 pub struct Target {
@@ -86,6 +87,7 @@ impl Table {
                     b.max_concurrent.unwrap_or(config.defaults.max_concurrent),
                 )),
                 local: b.is_local(),
+                list_models: b.list_models,
             });
         }
         let mut breakers: HashMap<String, Arc<Breaker>> = HashMap::new();

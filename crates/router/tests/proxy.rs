@@ -355,3 +355,34 @@ async fn large_prompts_skip_small_context_targets() {
     );
     router.stop().await;
 }
+
+#[tokio::test]
+async fn models_lists_what_a_glob_route_reaches_on_a_listing_backend() {
+    let ollama = ollama().await;
+    let router = RouterUnderTest::start(json!({
+        "backends": [
+            {"name": "ollama", "kind": "openai-compatible",
+             "baseUrl": format!("{}/v1", ollama.url()), "listModels": true},
+            {"name": "down", "kind": "openai-compatible",
+             "baseUrl": refused_base_url(), "listModels": true}
+        ],
+        "routes": [
+            {"model": "local-fast", "targets": [{"backend": "ollama", "model": "llama3.2:3b"}]},
+            {"model": "llama*", "targets": [{"backend": "ollama"}]},
+            {"model": "nomic*", "targets": [{"backend": "down"}]}
+        ]
+    }))
+    .await;
+    let (status, models) = router.get("/v1/models").await;
+    assert_eq!(status, 200, "{models}");
+    let models: Value = serde_json::from_str(&models).unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    // nomic-embed-text is on ollama, but its glob sends it elsewhere.
+    assert_eq!(ids, ["local-fast", "llama3.2:3b"]);
+    router.stop().await;
+}
