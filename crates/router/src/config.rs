@@ -66,6 +66,10 @@ pub struct Defaults {
     /// Non-streaming requests: how long the whole answer may take.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// Streams: the longest silence between chunks after the first; a
+    /// longer one ends the stream with an error event.
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// Concurrent upstream requests per backend.
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent: usize,
@@ -76,6 +80,7 @@ impl Default for Defaults {
         Self {
             first_byte_timeout: default_first_byte_timeout(),
             timeout: default_timeout(),
+            idle_timeout: default_idle_timeout(),
             max_concurrent: default_max_concurrent(),
         }
     }
@@ -92,6 +97,13 @@ fn default_first_byte_timeout() -> Duration {
 /// the budget homelab job runners already use.
 fn default_timeout() -> Duration {
     Duration::from_secs(300)
+}
+
+/// Two minutes: a generating model sends a chunk at least every few
+/// seconds, even while it thinks; a stream silent for this long is stuck,
+/// and would otherwise hold its connection and its backend slot forever.
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(120)
 }
 
 /// A local Ollama serves a few requests in parallel (OLLAMA_NUM_PARALLEL);
@@ -242,6 +254,8 @@ pub struct TargetConfig {
     pub first_byte_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub idle_timeout: Option<Duration>,
     /// Requests whose estimated prompt is larger skip this target (for a
     /// small-context model ahead of a larger-context one).
     pub max_prompt_tokens: Option<u64>,
@@ -311,6 +325,7 @@ impl Validate for Config {
             Some(self.defaults.first_byte_timeout),
         )?;
         check_positive("defaults.timeout", Some(self.defaults.timeout))?;
+        check_positive("defaults.idleTimeout", Some(self.defaults.idle_timeout))?;
         check_at_least_one("defaults.maxConcurrent", self.defaults.max_concurrent)?;
         if self.circuit_breaker.failure_threshold == 0 {
             return Err(ConfigError::at(
@@ -432,6 +447,7 @@ impl Validate for Config {
                 }
                 check_positive(&at("firstByteTimeout"), target.first_byte_timeout)?;
                 check_positive(&at("timeout"), target.timeout)?;
+                check_positive(&at("idleTimeout"), target.idle_timeout)?;
                 if target.max_prompt_tokens == Some(0) {
                     return Err(ConfigError::at(at("maxPromptTokens"), "must be at least 1"));
                 }

@@ -355,6 +355,7 @@ impl Attempt<'_> {
                 content_type,
                 first: chunk,
                 rest: Box::pin(upstream),
+                idle: target.idle_timeout,
                 permit,
             });
         }
@@ -487,6 +488,7 @@ enum Answer {
         content_type: Option<HeaderValue>,
         first: Bytes,
         rest: Upstream,
+        idle: Duration,
         permit: OwnedSemaphorePermit,
     },
 }
@@ -518,12 +520,14 @@ impl Answer {
                 content_type,
                 first,
                 rest,
+                idle,
                 permit,
             } => {
                 record.status = "200".to_owned();
                 let relay = Relay {
                     first: Some(first),
                     rest,
+                    idle,
                     record,
                     _permit: permit,
                     finished: false,
@@ -572,6 +576,7 @@ fn finish(
 struct Relay {
     first: Option<Bytes>,
     rest: Upstream,
+    idle: Duration,
     record: Record,
     _permit: OwnedSemaphorePermit,
     finished: bool,
@@ -591,7 +596,20 @@ impl Relay {
             self.observe(&first);
             return Some((Ok(first), self));
         }
-        match self.rest.next().await {
+        let Ok(next) = tokio::time::timeout(self.idle, self.rest.next()).await else {
+            let error = ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "api_error",
+                "upstream_timeout",
+                format!(
+                    "target `{}` sent nothing for {}",
+                    self.record.target,
+                    humantime::format_duration(self.idle)
+                ),
+            );
+            return Some((Ok(self.end_with(error)), self));
+        };
+        match next {
             Some(Ok(chunk)) => {
                 self.observe(&chunk);
                 Some((Ok(chunk), self))

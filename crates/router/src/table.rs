@@ -32,6 +32,7 @@ pub struct Target {
     pub model: Option<String>,
     pub first_byte_timeout: Duration,
     pub timeout: Duration,
+    pub idle_timeout: Duration,
     pub max_prompt_tokens: Option<u64>,
     /// Shared by every route that names the same `backend/model`.
     pub breaker: Arc<Breaker>,
@@ -122,6 +123,7 @@ impl Table {
                         .first_byte_timeout
                         .unwrap_or(config.defaults.first_byte_timeout),
                     timeout: t.timeout.unwrap_or(config.defaults.timeout),
+                    idle_timeout: t.idle_timeout.unwrap_or(config.defaults.idle_timeout),
                     max_prompt_tokens: t.max_prompt_tokens,
                     breaker,
                 });

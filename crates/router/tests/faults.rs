@@ -338,3 +338,37 @@ async fn backend_concurrency_is_bounded() {
     drop(held);
     router.stop().await;
 }
+
+#[tokio::test]
+async fn a_stream_that_stalls_after_the_first_byte_is_ended() {
+    let chunk = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n";
+    let stalling = Scripted::start(Reply::Sse {
+        chunks: vec![chunk.to_owned(), chunk.to_owned()],
+        gap: Duration::from_secs(10),
+        cut: false,
+    })
+    .await;
+    let router = RouterUnderTest::start(json!({
+        "backends": [backend("stalling", &stalling.base_url())],
+        "routes": [{"model": "chat", "targets": [
+            {"backend": "stalling", "model": "m", "idleTimeout": "300ms"}]}]
+    }))
+    .await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = router.chat(ask(true)).await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let data = sse_data(&body);
+    assert_eq!(data.len(), 2, "{body}");
+    assert!(data[1].contains("sent nothing for 300ms"), "{body}");
+    // The upstream connection is closed with it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !stalling.abandoned() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "upstream still open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    router.stop().await;
+}
