@@ -50,10 +50,13 @@ else
 	fail "still $(target_state ollama) 20s after the fake restarted"
 fi
 if [ -n "$puller" ]; then
-	if wait_for 90 puller_ready; then
-		pass "hwc-ai-puller made its models ready again $(elapsed "$started")s after the fake came back empty"
+	# The fake comes back empty: the puller must pull again, not just keep
+	# reporting what it had (its config rechecks Ollama every 2 s).
+	fake_has_model() { http_get "http://127.0.0.1:11434/api/tags" | jq -e '[.models[].name] | index("tinyllama:latest")'; }
+	if wait_for 90 fake_has_model && wait_for 30 puller_ready; then
+		pass "hwc-ai-puller pulled its models into the fake again $(elapsed "$started")s after it came back empty"
 	else
-		fail "hwc-ai-puller's models are not ready 90s after the fake came back: $(http_body "$puller/health")"
+		fail "the fake holds no tinyllama, or the puller is not ready, 90s after the fake came back: $(http_body "$puller/health")"
 	fi
 fi
 
