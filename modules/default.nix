@@ -3,7 +3,9 @@
 # The module never builds hwc-ai itself: the flake sets `hwc.ai.package`
 # (`nixosModules.default`), so every file here is a mapping from options to
 # NixOS configuration, and `modules/lib/` holds the parts that need no
-# nixpkgs at all.
+# nixpkgs at all. `settings.nix` is not an area but the helpers every
+# daemon's file shares (typed options into `settings`, the build-time
+# `--check-config`).
 {
   imports = [
     ./common.nix

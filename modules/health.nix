@@ -18,21 +18,11 @@ let
   net = import ./lib/net.nix;
   prober = import ./lib/prober.nix;
 
-  settingsFormat = pkgs.formats.json { };
+  settingsLib = import ./settings.nix { inherit lib pkgs; };
+  inherit (settingsLib) defaultsDeep field;
+  settingsFormat = settingsLib.format;
 
-  # Every leaf at mkDefault priority: setting one field in `settings`
-  # replaces that field only. Lists are leaves.
-  defaultsDeep =
-    value: if builtins.isAttrs value then lib.mapAttrs (_: defaultsDeep) value else lib.mkDefault value;
 
-  # An optional field of the document: unset (null) leaves it out.
-  field =
-    type: description:
-    mkOption {
-      type = types.nullOr type;
-      default = null;
-      inherit description;
-    };
 
   secretType = types.submodule {
     options = {
@@ -125,21 +115,11 @@ let
     webhooks = cfg.alerts.webhooks;
   };
 
-  rawConfig = settingsFormat.generate "hwc-ai-prober.json" cfg.settings;
-
-  # A typo fails the build, not the running service. Credentials do not
-  # exist at build time; --check-config checks their shape only.
-  checkedConfig =
-    pkgs.runCommand "hwc-ai-prober.json"
-      {
-        preferLocalBuild = true;
-      }
-      ''
-        ${lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
-          ${pkg}/bin/hwc-ai-prober --check-config --config ${rawConfig}
-        ''}
-        cp ${rawConfig} $out
-      '';
+  checkedConfig = settingsLib.checked {
+    daemon = "hwc-ai-prober";
+    package = pkg;
+    inherit (cfg) settings;
+  };
 
   missingCredentials = lib.filter (name: !(cfg.credentials ? ${name})) (
     prober.credentialsUsed cfg.settings

@@ -20,20 +20,11 @@ let
   net = import ./lib/net.nix;
   puller = import ./lib/puller.nix;
 
-  settingsFormat = pkgs.formats.json { };
+  settingsLib = import ./settings.nix { inherit lib pkgs; };
+  inherit (settingsLib) defaultsDeep field;
+  settingsFormat = settingsLib.format;
 
-  # Every leaf at mkDefault priority: setting one field in `settings`
-  # replaces that field only. Lists are leaves.
-  defaultsDeep =
-    value: if builtins.isAttrs value then lib.mapAttrs (_: defaultsDeep) value else lib.mkDefault value;
 
-  field =
-    type: description:
-    mkOption {
-      type = types.nullOr type;
-      default = null;
-      inherit description;
-    };
 
   modelType = types.submodule {
     options = {
@@ -77,20 +68,11 @@ let
     };
   };
 
-  rawConfig = settingsFormat.generate "hwc-ai-puller.json" cfg.settings;
-
-  # A malformed model name or a typo fails the build, not the service.
-  checkedConfig =
-    pkgs.runCommand "hwc-ai-puller.json"
-      {
-        preferLocalBuild = true;
-      }
-      ''
-        ${lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
-          ${pkg}/bin/hwc-ai-puller --check-config --config ${rawConfig}
-        ''}
-        cp ${rawConfig} $out
-      '';
+  checkedConfig = settingsLib.checked {
+    daemon = "hwc-ai-puller";
+    package = pkg;
+    inherit (cfg) settings;
+  };
 in
 {
   options.hwc.ai.models = mkOption {

@@ -1,0 +1,49 @@
+# What every daemon's module does the same way with its config document:
+# typed options feeding a freeform `settings` at `mkDefault` priority, and
+# the rendered document checked by the daemon itself at build time.
+{ lib, pkgs }:
+let
+  format = pkgs.formats.json { };
+in
+{
+  inherit format;
+
+  # Every leaf at mkDefault priority: setting one field in `settings`
+  # replaces that field only. Lists are leaves.
+  defaultsDeep =
+    let
+      go = value: if builtins.isAttrs value then lib.mapAttrs (_: go) value else lib.mkDefault value;
+    in
+    go;
+
+  # An optional field of the document: unset (null) leaves it out, so the
+  # daemon's own default applies.
+  field =
+    type: description:
+    lib.mkOption {
+      type = lib.types.nullOr type;
+      default = null;
+      inherit description;
+    };
+
+  # The document as a store file, after `<daemon> --check-config` accepted
+  # it: a typo fails `nixos-rebuild`, not the running service. Secrets do
+  # not exist at build time; --check-config checks their shape only. When
+  # the build machine cannot run the host's binaries (cross builds), the
+  # check is skipped and the daemon's start-up check remains.
+  checked =
+    {
+      daemon,
+      package,
+      settings,
+    }:
+    let
+      raw = format.generate "${daemon}.json" settings;
+    in
+    pkgs.runCommand "${daemon}.json" { preferLocalBuild = true; } ''
+      ${lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
+        ${package}/bin/${daemon} --check-config --config ${raw}
+      ''}
+      cp ${raw} $out
+    '';
+}
