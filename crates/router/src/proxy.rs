@@ -384,10 +384,30 @@ impl Attempt<'_> {
                     "broken",
                 ))
             }
-            Ok(Ok(body)) if status.is_success() => body,
+            Ok(Ok(body)) => body,
+        };
+        let mut usage = None;
+        let body = if status.is_success() {
+            // The one parse of an answer: it must be a JSON object (a 200
+            // with garbage is a broken target, not an answer), and its usage
+            // is counted.
+            match serde_json::from_slice::<UsageOnly>(&body) {
+                Ok(parsed) => usage = parsed.usage,
+                Err(_) => {
+                    return Err(self.fail(
+                        upstream_error(format!(
+                            "target `{}` answered {status} with a body that is not a JSON object",
+                            target.id
+                        )),
+                        "invalid_body",
+                    ))
+                }
+            }
+            body
+        } else {
             // An upstream error passed on to the client: some providers
             // quote the key they were sent.
-            Ok(Ok(body)) => redact(body, backend.key.as_ref().map(|k| k.expose())),
+            redact(body, backend.key.as_ref().map(|k| k.expose()))
         };
         target.breaker.success();
         drop(permit);
@@ -395,6 +415,7 @@ impl Attempt<'_> {
             status,
             content_type,
             body,
+            usage,
         })
     }
 
@@ -483,6 +504,7 @@ enum Answer {
         status: StatusCode,
         content_type: Option<HeaderValue>,
         body: Bytes,
+        usage: Option<Usage>,
     },
     Stream {
         content_type: Option<HeaderValue>,
@@ -502,10 +524,11 @@ impl Answer {
                 status,
                 content_type,
                 body,
+                usage,
             } => {
                 record.status = status.as_u16().to_string();
-                if status.is_success() {
-                    record.usage(&body);
+                if let Some(usage) = usage {
+                    record.add_usage(usage);
                 }
                 let mut response = Response::new(Body::from(body));
                 *response.status_mut() = status;
@@ -789,9 +812,13 @@ impl Record {
 
     fn usage(&mut self, json: &[u8]) {
         if let Ok(UsageOnly { usage: Some(usage) }) = serde_json::from_slice(json) {
-            self.prompt_tokens = usage.prompt_tokens.or(self.prompt_tokens);
-            self.completion_tokens = usage.completion_tokens.or(self.completion_tokens);
+            self.add_usage(usage);
         }
+    }
+
+    fn add_usage(&mut self, usage: Usage) {
+        self.prompt_tokens = usage.prompt_tokens.or(self.prompt_tokens);
+        self.completion_tokens = usage.completion_tokens.or(self.completion_tokens);
     }
 
     fn stream_ended(&mut self, complete: bool) {

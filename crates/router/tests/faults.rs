@@ -372,3 +372,41 @@ async fn a_stream_that_stalls_after_the_first_byte_is_ended() {
     }
     router.stop().await;
 }
+
+#[tokio::test]
+async fn garbage_and_huge_answers_are_target_failures() {
+    let ollama = ollama().await;
+    let garbage = Scripted::start(Reply::Status(200, "<html>proxy login</html>")).await;
+    let huge = Scripted::start(Reply::Endless(Duration::ZERO)).await;
+    let mut config = json!({
+        "backends": [backend("garbage", &garbage.base_url()),
+                     backend("huge", &huge.base_url()),
+                     backend("ollama", &format!("{}/v1", ollama.url()))],
+        "maxResponseBytes": 65536,
+        "routes": [{"model": "chat", "targets": [
+            {"backend": "garbage", "model": "m"},
+            {"backend": "huge", "model": "m"},
+            {"backend": "ollama", "model": "llama3.2:3b"}
+        ]}]
+    });
+    let router = RouterUnderTest::start(config.clone()).await;
+    let (status, _, body) = router.chat(ask(false)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("echo: one two three"), "{body}");
+    let metrics = router.metrics().await;
+    for (target, reason) in [("garbage/m", "invalid_body"), ("huge/m", "too_large")] {
+        let series = format!(
+            "hwc_ai_router_fallbacks_total{{route=\"chat\",target=\"{target}\",reason=\"{reason}\"}}"
+        );
+        assert_eq!(sample(&metrics, &series), Some(1.0), "{series}\n{metrics}");
+    }
+    router.stop().await;
+
+    // Alone, the huge one is a 502 that says why.
+    config["routes"][0]["targets"] = json!([{"backend": "huge", "model": "m"}]);
+    let router = RouterUnderTest::start(config).await;
+    let (status, _, body) = router.chat(ask(false)).await;
+    assert_eq!(status, 502);
+    assert!(body.contains("more than 65536 bytes"), "{body}");
+    router.stop().await;
+}
