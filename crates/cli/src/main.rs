@@ -1,6 +1,7 @@
 //! `hwc-ai`: the command line of the hwc-ai stack.
 
 mod check_config;
+mod http;
 mod models;
 mod status;
 mod term;

@@ -66,33 +66,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn client(timeout: Option<Duration>) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder().no_proxy();
-    if let Some(timeout) = timeout {
-        builder = builder.timeout(timeout);
-    }
-    builder.build().expect("HTTP client")
-}
-
 async fn fetch(url: &str) -> Result<ModelsDoc, String> {
-    let response = client(Some(Duration::from_secs(5)))
-        .get(format!("{url}/models"))
-        .send()
-        .await
-        .map_err(|e| {
-            if e.is_connect() {
-                "connection refused".to_owned()
-            } else {
-                e.without_url().to_string()
-            }
-        })?;
-    if !response.status().is_success() {
-        return Err(format!("status {}", response.status().as_u16()));
-    }
-    response
-        .json()
-        .await
-        .map_err(|e| format!("not a puller /models document: {}", e.without_url()))
+    let body = crate::http::get(&format!("{url}/models")).await?;
+    serde_json::from_str(&body).map_err(|e| format!("not a puller /models document: {e}"))
 }
 
 fn unreachable(url: &str, err: &str) -> ExitCode {
@@ -160,7 +136,7 @@ async fn sync_remote(url: &str, flags: SyncFlags) -> anyhow::Result<ModelsDoc> {
         flags.update, flags.validate
     );
     let request = tokio::spawn(async move {
-        let response = client(None).post(query).send().await?;
+        let response = crate::http::client(None).post(query).send().await?;
         anyhow::Ok(response.json::<ModelsDoc>().await?)
     });
     let mut view = Progress::new();

@@ -1,7 +1,7 @@
 //! `hwc-ai status`: the stack's health as a table.
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hwc_ai_prober::health::Report;
 use serde::Deserialize;
@@ -60,30 +60,7 @@ pub fn main(url: &str, json: bool) -> ExitCode {
 }
 
 async fn fetch(url: &str) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .get(format!("{}/health", url.trim_end_matches('/')))
-        .send()
-        .await
-        .map_err(|e| {
-            if e.is_connect() {
-                "connection refused".to_owned()
-            } else if e.is_timeout() {
-                "timed out".to_owned()
-            } else {
-                e.without_url().to_string()
-            }
-        })?;
-    if !response.status().is_success() {
-        return Err(format!("status {}", response.status().as_u16()));
-    }
-    response
-        .text()
-        .await
-        .map_err(|e| e.without_url().to_string())
+    crate::http::get(&format!("{}/health", url.trim_end_matches('/'))).await
 }
 
 fn render(health: &Health, now: SystemTime, colour: bool) -> String {

@@ -1,0 +1,37 @@
+//! Asking a local daemon for a document.
+
+use std::time::Duration;
+
+/// An HTTP client for the daemons on this host: no proxy (loopback must not
+/// go through `http_proxy`), and an optional overall timeout.
+pub fn client(timeout: Option<Duration>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build().expect("HTTP client")
+}
+
+/// `GET url` within 5 s; the body of a 2xx answer, else a short reason.
+pub async fn get(url: &str) -> Result<String, String> {
+    let response = client(Some(Duration::from_secs(5)))
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_connect() {
+                "connection refused".to_owned()
+            } else if e.is_timeout() {
+                "timed out".to_owned()
+            } else {
+                e.without_url().to_string()
+            }
+        })?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status().as_u16()));
+    }
+    response
+        .text()
+        .await
+        .map_err(|e| e.without_url().to_string())
+}
