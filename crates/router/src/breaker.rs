@@ -128,18 +128,18 @@ mod tests {
 
     #[test]
     fn opens_after_the_threshold_and_recovers_after_a_good_trial() {
-        let b = Breaker::new(2, Duration::from_millis(30), Gauge::default());
+        let b = Breaker::new(2, Duration::from_millis(300), Gauge::default());
         b.failure();
         assert!(b.allow());
         b.failure();
         assert_eq!(b.state(), State::Open);
         assert!(!b.allow());
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(350));
         assert!(b.allow(), "trial after the cooldown");
         assert!(!b.allow(), "one trial at a time");
         b.failure();
         assert_eq!(b.state(), State::Open, "a failed trial reopens");
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(350));
         assert!(b.allow());
         b.success();
         assert_eq!(b.state(), State::Closed);

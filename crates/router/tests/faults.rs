@@ -218,7 +218,7 @@ async fn circuit_opens_and_recovers() {
     let config = json!({
         "backends": [backend("flaky", &flaky.base_url()),
                      backend("ollama", &format!("{}/v1", ollama.url()))],
-        "circuitBreaker": {"failureThreshold": 2, "cooldown": "400ms"},
+        "circuitBreaker": {"failureThreshold": 2, "cooldown": "1500ms"},
         "routes": [{"model": "chat", "targets": [
             {"backend": "flaky", "model": "m"},
             {"backend": "ollama", "model": "llama3.2:3b"}
@@ -240,7 +240,7 @@ async fn circuit_opens_and_recovers() {
     );
 
     // Still failing after the cooldown: one trial, open again.
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(router.chat(ask(false)).await.0, 200);
     assert_eq!(flaky.hits(), 3);
     assert_eq!(router.circuit("flaky/m").await, "open");
@@ -250,7 +250,7 @@ async fn circuit_opens_and_recovers() {
         200,
         r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"flaky is back"}}]}"#,
     ));
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let (status, _, body) = router.chat(ask(false)).await;
     assert_eq!(status, 200);
     assert!(body.contains("flaky is back"), "{body}");

@@ -67,7 +67,7 @@ async fn canary_keys_never_leak() {
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while client().get(format!("{url}/health")).send().await.is_err() {
         assert!(
             tokio::time::Instant::now() < deadline,
