@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hwc_ai_runtime::config::check_listen;
+use hwc_ai_runtime::config::{self, check_listen, check_name};
 use hwc_ai_runtime::{Common, ConfigError, LogConfig, SecretSource, Validate};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -224,28 +224,8 @@ impl Common for Config {
     }
 }
 
-/// A name that is safe as a metric label and readable in a table.
-fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::at(
-            path,
-            format!("`{name}` is not a valid name (1-64 of A-Z a-z 0-9 - _ . :)"),
-        ))
-    }
-}
-
 fn check_positive(path: &str, value: Option<Duration>) -> Result<(), ConfigError> {
-    match value {
-        Some(d) if d.is_zero() => Err(ConfigError::at(path, "must be longer than 0s")),
-        _ => Ok(()),
-    }
+    value.map_or(Ok(()), |d| config::check_positive(path, d))
 }
 
 fn check_threshold(path: &str, value: Option<u32>) -> Result<(), ConfigError> {

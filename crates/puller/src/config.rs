@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hwc_ai_runtime::config::check_listen;
+use hwc_ai_runtime::config::{check_listen, check_positive};
 use hwc_ai_runtime::{Common, ConfigError, LogConfig, Validate};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -379,14 +379,6 @@ impl Common for Config {
     }
     fn log(&self) -> &LogConfig {
         &self.log
-    }
-}
-
-fn check_positive(path: &str, value: Duration) -> Result<(), ConfigError> {
-    if value.is_zero() {
-        Err(ConfigError::at(path, "must be longer than 0s"))
-    } else {
-        Ok(())
     }
 }
 

@@ -135,6 +135,33 @@ pub fn check_listen(path: &str, listen: &str) -> Result<(), ConfigError> {
         })
 }
 
+/// A configured name that becomes a metric label, a log field and a table
+/// cell: 1-64 of `A-Z a-z 0-9 - _ . :`, so labels stay bounded and safe.
+pub fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::at(
+            path,
+            format!("`{name}` is not a valid name (1-64 of A-Z a-z 0-9 - _ . :)"),
+        ))
+    }
+}
+
+/// A duration that must be longer than zero (an interval, a timeout).
+pub fn check_positive(path: &str, value: std::time::Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        Err(ConfigError::at(path, "must be longer than 0s"))
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
