@@ -1,6 +1,6 @@
 # watchdog: a daemon that stops making progress (SIGSTOP) stops its
 # WATCHDOG=1 pings; systemd declares the watchdog timeout, kills it and
-# starts it again.
+# starts it again. The prober reports a stuck puller's outage and recovery.
 
 unit=hwc-ai-prober.service
 limit=$(usec "$unit" WatchdogUSec)
@@ -42,3 +42,41 @@ fi
 http_answers "$PROBER/health" && pass "the new process serves /health" ||
 	fail "the new process does not serve /health"
 [ "$FAILED" = 0 ] || excerpt "$cursor" -u "$unit"
+
+# The prober watches the other daemons: a stuck puller is reported DOWN
+# (its /health stops answering) and UP again once systemd has restarted it.
+if [ -n "${PULLER_CONFIG:-}" ]; then
+	peer=hwc-ai-puller.service
+	on_exit systemctl restart "$peer"
+	dropin "$peer" watchdog-short "[Service]
+WatchdogSec=3s"
+	systemctl restart "$peer"
+	wait_for 10 is_running "$peer" || abort "$peer is not running"
+	wait_for 15 target_is hwc-ai-puller up || abort "the prober does not see hwc-ai-puller up: $(target_state hwc-ai-puller)"
+	cursor=$(journal_cursor)
+	peer_pid=$(prop "$peer" MainPID)
+	peer_restarts=$(prop "$peer" NRestarts)
+	kill -STOP "$peer_pid"
+	stopped=$(now)
+	info "SIGSTOP sent to $peer's main PID $peer_pid"
+	reason() { http_get "$PROBER/health" | jq -r '.targets[] | select(.name == "hwc-ai-puller") | .lastError'; }
+	if wait_for 15 target_is hwc-ai-puller down; then
+		pass "the prober reported hwc-ai-puller DOWN $(elapsed "$stopped")s after SIGSTOP: $(reason)"
+	else
+		fail "the prober still says $(target_state hwc-ai-puller) 15s after the puller stopped"
+	fi
+	peer_back() { [ "$(prop "$peer" MainPID)" != "$peer_pid" ] && [ "$(prop "$peer" NRestarts)" -gt "$peer_restarts" ] && is_running "$peer"; }
+	if wait_for 30 peer_back && wait_for 15 target_is hwc-ai-puller up; then
+		pass "systemd restarted the puller and the prober reported it UP again $(elapsed "$stopped")s after SIGSTOP"
+	else
+		kill -CONT "$peer_pid" 2>/dev/null
+		fail "the puller is not back up: NRestarts=$(prop "$peer" NRestarts), prober says $(target_state hwc-ai-puller)"
+	fi
+	logged=$(journal_since "$cursor" -u hwc-ai-prober -o cat | grep -F 'hwc-ai-puller (hwc-ai) is')
+	if printf '%s\n' "$logged" | grep -q 'is DOWN' && printf '%s\n' "$logged" | grep -q 'is UP again'; then
+		pass "prober logged: $(printf '%s\n' "$logged" | grep 'is DOWN' | tail -n 1)"
+		pass "prober logged: $(printf '%s\n' "$logged" | grep 'is UP again' | tail -n 1)"
+	else
+		fail "the prober's journal lacks the DOWN and UP-again lines: ${logged:-nothing}"
+	fi
+fi
