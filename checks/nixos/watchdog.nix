@@ -1,6 +1,7 @@
 # watchdog: a daemon that stops making progress (SIGSTOP) stops its
 # WATCHDOG=1 pings; systemd declares the watchdog timeout, kills it and
-# starts it again, and the new process serves /health.
+# starts it again, and the new process serves /health. The prober reports
+# a stuck puller's outage and recovery.
 # (checks/debian-vm/scenarios/watchdog.sh)
 { lib, ... }:
 let
@@ -13,14 +14,28 @@ in
       hwc.ai = {
         enable = true;
         ollama.enable = false;
+        # the puller runs once a model is declared; it waits for the absent
+        # Ollama, and its /health is one of the prober's default targets
+        models = [ "tinyllama" ];
+        puller.minFree = 0;
+        health = {
+          interval = "1s";
+          timeout = "1s";
+          failureThreshold = 1;
+          successThreshold = 1;
+        };
       };
 
       # The module's WatchdogSec is 30s; this test's override shortens it to
       # 3s so the run stays short (the Debian scenario uses a runtime drop-in
       # for the same). Every other setting is the module's.
       systemd.services.hwc-ai-prober.serviceConfig.WatchdogSec = lib.mkForce "3s";
+      systemd.services.hwc-ai-puller.serviceConfig.WatchdogSec = lib.mkForce "3s";
 
-      environment.systemPackages = [ pkgs.curl ];
+      environment.systemPackages = [
+        pkgs.curl
+        pkgs.jq
+      ];
     };
 
   testScript = common.testHelpers + ''
