@@ -100,7 +100,7 @@ pub async fn handle(
     let model = model.to_owned();
     let stream = endpoint == Endpoint::ChatCompletions
         && fields.get("stream").and_then(Value::as_bool) == Some(true);
-    record.model.clone_from(&model);
+    record.model = printable(&model);
     let Some(route) = table.resolve(&model) else {
         return record.refuse(ApiError::unknown_model(&model));
     };
@@ -206,20 +206,8 @@ impl Attempt<'_> {
                 "prompt_too_large",
             ));
         }
-        if !target.breaker.allow() {
-            return Err((
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "api_error",
-                    "circuit_open",
-                    format!(
-                        "target `{}` is failing and is skipped for a cooldown",
-                        target.id
-                    ),
-                ),
-                "circuit_open",
-            ));
-        }
+        // The slot first: a half-open trial must not be spent on a request
+        // that then never reaches the target.
         let Ok(permit) = backend.permits.clone().try_acquire_owned() else {
             return Err((
                 ApiError::new(
@@ -234,6 +222,20 @@ impl Attempt<'_> {
                 "busy",
             ));
         };
+        if !target.breaker.allow() {
+            return Err((
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "api_error",
+                    "circuit_open",
+                    format!(
+                        "target `{}` is failing and is skipped for a cooldown",
+                        target.id
+                    ),
+                ),
+                "circuit_open",
+            ));
+        }
         if let Some(fields) = body.as_object_mut() {
             fields.insert(
                 "model".to_owned(),
@@ -430,6 +432,15 @@ impl Attempt<'_> {
             ("target", self.target.id.clone()),
         ]
     }
+}
+
+/// A client-chosen string made safe for a log line: control characters
+/// replaced, at most 128 characters.
+fn printable(text: &str) -> String {
+    text.chars()
+        .take(128)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// A rough prompt size for routing by size: the characters of every
@@ -740,6 +751,12 @@ mod tests {
             estimate_prompt_tokens(&serde_json::json!({"input": "ab"})),
             1
         );
+    }
+
+    #[test]
+    fn client_strings_cannot_forge_log_lines() {
+        assert_eq!(printable("m\nINFO request id=x"), "m?INFO request id=x");
+        assert_eq!(printable(&"x".repeat(500)).len(), 128);
     }
 
     #[test]
