@@ -209,6 +209,10 @@ pub struct BackendConfig {
     /// Sent as `Authorization: Bearer`.
     pub api_key: Option<SecretSource>,
     pub max_concurrent: Option<usize>,
+    /// Requests to this backend leave this host. Required, and only
+    /// allowed, when the base URL is not a loopback address.
+    #[serde(default)]
+    pub remote: bool,
     /// Ask this backend for its models (`GET {baseUrl}/models`) when a
     /// client lists models, and list those a glob route would send here.
     #[serde(default)]
@@ -397,6 +401,28 @@ impl Validate for Config {
                     "credentials and query strings do not belong in the URL; use apiKey",
                 ));
             }
+            // Privacy first: a prompt leaves the host only where the
+            // operator said so in as many words, not because a URL was
+            // copied from an example.
+            match (backend.is_local(), backend.remote) {
+                (false, false) => {
+                    return Err(ConfigError::at(
+                        at("baseUrl"),
+                        format!(
+                            "`{}` is not on this host; set `remote: true` on this backend to \
+                             let requests leave it",
+                            url.host_str().unwrap_or_default()
+                        ),
+                    ))
+                }
+                (true, true) => {
+                    return Err(ConfigError::at(
+                        at("remote"),
+                        "the base URL is on this host (loopback); remove `remote`",
+                    ))
+                }
+                _ => {}
+            }
             if let Some(key) = &backend.api_key {
                 key.check(&at("apiKey"))?;
             }
@@ -536,10 +562,20 @@ mod tests {
     }
 
     #[test]
-    fn locality_comes_from_the_host() {
+    fn leaving_the_host_must_be_said() {
         let mut doc = base();
         doc["backends"][0]["baseUrl"] = json!("https://api.openai.com/v1");
+        let e = err(doc.clone());
+        assert_eq!(e.path, "backends[0].baseUrl");
+        assert!(e.message.contains("remote: true"), "{e}");
+        doc["backends"][0]["remote"] = json!(true);
         let config = parse::<Config>(&doc.to_string()).unwrap();
         assert!(!config.backends[0].is_local());
+        let mut doc = base();
+        doc["backends"][0]["remote"] = json!(true);
+        assert_eq!(err(doc).path, "backends[0].remote");
+        let mut doc = base();
+        doc["backends"][0]["baseUrl"] = json!("http://localhost:8080/v1");
+        assert!(parse::<Config>(&doc.to_string()).is_ok());
     }
 }

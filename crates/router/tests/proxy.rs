@@ -386,3 +386,34 @@ async fn models_lists_what_a_glob_route_reaches_on_a_listing_backend() {
     assert_eq!(ids, ["local-fast", "llama3.2:3b"]);
     router.stop().await;
 }
+
+#[tokio::test]
+async fn health_says_which_routes_can_leave_the_host() {
+    let ollama = ollama().await;
+    let router = RouterUnderTest::start(json!({
+        "backends": [
+            backend("ollama", &format!("{}/v1", ollama.url())),
+            // TEST-NET-1: never reached by this test.
+            {"name": "cloud", "kind": "openai-compatible", "baseUrl": "https://192.0.2.1/v1",
+             "remote": true}
+        ],
+        "routes": [
+            {"model": "local-fast", "targets": [{"backend": "ollama", "model": "llama3.2:3b"}]},
+            {"model": "smart", "targets": [{"backend": "ollama", "model": "llama3.2:3b"},
+                                           {"backend": "cloud", "model": "gpt-4o-mini"}]}
+        ]
+    }))
+    .await;
+    let health = router.health().await;
+    assert_eq!(health["leavesHost"], true, "{health}");
+    assert_eq!(health["routes"][0]["leavesHost"], false, "{health}");
+    assert_eq!(health["routes"][1]["leavesHost"], true, "{health}");
+    let cloud = health["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "cloud/gpt-4o-mini")
+        .unwrap();
+    assert_eq!(cloud["local"], false);
+    router.stop().await;
+}
