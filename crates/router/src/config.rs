@@ -185,7 +185,7 @@ pub enum BackendKind {
     /// OpenAI's chat completions API: Ollama's /v1, llama.cpp server, vLLM,
     /// LM Studio, OpenAI itself.
     OpenaiCompatible,
-    /// Anthropic's Messages API (not implemented yet; rejected).
+    /// Anthropic's Messages API, translated to and from OpenAI's shapes.
     Anthropic,
 }
 
@@ -378,13 +378,6 @@ impl Validate for Config {
                     format!("`{}` is used by another backend", backend.name),
                 ));
             }
-            if backend.kind == BackendKind::Anthropic {
-                return Err(ConfigError::at(
-                    at("kind"),
-                    "kind `anthropic` is not supported yet; use an OpenAI-compatible \
-                     endpoint (kind `openai-compatible`)",
-                ));
-            }
             let url = &backend.base_url;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(ConfigError::at(
@@ -521,7 +514,7 @@ mod tests {
         assert!(e.message.contains("olama"), "{e}");
 
         let mut doc = base();
-        doc["backends"][0]["kind"] = json!("anthropic");
+        doc["backends"][0]["kind"] = json!("antropic");
         assert_eq!(err(doc).path, "backends[0].kind");
 
         let mut doc = base();

@@ -7,6 +7,7 @@
 //! [`run`] is the whole daemon; `main.rs` hands it to the shared runtime,
 //! and `hwc-ai up` calls it directly.
 
+pub mod anthropic;
 pub mod api;
 pub mod auth;
 pub mod breaker;

@@ -22,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout_at;
 
+use crate::config::BackendKind;
 use crate::error::ApiError;
 use crate::table::{Route, Table, Target};
 
@@ -236,22 +237,47 @@ impl Attempt<'_> {
                 "circuit_open",
             ));
         }
-        if let Some(fields) = body.as_object_mut() {
-            fields.insert(
-                "model".to_owned(),
-                Value::String(target.upstream_model(self.requested).to_owned()),
-            );
-        }
-        let payload = serde_json::to_vec(body).expect("a JSON value serialises");
-        let url = format!("{}/{}", backend.base, self.endpoint.path());
+        let upstream_model = target.upstream_model(self.requested);
+        let anthropic = backend.kind == BackendKind::Anthropic;
+        let (url, payload) = if anthropic {
+            if self.endpoint != Endpoint::ChatCompletions {
+                return Err((
+                    ApiError::bad_request(format!(
+                        "backend `{}` (anthropic) has no {} endpoint",
+                        backend.name,
+                        self.endpoint.path()
+                    )),
+                    "unsupported",
+                ));
+            }
+            let translated = crate::anthropic::request(body, upstream_model, self.stream)
+                .map_err(|message| (ApiError::bad_request(message), "invalid_request"))?;
+            (
+                format!("{}/messages", backend.base),
+                serde_json::to_vec(&translated).expect("a JSON value serialises"),
+            )
+        } else {
+            if let Some(fields) = body.as_object_mut() {
+                fields.insert("model".to_owned(), Value::String(upstream_model.to_owned()));
+            }
+            (
+                format!("{}/{}", backend.base, self.endpoint.path()),
+                serde_json::to_vec(body).expect("a JSON value serialises"),
+            )
+        };
         let mut request = self
             .table
             .client
             .post(url)
             .header(header::CONTENT_TYPE, "application/json")
             .body(payload);
-        if let Some(key) = &backend.key {
-            request = request.bearer_auth(key.expose());
+        match (&backend.key, anthropic) {
+            (Some(key), true) => request = request.header("x-api-key", key.expose()),
+            (Some(key), false) => request = request.bearer_auth(key.expose()),
+            (None, _) => {}
+        }
+        if anthropic {
+            request = request.header("anthropic-version", crate::anthropic::VERSION);
         }
         let bound = if self.stream {
             target.first_byte_timeout
@@ -353,8 +379,16 @@ impl Attempt<'_> {
                 .first_chunk
                 .get_or_create(&self.labels())
                 .observe(first_at.as_secs_f64());
+            let translator = anthropic.then(|| {
+                let include_usage = body
+                    .pointer("/stream_options/include_usage")
+                    .and_then(Value::as_bool)
+                    == Some(true);
+                crate::anthropic::StreamTranslator::new(unix_now(), include_usage)
+            });
             return Ok(Answer::Stream {
                 content_type,
+                translator,
                 first: chunk,
                 rest: Box::pin(upstream),
                 idle: target.idle_timeout,
@@ -393,6 +427,14 @@ impl Attempt<'_> {
             // The one parse of an answer: it must be a JSON object (a 200
             // with garbage is a broken target, not an answer), and its usage
             // is counted.
+            let body = if anthropic {
+                match crate::anthropic::response(&body, unix_now()) {
+                    Ok(translated) => Bytes::from(translated),
+                    Err(_) => Bytes::new(),
+                }
+            } else {
+                body
+            };
             match serde_json::from_slice::<UsageOnly>(&body) {
                 Ok(parsed) => usage = parsed.usage,
                 Err(_) => {
@@ -409,6 +451,11 @@ impl Attempt<'_> {
         } else {
             // An upstream error passed on to the client: some providers
             // quote the key they were sent.
+            let body = if anthropic {
+                Bytes::from(crate::anthropic::error(&body))
+            } else {
+                body
+            };
             redact(body, backend.key.as_ref().map(|k| k.expose()))
         };
         target.breaker.success();
@@ -462,6 +509,12 @@ pub fn estimate_prompt_tokens(body: &Value) -> u64 {
         .map(chars)
         .sum();
     total.div_ceil(4)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn timed_out(target: &Target, bound: Duration) -> ApiError {
@@ -519,6 +572,7 @@ enum Answer {
     },
     Stream {
         content_type: Option<HeaderValue>,
+        translator: Option<crate::anthropic::StreamTranslator>,
         first: Bytes,
         rest: Upstream,
         idle: Duration,
@@ -552,6 +606,7 @@ impl Answer {
             }
             Answer::Stream {
                 content_type,
+                translator,
                 first,
                 rest,
                 idle,
@@ -559,6 +614,7 @@ impl Answer {
             } => {
                 record.status = "200".to_owned();
                 let relay = Relay {
+                    translator,
                     first: Some(first),
                     rest,
                     idle,
@@ -608,6 +664,8 @@ fn finish(
 
 /// A stream being relayed to the client, chunk by chunk as it arrives.
 struct Relay {
+    /// For an Anthropic backend: its events in, OpenAI chunks out.
+    translator: Option<crate::anthropic::StreamTranslator>,
     first: Option<Bytes>,
     rest: Upstream,
     idle: Duration,
@@ -627,9 +685,39 @@ impl Relay {
             return None;
         }
         if let Some(first) = self.first.take() {
-            self.observe(&first);
-            return Some((Ok(first), self));
+            if let Some(out) = self.translate(first) {
+                self.observe(&out);
+                return Some((Ok(out), self));
+            }
         }
+        loop {
+            match self.step().await? {
+                Ok(chunk) => {
+                    if let Some(out) = self.translate(chunk) {
+                        self.observe(&out);
+                        return Some((Ok(out), self));
+                    }
+                }
+                Err(end) => return Some((Ok(end), self)),
+            }
+        }
+    }
+
+    /// An upstream chunk as the client gets it; `None` when it completes
+    /// no event yet (a translated stream only).
+    fn translate(&mut self, chunk: Bytes) -> Option<Bytes> {
+        match &mut self.translator {
+            None => Some(chunk),
+            Some(translator) => {
+                let out = translator.push(&chunk);
+                (!out.is_empty()).then(|| Bytes::from(out))
+            }
+        }
+    }
+
+    /// The next upstream chunk (`Ok`), the router's final error event
+    /// (`Err`), or the end.
+    async fn step(&mut self) -> Option<Result<Bytes, Bytes>> {
         let Ok(next) = tokio::time::timeout(self.idle, self.rest.next()).await else {
             let error = ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -641,19 +729,16 @@ impl Relay {
                     humantime::format_duration(self.idle)
                 ),
             );
-            return Some((Ok(self.end_with(error)), self));
+            return Some(Err(self.end_with(error)));
         };
         match next {
-            Some(Ok(chunk)) => {
-                self.observe(&chunk);
-                Some((Ok(chunk), self))
-            }
+            Some(Ok(chunk)) => Some(Ok(chunk)),
             Some(Err(_)) => {
                 let error = upstream_error(format!(
                     "target `{}` broke off the stream",
                     self.record.target
                 ));
-                Some((Ok(self.end_with(error)), self))
+                Some(Err(self.end_with(error)))
             }
             None if self.saw_done || self.saw_error => {
                 self.finished = true;
@@ -665,7 +750,7 @@ impl Relay {
                     "target `{}` ended the stream without finishing it",
                     self.record.target
                 ));
-                Some((Ok(self.end_with(error)), self))
+                Some(Err(self.end_with(error)))
             }
         }
     }

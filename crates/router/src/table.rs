@@ -12,11 +12,12 @@ use tokio::sync::Semaphore;
 
 use crate::auth::Clients;
 use crate::breaker::Breaker;
-use crate::config::Config;
+use crate::config::{BackendKind, Config};
 use crate::metrics::Metrics;
 
 pub struct Backend {
     pub name: String,
+    pub kind: BackendKind,
     /// The base URL without its trailing slash.
     pub base: String,
     pub key: Option<Secret>,
@@ -82,6 +83,7 @@ impl Table {
             };
             backends.push(Backend {
                 name: b.name.clone(),
+                kind: b.kind,
                 base: b.base_url.as_str().trim_end_matches('/').to_owned(),
                 key,
                 permits: Arc::new(Semaphore::new(
