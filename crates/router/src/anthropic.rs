@@ -271,6 +271,7 @@ pub struct StreamTranslator {
     /// Content block index → tool-call index.
     tools: HashMap<u64, u64>,
     input_tokens: u64,
+    output_tokens: Option<u64>,
 }
 
 impl StreamTranslator {
@@ -283,17 +284,24 @@ impl StreamTranslator {
             include_usage,
             tools: HashMap::new(),
             input_tokens: 0,
+            output_tokens: None,
         }
+    }
+
+    /// Prompt and completion tokens, once the final usage has arrived.
+    pub fn usage(&self) -> Option<(u64, u64)> {
+        self.output_tokens.map(|out| (self.input_tokens, out))
     }
 
     /// The OpenAI SSE bytes for every event this chunk completes.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        self.pending.extend_from_slice(chunk);
+        // CRs dropped: events may end in CRLF CRLF, and JSON strings cannot
+        // hold a raw CR.
+        self.pending.extend(chunk.iter().filter(|&&b| b != b'\r'));
         let mut out = Vec::new();
         while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
             let event: Vec<u8> = self.pending.drain(..end + 2).collect();
             for line in event.split(|&b| b == b'\n') {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
                 if let Some(data) = line.strip_prefix(b"data:") {
                     if let Ok(data) = serde_json::from_slice::<Value>(data.trim_ascii()) {
                         self.event(&data, &mut out);
@@ -367,8 +375,9 @@ impl StreamTranslator {
             "message_delta" => {
                 let stop = data["delta"]["stop_reason"].as_str().unwrap_or("");
                 self.chunk(json!({}), Some(finish_reason(stop)), out);
+                let output = data["usage"]["output_tokens"].as_u64().unwrap_or(0);
+                self.output_tokens = Some(output);
                 if self.include_usage {
-                    let output = data["usage"]["output_tokens"].as_u64().unwrap_or(0);
                     let usage = json!({
                         "id": self.id,
                         "object": "chat.completion.chunk",
@@ -435,6 +444,26 @@ mod tests {
         assert_eq!(messages[2]["content"][0]["tool_use_id"], "t1");
         assert_eq!(messages[2]["content"][1]["content"], "warm");
         assert!(out.get("stream").is_none());
+    }
+
+    #[test]
+    fn stream_events_split_anywhere_and_in_crlf() {
+        let events = format!(
+            "event: message_start\r\ndata: {}\r\n\r\nevent: content_block_delta\r\ndata: {}\r\n\r\n",
+            r#"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":3}}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
+        );
+        let mut t = StreamTranslator::new(1, false);
+        let mut out = Vec::new();
+        for byte in events.as_bytes().chunks(7) {
+            out.extend(t.push(byte));
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("data: ").count(), 2, "{text}");
+        assert!(text.contains(r#""delta":{"content":"hi"}"#), "{text}");
+        assert_eq!(t.usage(), None);
+        t.push(b"data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":5}}\n\n");
+        assert_eq!(t.usage(), Some((3, 5)));
     }
 
     #[test]

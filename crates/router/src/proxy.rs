@@ -710,6 +710,10 @@ impl Relay {
             None => Some(chunk),
             Some(translator) => {
                 let out = translator.push(&chunk);
+                if let Some((prompt, completion)) = translator.usage() {
+                    self.record.prompt_tokens = Some(prompt);
+                    self.record.completion_tokens = Some(completion);
+                }
                 (!out.is_empty()).then(|| Bytes::from(out))
             }
         }
