@@ -96,3 +96,46 @@ impl Metrics {
         metrics
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every router metric the dashboard shipped next to this crate queries
+    /// is one the router exports.
+    #[test]
+    fn the_dashboard_queries_exported_metrics() {
+        let mut registry = hwc_ai_runtime::metrics::registry("router");
+        let metrics = Metrics::register(registry.sub_registry_with_prefix("hwc_ai_router"));
+        // Families appear in the exposition once they have a series.
+        let labels = vec![("route", "r".to_owned()), ("target", "t".to_owned())];
+        metrics.requests.get_or_create(&labels).inc();
+        metrics.duration.get_or_create(&labels).observe(1.0);
+        metrics.first_chunk.get_or_create(&labels).observe(1.0);
+        metrics.tokens.get_or_create(&labels).inc();
+        metrics.fallbacks.get_or_create(&labels).inc();
+        metrics.circuit_state.get_or_create(&labels).set(0);
+        let exported = hwc_ai_runtime::metrics::render_classic(&registry);
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../grafana-dashboard.json")).unwrap();
+        let mut queried = 0;
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap();
+                for (at, _) in expr.match_indices("hwc_ai_router_") {
+                    let name: String = expr[at..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    assert!(
+                        exported.contains(&format!("\n{name}{{"))
+                            || exported.contains(&format!("\n{name} ")),
+                        "{name} is not exported:\n{exported}"
+                    );
+                    queried += 1;
+                }
+            }
+        }
+        assert!(queried >= 10);
+    }
+}
