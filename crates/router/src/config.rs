@@ -73,6 +73,10 @@ pub struct Defaults {
     /// Concurrent upstream requests per backend.
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent: usize,
+    /// How long a request waits for a slot on a backend at
+    /// `maxConcurrent` before the next target is tried (or 429).
+    #[serde(default = "default_queue_timeout", with = "humantime_serde")]
+    pub queue_timeout: Duration,
 }
 
 impl Default for Defaults {
@@ -82,6 +86,7 @@ impl Default for Defaults {
             timeout: default_timeout(),
             idle_timeout: default_idle_timeout(),
             max_concurrent: default_max_concurrent(),
+            queue_timeout: default_queue_timeout(),
         }
     }
 }
@@ -104,6 +109,13 @@ fn default_timeout() -> Duration {
 /// and would otherwise hold its connection and its backend slot forever.
 fn default_idle_timeout() -> Duration {
     Duration::from_secs(120)
+}
+
+/// Five seconds: a burst from a chat UI and a bot at once waits for a
+/// slot instead of failing, while a backend that is saturated for longer
+/// sends requests on to the next target (or a clear 429) soon.
+fn default_queue_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// A local Ollama serves a few requests in parallel (OLLAMA_NUM_PARALLEL);

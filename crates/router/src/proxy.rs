@@ -209,15 +209,33 @@ impl Attempt<'_> {
         }
         // The slot first: a half-open trial must not be spent on a request
         // that then never reaches the target.
-        let Ok(permit) = backend.permits.clone().try_acquire_owned() else {
+        let permit = match backend.permits.clone().try_acquire_owned() {
+            Ok(permit) => Ok(permit),
+            // Queueing is waiting on the backend, not the router's work.
+            Err(_) => {
+                let queued = Instant::now();
+                let permit = tokio::time::timeout(
+                    backend.queue_timeout,
+                    backend.permits.clone().acquire_owned(),
+                )
+                .await;
+                *waited += queued.elapsed();
+                match permit {
+                    Ok(Ok(permit)) => Ok(permit),
+                    _ => Err(()),
+                }
+            }
+        };
+        let Ok(permit) = permit else {
             return Err((
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limit_error",
                     "backend_busy",
                     format!(
-                        "backend `{}` is at its concurrency limit; retry shortly",
-                        backend.name
+                        "backend `{}` stayed at its concurrency limit for {}; retry shortly",
+                        backend.name,
+                        humantime::format_duration(backend.queue_timeout)
                     ),
                 ),
                 "busy",

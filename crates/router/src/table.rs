@@ -22,6 +22,7 @@ pub struct Backend {
     pub base: String,
     pub key: Option<Secret>,
     pub permits: Arc<Semaphore>,
+    pub queue_timeout: Duration,
     pub local: bool,
     pub list_models: bool,
 }
@@ -89,6 +90,7 @@ impl Table {
                 permits: Arc::new(Semaphore::new(
                     b.max_concurrent.unwrap_or(config.defaults.max_concurrent),
                 )),
+                queue_timeout: config.defaults.queue_timeout,
                 local: b.is_local(),
                 list_models: b.list_models,
             });

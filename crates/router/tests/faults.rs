@@ -314,6 +314,7 @@ async fn backend_concurrency_is_bounded() {
             {"name": "endless", "kind": "openai-compatible", "baseUrl": endless.base_url(), "maxConcurrent": 1},
             backend("ollama", &format!("{}/v1", ollama.url()))
         ],
+        "defaults": {"queueTimeout": "1s"},
         "routes": [
             {"model": "chat", "targets": [{"backend": "endless", "model": "m"}]},
             {"model": "spill", "targets": [{"backend": "endless", "model": "m"},
@@ -328,14 +329,32 @@ async fn backend_concurrency_is_bounded() {
         .await
         .unwrap();
     held.chunk().await.unwrap();
+    let started = std::time::Instant::now();
     let (status, _, body) = router.chat(ask(true)).await;
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("backend_busy"), "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it queued first"
+    );
     let (status, _, _) = router
         .chat(json!({"model": "spill", "messages": [{"role": "user", "content": "x"}]}))
         .await;
     assert_eq!(status, 200, "the next target takes it");
+
+    // A slot freed while a request waits for one is taken.
+    let waiting = tokio::spawn({
+        let url = router.chat_url();
+        async move {
+            let mut response = client().post(url).json(&ask(true)).send().await.unwrap();
+            let status = response.status().as_u16();
+            response.chunk().await.unwrap();
+            status
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
     drop(held);
+    assert_eq!(waiting.await.unwrap(), 200);
     router.stop().await;
 }
 
