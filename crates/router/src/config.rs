@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
-use hwc_ai_runtime::config::check_listen;
+use hwc_ai_runtime::config::{self, check_listen, check_name};
 use hwc_ai_runtime::{Common, ConfigError, LogConfig, SecretSource, Validate};
 use serde::Deserialize;
 use url::Url;
@@ -286,23 +286,6 @@ impl Common for Config {
     }
 }
 
-/// A name that is safe as a metric label and readable in a table.
-fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::at(
-            path,
-            format!("`{name}` is not a valid name (1-64 of A-Z a-z 0-9 - _ . :)"),
-        ))
-    }
-}
-
 /// A model name or pattern: printable, no spaces, bounded (it is a label).
 fn check_model(path: &str, model: &str) -> Result<(), ConfigError> {
     let ok = !model.is_empty() && model.len() <= 128 && model.chars().all(|c| c.is_ascii_graphic());
@@ -317,10 +300,7 @@ fn check_model(path: &str, model: &str) -> Result<(), ConfigError> {
 }
 
 fn check_positive(path: &str, value: Option<Duration>) -> Result<(), ConfigError> {
-    match value {
-        Some(d) if d.is_zero() => Err(ConfigError::at(path, "must be longer than 0s")),
-        _ => Ok(()),
-    }
+    value.map_or(Ok(()), |d| config::check_positive(path, d))
 }
 
 fn check_at_least_one(path: &str, value: usize) -> Result<(), ConfigError> {
