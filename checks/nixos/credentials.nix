@@ -20,11 +20,7 @@ in
       hwc.ai = {
         enable = true;
         ollama.enable = false;
-        health = {
-          interval = "1s";
-          timeout = "1s";
-          failureThreshold = 1;
-          successThreshold = 1;
+        health = common.fastProbing // {
           credentials.bearer-target-token = path;
           targets = [
             {

@@ -18,11 +18,7 @@ in
         ollama.enable = false;
         models = [ "tinyllama" ];
         puller.minFree = 0;
-        health = {
-          interval = "1s";
-          timeout = "1s";
-          failureThreshold = 1;
-          successThreshold = 1;
+        health = common.fastProbing // {
           # the fake below; the puller is a default target
           targets = [
             {

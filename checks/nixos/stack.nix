@@ -23,11 +23,7 @@ in
           # restarted fake within the test.
           settings.schedule.recheckInterval = "2s";
         };
-        health = {
-          interval = "1s";
-          timeout = "1s";
-          failureThreshold = 1;
-          successThreshold = 1;
+        health = common.fastProbing // {
           # the fake below; the puller is a default target
           targets = [
             {

@@ -18,12 +18,7 @@ in
         # Ollama, and its /health is one of the prober's default targets
         models = [ "tinyllama" ];
         puller.minFree = 0;
-        health = {
-          interval = "1s";
-          timeout = "1s";
-          failureThreshold = 1;
-          successThreshold = 1;
-        };
+        health = common.fastProbing;
       };
 
       # The module's WatchdogSec is 30s; this test's override shortens it to

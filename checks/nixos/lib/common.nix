@@ -8,6 +8,15 @@
 # fixtures where it needs one (checks/debian-vm/config/broken/,
 # checks/debian-vm/guest/bearer-target.py).
 {
+  # The prober's settings for a test: probe every second and change state on
+  # the first result, so an outage or a recovery shows within seconds.
+  fastProbing = {
+    interval = "1s";
+    timeout = "1s";
+    failureThreshold = 1;
+    successThreshold = 1;
+  };
+
   # hwc-ai-ollama-fake on Ollama's port: Ollama's API with tiny built-in
   # models, for a VM without network. It is a fixture, not a module unit:
   # on a real system `hwc.ai.ollama.enable` runs nixpkgs' services.ollama.
