@@ -38,10 +38,11 @@ enum Command {
         #[arg(long)]
         print_default: bool,
     },
-    /// Show the stack's health from the prober's /health.
+    /// Show the stack's health from the prober's /health, and the
+    /// router's targets and circuits from its /health.
     ///
-    /// Exit status: 0 all known targets up, 1 some target down,
-    /// 2 the prober cannot be reached.
+    /// Exit status: 0 all known targets up and no router circuit open,
+    /// 1 some target down or circuit open, 2 the prober cannot be reached.
     Status {
         /// Where the prober listens.
         #[arg(
@@ -50,7 +51,16 @@ enum Command {
             env = "HWC_AI_PROBER_URL"
         )]
         url: String,
-        /// Print the prober's JSON instead of a table.
+        /// Where the router listens; its targets and circuits are shown
+        /// when it answers.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9432",
+            env = "HWC_AI_ROUTER_URL"
+        )]
+        router_url: String,
+        /// Print `{"prober": ..., "router": ...}`, the daemons' /health
+        /// documents (router null when it does not answer).
         #[arg(long)]
         json: bool,
     },
@@ -89,7 +99,11 @@ fn main() -> ExitCode {
             config,
             print_default,
         } => up::main(config.as_deref(), print_default),
-        Command::Status { url, json } => status::main(&url, json),
+        Command::Status {
+            url,
+            router_url,
+            json,
+        } => status::main(&url, &router_url, json),
         Command::Models { url, json, action } => models::main(&url, json, action),
         Command::CheckConfig { daemon, file } => check_config::main(&daemon, &file),
     }

@@ -27,12 +27,30 @@ struct Target {
     models: Option<u64>,
 }
 
-pub fn main(url: &str, json: bool) -> ExitCode {
+/// The router's `/health`, as this command reads it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RouterHealth {
+    leaves_host: bool,
+    targets: Vec<RouterTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RouterTarget {
+    name: String,
+    local: bool,
+    circuit: String,
+    consecutive_failures: u64,
+}
+
+pub fn main(url: &str, router_url: &str, json: bool) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let body = match runtime.block_on(fetch(url)) {
+    let (prober, router) = runtime.block_on(async { tokio::join!(fetch(url), fetch(router_url)) });
+    let body = match prober {
         Ok(body) => body,
         Err(err) => {
             eprintln!("cannot reach the prober at {url}: {err}");
@@ -47,12 +65,32 @@ pub fn main(url: &str, json: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The router is optional: when it is not running there is no routing
+    // to show (the prober reports it down if it is declared).
+    let router = router.ok().and_then(|body| {
+        let parsed = serde_json::from_str::<RouterHealth>(&body).ok()?;
+        Some((body, parsed))
+    });
     if json {
-        println!("{body}");
+        let prober: serde_json::Value = serde_json::from_str(&body).expect("parsed above");
+        let router: Option<serde_json::Value> = router
+            .as_ref()
+            .map(|(body, _)| serde_json::from_str(body).expect("parsed above"));
+        println!(
+            "{}",
+            serde_json::json!({ "prober": prober, "router": router })
+        );
     } else {
-        print!("{}", render(&health, SystemTime::now(), term::colour()));
+        let colour = term::colour();
+        print!("{}", render(&health, SystemTime::now(), colour));
+        if let Some((_, router)) = &router {
+            print!("\n{}", render_router(router, colour));
+        }
     }
-    if health.status == "ok" {
+    let open = router
+        .as_ref()
+        .is_some_and(|(_, r)| r.targets.iter().any(|t| t.circuit == "open"));
+    if health.status == "ok" && !open {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -61,6 +99,55 @@ pub fn main(url: &str, json: bool) -> ExitCode {
 
 async fn fetch(url: &str) -> Result<String, String> {
     crate::http::get(&format!("{}/health", url.trim_end_matches('/'))).await
+}
+
+/// The router's targets: where requests can go, and which are skipped.
+fn render_router(health: &RouterHealth, colour: bool) -> String {
+    let rows: Vec<Vec<String>> = health
+        .targets
+        .iter()
+        .map(|t| {
+            vec![
+                t.name.clone(),
+                if t.local { "local" } else { "REMOTE" }.to_owned(),
+                t.circuit.to_uppercase(),
+                match t.consecutive_failures {
+                    0 => String::new(),
+                    n => format!("{n} consecutive failures"),
+                },
+            ]
+        })
+        .collect();
+    let mut out = term::table(
+        &["ROUTER TARGET", "WHERE", "CIRCUIT", "DETAIL"],
+        &rows,
+        |col, cell| match (col, cell) {
+            (2, "CLOSED") => term::paint(cell, "32", colour),
+            (2, "OPEN") => term::paint(cell, "1;31", colour),
+            (2, _) => term::paint(cell, "33", colour),
+            _ => cell.to_owned(),
+        },
+    );
+    let open = health
+        .targets
+        .iter()
+        .filter(|t| t.circuit == "open")
+        .count();
+    out.push_str(&format!(
+        "\n{} router target{}, {}; {}\n",
+        health.targets.len(),
+        if health.targets.len() == 1 { "" } else { "s" },
+        match open {
+            0 => "none skipped".to_owned(),
+            n => format!("{n} OPEN (skipped until their cooldown ends)"),
+        },
+        if health.leaves_host {
+            "some routes can leave the host"
+        } else {
+            "nothing leaves the host"
+        }
+    ));
+    out
 }
 
 fn render(health: &Health, now: SystemTime, colour: bool) -> String {
@@ -162,5 +249,28 @@ mod tests {
             targets: vec![],
         };
         assert_eq!(_same_shape(report).status, "ok");
+    }
+
+    #[test]
+    fn router_table_shows_circuits_and_where_requests_go() {
+        let health: RouterHealth = serde_json::from_str(
+            r#"{"status":"ok","leavesHost":true,"routes":[],"targets":[
+              {"name":"ollama/qwen3:8b","backend":"ollama","model":"qwen3:8b","local":true,"circuit":"open","consecutiveFailures":3},
+              {"name":"openai/gpt-4o-mini","backend":"openai","model":"gpt-4o-mini","local":false,"circuit":"closed","consecutiveFailures":0}]}"#,
+        )
+        .unwrap();
+        let text = render_router(&health, false);
+        assert!(
+            text.contains("ollama/qwen3:8b     local   OPEN     3 consecutive failures"),
+            "{text}"
+        );
+        assert!(
+            text.contains("openai/gpt-4o-mini  REMOTE  CLOSED\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("2 router targets, 1 OPEN (skipped until their cooldown ends); some routes can leave the host\n"),
+            "{text}"
+        );
     }
 }

@@ -18,6 +18,7 @@ pub const DEFAULT: &str = include_str!("up.default.json");
 pub struct UpConfig {
     pub prober: Option<hwc_ai_prober::Config>,
     pub puller: Option<hwc_ai_puller::Config>,
+    pub router: Option<hwc_ai_router::Config>,
 }
 
 impl Validate for UpConfig {
@@ -31,7 +32,8 @@ impl Validate for UpConfig {
             }
         }
         section("prober", &self.prober)?;
-        section("puller", &self.puller)
+        section("puller", &self.puller)?;
+        section("router", &self.router)
     }
 }
 
@@ -41,6 +43,7 @@ impl UpConfig {
         Ok(Self {
             prober: self.prober.or(default.prober),
             puller: self.puller.or(default.puller),
+            router: self.router.or(default.router),
         })
     }
 }
@@ -104,6 +107,11 @@ async fn run(config: UpConfig) -> anyhow::Result<()> {
         let ctx = Context::embedded(shutdown.clone());
         daemons.spawn(async move { ("hwc-ai-puller", hwc_ai_puller::run(puller, ctx).await) });
     }
+    if let Some(router) = config.router {
+        tracing::info!("starting hwc-ai-router on {}", router.listen);
+        let ctx = Context::embedded(shutdown.clone());
+        daemons.spawn(async move { ("hwc-ai-router", hwc_ai_router::run(router, ctx).await) });
+    }
     tracing::info!("hwc-ai up: `hwc-ai status` shows the stack's health; Ctrl-C stops");
     let mut failed = None;
     while let Some(joined) = daemons.join_next().await {
@@ -133,6 +141,14 @@ mod tests {
         assert_eq!(prober.listen, "127.0.0.1:9430");
         assert!(prober.targets.iter().any(|t| t.name == "ollama"));
         assert_eq!(config.puller.unwrap().listen, "127.0.0.1:9431");
+        let router = config.router.unwrap();
+        assert_eq!(router.listen, "127.0.0.1:9432");
+        assert!(
+            !router.backends.iter().any(|b| b.remote),
+            "up stays on the host"
+        );
+        // Every name a client asks for reaches the local Ollama.
+        assert!(router.routes.iter().any(|r| r.model == "*"));
     }
 
     #[test]

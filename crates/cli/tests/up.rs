@@ -1,0 +1,161 @@
+//! `hwc-ai up` runs the whole stack in one process; `hwc-ai status` shows
+//! the prober's targets and the router's circuits; SIGTERM stops it all.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use hwc_ai_ollama_fake::{CatalogModel, FakeOllama};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hwc-ai");
+
+async fn hwc_ai(args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_routes_to_ollama_and_status_shows_the_circuits() {
+    let fake = FakeOllama::new([CatalogModel::new("tinyllama")]);
+    fake.install("tinyllama").unwrap();
+    let server = fake.spawn().await.unwrap();
+    let ollama = server.url();
+    let (prober, puller, router) = (free_port(), free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("up.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "prober": {
+                "listen": format!("127.0.0.1:{prober}"),
+                "defaults": { "interval": "200ms", "timeout": "150ms" },
+                "targets": [
+                    { "name": "ollama", "kind": "ollama", "url": ollama },
+                    { "name": "hwc-ai-router", "kind": "hwc-ai", "url": format!("http://127.0.0.1:{router}") },
+                ],
+            },
+            "puller": { "listen": format!("127.0.0.1:{puller}"), "ollamaUrl": ollama, "models": [] },
+            "router": {
+                "listen": format!("127.0.0.1:{router}"),
+                "circuitBreaker": { "failureThreshold": 1, "cooldown": "1h" },
+                "backends": [{ "name": "ollama", "kind": "openai-compatible",
+                               "baseUrl": format!("{ollama}/v1") }],
+                "routes": [{ "model": "*", "targets": [{ "backend": "ollama" }] }],
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut up = tokio::process::Command::new(BIN)
+        .args(["up", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let prober_url = format!("http://127.0.0.1:{prober}");
+    let router_url = format!("http://127.0.0.1:{router}");
+    let status = ["status", "--url", &prober_url, "--router-url", &router_url];
+
+    // Every target up, the router's one target closed.
+    let mut last = (0, String::new(), String::new());
+    for _ in 0..250 {
+        last = hwc_ai(&status).await;
+        if last.0 == 0 && last.1.contains("ollama/*") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, table, stderr) = &last;
+    assert_eq!(*code, 0, "{table}{stderr}");
+    assert!(table.contains("ollama/*       local  CLOSED"), "{table}");
+    assert!(table.contains("nothing leaves the host"), "{table}");
+
+    // A client's request goes through the router to Ollama.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let chat = serde_json::json!({
+        "model": "tinyllama",
+        "messages": [{ "role": "user", "content": "hello" }],
+    });
+    let response = client
+        .post(format!("{router_url}/v1/chat/completions"))
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion", "{body}");
+
+    // Ollama gone: the request fails with 502, the circuit opens, and
+    // status says so with exit 1.
+    server.stop().await;
+    let response = client
+        .post(format!("{router_url}/v1/chat/completions"))
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let (code, table, _) = hwc_ai(&status).await;
+    assert_eq!(code, 1, "{table}");
+    assert!(table.contains("ollama/*       local  OPEN"), "{table}");
+    let (_, json, _) = hwc_ai(&[&status[..], &["--json"]].concat()).await;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["router"]["targets"][0]["circuit"], "open", "{json}");
+    assert!(json["prober"]["targets"].is_array(), "{json}");
+
+    // SIGTERM stops every daemon and the process exits 0.
+    kill(Pid::from_raw(up.id().unwrap() as i32), Signal::SIGTERM).unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(15), up.wait())
+        .await
+        .expect("hwc-ai up stops within the drain bound")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn status_without_a_router_shows_the_prober_alone() {
+    // A prober is needed: serve one on a free port with no targets.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let config: hwc_ai_prober::Config =
+        hwc_ai_runtime::config::parse(r#"{"targets": []}"#).unwrap();
+    let ctx = hwc_ai_runtime::Context {
+        shutdown: hwc_ai_runtime::Shutdown::new(),
+        notify: hwc_ai_runtime::notify::Notifier::disabled(),
+        listener: Some(listener),
+    };
+    tokio::spawn(hwc_ai_prober::run(config, ctx));
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let mut last = (0, String::new(), String::new());
+    for _ in 0..100 {
+        last = hwc_ai(&["status", "--url", &url, "--router-url", &nowhere]).await;
+        if last.0 != 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, table, stderr) = last;
+    assert_eq!(code, 0, "{table}{stderr}");
+    assert!(!table.contains("ROUTER"), "{table}");
+}
