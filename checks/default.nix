@@ -4,8 +4,8 @@
 # - clippy (-D warnings) and rustfmt
 # - module-eval: the cases of checks/offline/cases/ through lib.evalModules,
 #   and the flake's outputs (checks/offline/flake-outputs.nix)
-# - unit-score: the prober's unit as NixOS renders it, scored by
-#   `systemd-analyze security` (exposure at most 1.5)
+# - unit-score: the prober's and the router's units as NixOS renders them,
+#   scored by `systemd-analyze security` (exposure at most 1.5)
 # - one NixOS VM test per file in checks/nixos/, named after the file:
 #   adding a scenario is adding a file.
 { pkgs, self }:
@@ -39,14 +39,14 @@ let
     import ./offline/eval.nix { inherit lib; } ++ import ./offline/flake-outputs.nix { inherit lib; };
   moduleFailures = lib.filter (result: !result.ok) moduleResults;
 
-  # The unit exactly as a NixOS system with `hwc.ai.enable = true` gets it.
+  # The units exactly as a NixOS system with `hwc.ai.enable = true` gets them.
   nixos = pkgs.nixos {
     imports = [ self.nixosModules.default ];
     boot.isContainer = true;
     system.stateVersion = lib.trivial.release;
     hwc.ai.enable = true;
   };
-  proberUnit = nixos.config.systemd.units."hwc-ai-prober.service".unit;
+  unitFile = name: "${nixos.config.systemd.units."${name}.service".unit}/${name}.service";
 in
 vmTests
 // {
@@ -94,7 +94,8 @@ vmTests
   );
 
   unit-score = pkgs.runCommand "hwc-ai-unit-score" { nativeBuildInputs = [ pkgs.systemd ]; } ''
-    unit=${proberUnit}/hwc-ai-prober.service
-    systemd-analyze security --offline=true --threshold=15 "$unit" | tee $out
+    for unit in ${unitFile "hwc-ai-prober"} ${unitFile "hwc-ai-router"}; do
+      systemd-analyze security --offline=true --threshold=15 "$unit" | tee -a $out
+    done
   '';
 }

@@ -12,6 +12,7 @@
     ./ollama.nix
     ./health.nix
     ./puller.nix
+    ./router.nix
     ./prometheus.nix
   ];
 }

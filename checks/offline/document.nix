@@ -16,5 +16,7 @@ prober.document {
       host = "127.0.0.1";
       port = 11434;
     };
+    # hwc-ai-router runs whenever hwc-ai does
+    daemons.hwc-ai-router.listen = "127.0.0.1:9432";
   };
 }

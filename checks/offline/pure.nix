@@ -7,6 +7,7 @@ let
   units = import ../../modules/lib/units.nix;
   prober = import ../../modules/lib/prober.nix;
   hardening = import ../../modules/lib/hardening.nix;
+  router = import ../../modules/lib/router.nix;
 
   expect = case: list: map (e: e // { inherit case; ok = e.got == e.want; }) list;
 
@@ -32,6 +33,24 @@ let
     };
     after = [ "ollama.service" ];
   };
+
+  local = {
+    listen = "127.0.0.1:9432";
+    ollamaUrl = "http://127.0.0.1:11434";
+  };
+  routerUnit =
+    args:
+    router.unit {
+      binDir = "/opt/hwc-ai/bin";
+      configFile = "/etc/hwc-ai/hwc-ai-router.json";
+      settings = router.document (local // args);
+      credentials = router.credentials args;
+    };
+  cloudArgs = {
+    cloud.openai.apiKeyFile = "/run/secrets/openai";
+    clientKeys.bot = "/run/secrets/bot";
+  };
+  modelsOf = doc: map (r: r.model) doc.routes;
 in
 expect "net.nix" [
   {
@@ -271,5 +290,188 @@ expect "net.nix" [
       "network-online.target"
       "ollama.service"
     ];
+  }
+]
+++ expect "router.nix" [
+  {
+    what = "the default document: the local Ollama, every model routed to it";
+    got = router.document local;
+    want = {
+      listen = "127.0.0.1:9432";
+      clients = {
+        keys = [ ];
+        allowUnauthenticatedLoopback = true;
+      };
+      backends = [
+        {
+          name = "ollama";
+          kind = "openai-compatible";
+          baseUrl = "http://127.0.0.1:11434/v1";
+          listModels = true;
+        }
+      ];
+      routes = [
+        {
+          model = "*";
+          targets = [ { backend = "ollama"; } ];
+        }
+      ];
+    };
+  }
+  {
+    what = "aliases and routes first, tagged names local ahead of the cloud patterns, the rest to Ollama last";
+    got = modelsOf (
+      router.document (
+        local
+        // cloudArgs
+        // {
+          cloud.anthropic = {
+            apiKeyFile = "/run/secrets/anthropic";
+            models = [ "claude-*" ];
+          };
+          aliases.local-fast = "llama3.2:3b";
+          routes = [
+            {
+              model = "mistral-*";
+              targets = [ { backend = "ollama"; } ];
+            }
+          ];
+        }
+      )
+    );
+    want = [
+      "local-fast"
+      "mistral-*"
+      "*:*"
+      "claude-*"
+      "*"
+    ];
+  }
+  {
+    what = "a cloud backend: remote, its key a credential, never a path";
+    got = builtins.elemAt (router.document (local // cloudArgs)).backends 1;
+    want = {
+      name = "openai";
+      kind = "openai-compatible";
+      baseUrl = "https://api.openai.com/v1";
+      remote = true;
+      apiKey.credential = "openai-api-key";
+    };
+  }
+  {
+    what = "an alias given as a model is that model on the local Ollama";
+    got = builtins.head (router.document (local // { aliases.fast = "llama3.2:3b"; })).routes;
+    want = {
+      model = "fast";
+      targets = [
+        {
+          backend = "ollama";
+          model = "llama3.2:3b";
+        }
+      ];
+    };
+  }
+  {
+    what = "client keys by credential name";
+    got = (router.document (local // cloudArgs)).clients.keys;
+    want = [
+      {
+        name = "bot";
+        key.credential = "router-key-bot";
+      }
+    ];
+  }
+  {
+    what = "credentials: API keys and client keys, name -> path";
+    got = router.credentials cloudArgs;
+    want = {
+      openai-api-key = "/run/secrets/openai";
+      router-key-bot = "/run/secrets/bot";
+    };
+  }
+  {
+    what = "Ollama on a non-loopback address of this host is said to be remote";
+    got = builtins.head (router.document (local // { ollamaUrl = "http://192.0.2.4:11434"; })).backends;
+    want = {
+      name = "ollama";
+      kind = "openai-compatible";
+      baseUrl = "http://192.0.2.4:11434/v1";
+      remote = true;
+      listModels = true;
+    };
+  }
+  {
+    what = "repeated route models, and targets naming no backend";
+    got = {
+      duplicates = router.duplicateModels [
+        { model = "a"; }
+        { model = "*"; }
+        { model = "a"; }
+      ];
+      unknown = router.unknownBackends (router.document (local // { aliases.x = [ { backend = "openai"; } ]; }));
+    };
+    want = {
+      duplicates = [ "a" ];
+      unknown = [ "openai" ];
+    };
+  }
+  {
+    what = "the router unit: notify, watchdog, the whole hardening, loopback only";
+    got = builtins.intersectAttrs (
+      hardening
+      // loopbackOnly
+      // {
+        Type = null;
+        WatchdogSec = null;
+        ExecStart = null;
+        LoadCredential = null;
+      }
+    ) (routerUnit { }).serviceConfig;
+    want =
+      hardening
+      // loopbackOnly
+      // {
+        Type = "notify";
+        WatchdogSec = "30s";
+        ExecStart = "/opt/hwc-ai/bin/hwc-ai-router --config /etc/hwc-ai/hwc-ai-router.json";
+        LoadCredential = [ ];
+      };
+  }
+  {
+    what = "the router unit with a cloud provider: no IP filter, its keys loaded";
+    got = {
+      filtered = (routerUnit cloudArgs).serviceConfig ? IPAddressDeny;
+      inherit ((routerUnit cloudArgs).serviceConfig) LoadCredential;
+    };
+    want = {
+      filtered = false;
+      LoadCredential = [
+        "openai-api-key:/run/secrets/openai"
+        "router-key-bot:/run/secrets/bot"
+      ];
+    };
+  }
+  {
+    what = "the router unit with a LAN backend by IP address: that address and loopback";
+    got = {
+      inherit
+        ((routerUnit {
+          backends.gpu = {
+            baseUrl = "http://10.0.0.5:11434/v1";
+            remote = true;
+          };
+        }).serviceConfig
+        )
+        IPAddressDeny
+        IPAddressAllow
+        ;
+    };
+    want = {
+      IPAddressDeny = "any";
+      IPAddressAllow = [
+        "localhost"
+        "10.0.0.5"
+      ];
+    };
   }
 ]

@@ -10,10 +10,12 @@
 #   --out DIR           where to write the .service files (created)
 #   --credential N=P    LoadCredential=N:P (repeat for more); the daemon reads
 #                       it as $CREDENTIALS_DIRECTORY/N, its config says
-#                       {"credential": "N"}
+#                       {"credential": "N"}. Each unit loads the credentials
+#                       its config names (all of them when it has no config)
 #   --config-source DIR read the configs from DIR instead of --config-dir (when
 #                       they are written elsewhere before being installed):
 #                       the unit's IP filter is derived from their targets
+#                       and backends
 #
 # Needs only nix-instantiate (no nixpkgs). Prints the paths it wrote.
 set -euo pipefail
@@ -56,14 +58,15 @@ for dir in bin_dir config_dir; do
     esac
 done
 
-# The configs decide each unit's IP filter, as in the NixOS module.
+# The configs decide each unit's IP filter and the credentials it loads, as
+# in the NixOS module.
 configs='{}'
 source_dir=${config_source:-$config_dir}
-for daemon in hwc-ai-prober; do
+for daemon in hwc-ai-prober hwc-ai-puller hwc-ai-router; do
     if [ -f "$source_dir/$daemon.json" ]; then
         configs=$(jq -c --arg d "$daemon" --slurpfile c "$source_dir/$daemon.json" '. + {($d): $c[0]}' <<<"$configs")
     else
-        echo "render-units.sh: no $source_dir/$daemon.json; assuming its targets are all on loopback" >&2
+        echo "render-units.sh: no $source_dir/$daemon.json; assuming its peers are all on loopback and it loads every --credential" >&2
     fi
 done
 

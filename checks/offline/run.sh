@@ -15,11 +15,14 @@
 # 3. with NIXPKGS_LIB: the module through lib.evalModules against stand-ins
 #    of the NixOS options it sets, one case per file in cases/ (eval.nix),
 #    and the flake's outputs with stand-in packages (flake-outputs.nix);
-# 4. the prober documents through `hwc-ai-prober --check-config`, as the
-#    module's build-time check does; a typo must be rejected;
+# 4. the prober and router documents (the module's, with and without cloud
+#    providers, and the docs' examples) through `hwc-ai-prober
+#    --check-config` and `hwc-ai-router --check-config`, as the module's
+#    build-time check does; a typo must be rejected;
 # 5. the units rendered from modules/lib/ (render-units.sh) through
 #    `systemd-analyze verify` and `systemd-analyze security --offline=true`:
-#    an exposure above 1.5 fails.
+#    an exposure above 1.5 fails. The router's unit is loopback-only without
+#    a cloud provider and loads exactly its credentials with them.
 #
 # Ends with "N passed, M failed[, K skipped]"; exits 1 if anything failed.
 set -uo pipefail
@@ -44,7 +47,7 @@ bin_dir=$(cd "$bin_dir" && pwd) || exit 2
 for tool in nix-instantiate systemd-analyze jq; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 2; }
 done
-for bin in hwc-ai-prober; do
+for bin in hwc-ai-prober hwc-ai-router; do
     [ -x "$bin_dir/$bin" ] || { echo "run.sh: $bin_dir/$bin is missing; build it first" >&2; exit 2; }
 done
 
@@ -118,26 +121,43 @@ else
     fi
 fi
 
-echo "== 4. configs through hwc-ai-prober --check-config"
-mkdir -p "$work/config" "$work/example"
+echo "== 4. configs through --check-config"
+mkdir -p "$work/config" "$work/example" "$work/cloud"
 nix_eval "$here/document.nix" >"$work/config/hwc-ai-prober.json"
 cp "$here/prober.json" "$work/example/hwc-ai-prober.json"
-for doc in "$work/config/hwc-ai-prober.json" "$work/example/hwc-ai-prober.json"; do
-    name=$([ "$doc" = "$work/config/hwc-ai-prober.json" ] && echo "the module's default document" || echo "docs/prober.md's example")
-    if out=$("$bin_dir/hwc-ai-prober" --check-config --config "$doc" 2>&1); then
-        pass "check-config accepts $name"
+nix_eval "$here/router-documents.nix" >"$work/router-documents.json"
+jq .default "$work/router-documents.json" >"$work/config/hwc-ai-router.json"
+jq .cloud "$work/router-documents.json" >"$work/cloud/hwc-ai-router.json"
+cp "$work/config/hwc-ai-prober.json" "$work/cloud/hwc-ai-prober.json"
+cp "$here/router.json" "$work/example/hwc-ai-router.json"
+check_config() {
+    local daemon=$1 doc=$2 name=$3 out
+    if out=$("$bin_dir/$daemon" --check-config --config "$doc" 2>&1); then
+        pass "$daemon --check-config accepts $name"
     else
-        fail "check-config rejects $name: $out"
+        fail "$daemon --check-config rejects $name: $out"
     fi
-done
+}
+# reject FIELD FILE: the daemon must refuse FILE and name FIELD
+reject() {
+    local daemon=$1 field=$2 doc=$3 out
+    if out=$("$bin_dir/$daemon" --check-config --config "$doc" 2>&1); then
+        fail "$daemon --check-config accepts a typo ($field)"
+    elif grep -qF "$field" <<<"$out"; then
+        pass "$daemon --check-config rejects a typo and names it: $out"
+    else
+        fail "$daemon --check-config rejects a typo without naming it: $out"
+    fi
+}
+check_config hwc-ai-prober "$work/config/hwc-ai-prober.json" "the module's default document"
+check_config hwc-ai-prober "$work/example/hwc-ai-prober.json" "docs/prober.md's example"
+check_config hwc-ai-router "$work/config/hwc-ai-router.json" "the module's default document"
+check_config hwc-ai-router "$work/cloud/hwc-ai-router.json" "the module's document with OpenAI, Anthropic, aliases and a client key"
+check_config hwc-ai-router "$work/example/hwc-ai-router.json" "docs/router.md's example"
 jq '.defaults.intreval = .defaults.interval' "$work/config/hwc-ai-prober.json" >"$work/typo.json"
-if out=$("$bin_dir/hwc-ai-prober" --check-config --config "$work/typo.json" 2>&1); then
-    fail "check-config accepts a typo (defaults.intreval)"
-elif grep -q "intreval" <<<"$out"; then
-    pass "check-config rejects a typo and names it: $out"
-else
-    fail "check-config rejects a typo without naming it: $out"
-fi
+reject hwc-ai-prober intreval "$work/typo.json"
+jq '.routes[0].targets[0].backend = "olama"' "$work/cloud/hwc-ai-router.json" >"$work/typo.json"
+reject hwc-ai-router 'routes[0].targets[0].backend' "$work/typo.json"
 
 echo "== 5. units: systemd-analyze verify and security"
 # systemd < 254 does not know these two keys and ignores them (the restart
@@ -176,11 +196,44 @@ check_units() {
 }
 check_units "loopback" "$work/config" "$work/units"
 check_units "with credentials and remote targets" "$work/example" "$work/units-example" \
-    --credential grafana-token=/run/secrets/grafana-token --credential ntfy-url=/run/secrets/ntfy-url
+    --credential grafana-token=/run/secrets/grafana-token --credential ntfy-url=/run/secrets/ntfy-url \
+    --credential openai-key=/run/secrets/openai-key --credential router-key-open-webui=/run/secrets/router-key-open-webui
 if grep -qx 'LoadCredential=grafana-token:/run/secrets/grafana-token' "$work/units-example/hwc-ai-prober.service"; then
     pass "render-units.sh: --credential becomes LoadCredential="
 else
     fail "render-units.sh: --credential did not become LoadCredential="
+fi
+cloud_credentials=()
+while IFS= read -r pair; do
+    cloud_credentials+=(--credential "$pair")
+done < <(jq -r '.cloudCredentials | to_entries[] | "\(.key)=\(.value)"' "$work/router-documents.json")
+check_units "cloud providers enabled" "$work/cloud" "$work/units-cloud" "${cloud_credentials[@]}"
+
+# egress (IPAddressDeny/Allow) and credentials of the router's unit
+router_unit() { grep -E "^$2=" "$1/hwc-ai-router.service" | sort | tr '\n' ' ' | sed 's/ $//'; }
+got=$(router_unit "$work/units" 'IPAddress(Deny|Allow)')
+if [ "$got" = "IPAddressAllow=localhost IPAddressDeny=any" ]; then
+    pass "hwc-ai-router without a cloud provider: loopback only ($got)"
+else
+    fail "hwc-ai-router without a cloud provider: want IPAddressAllow=localhost IPAddressDeny=any, got '$got'"
+fi
+got=$(router_unit "$work/units-cloud" 'IPAddress(Deny|Allow)')
+if [ -z "$got" ]; then
+    pass "hwc-ai-router with cloud providers: no IP filter (their addresses are known only at run time)"
+else
+    fail "hwc-ai-router with cloud providers: want no IP filter, got '$got'"
+fi
+got=$(router_unit "$work/units-cloud" LoadCredential)
+want=$(jq -r '.cloudCredentials | to_entries | map("LoadCredential=\(.key):\(.value)") | sort | join(" ")' "$work/router-documents.json")
+if [ "$got" = "$want" ]; then
+    pass "hwc-ai-router with cloud providers loads its API and client keys: $got"
+else
+    fail "hwc-ai-router with cloud providers: want '$want', got '$got'"
+fi
+if ! grep -q '^LoadCredential=' "$work/units-cloud/hwc-ai-prober.service"; then
+    pass "render-units.sh: the prober does not load the router's credentials"
+else
+    fail "render-units.sh: the prober loads credentials its config does not name"
 fi
 
 echo

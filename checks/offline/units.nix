@@ -4,10 +4,12 @@
 #
 #   binDir: where the hwc-ai binaries are, as the unit will see them
 #   configDir: where the daemons' config documents are (<daemon>.json)
-#   credentialsJson: JSON object, credential name -> path (LoadCredential=)
+#   credentialsJson: JSON object, credential name -> path (LoadCredential=);
+#     each unit loads those its config names, or all of them when its config
+#     is not known
 #   configsJson: JSON object, daemon -> its config document, when known where
 #     the unit is rendered; it decides the IP filter (loopback-only unless a
-#     target is elsewhere), exactly as in the module
+#     target or backend is elsewhere), exactly as in the module
 {
   binDir,
   configDir,
@@ -17,14 +19,29 @@
 let
   prober = import ../../modules/lib/prober.nix;
   puller = import ../../modules/lib/puller.nix;
+  router = import ../../modules/lib/router.nix;
   render = import ./unit-file.nix;
   credentials = builtins.fromJSON credentialsJson;
   configs = builtins.fromJSON configsJson;
+
+  # The credentials a daemon's config names, as the module declares them.
+  credentialsOf =
+    daemon:
+    if configs ? ${daemon} then
+      builtins.intersectAttrs (builtins.listToAttrs (
+        map (name: {
+          inherit name;
+          value = true;
+        }) (prober.credentialsUsed configs.${daemon})
+      )) credentials
+    else
+      credentials;
 in
 {
   "hwc-ai-prober.service" = render (
     prober.unit {
-      inherit binDir credentials;
+      inherit binDir;
+      credentials = credentialsOf "hwc-ai-prober";
       configFile = "${configDir}/hwc-ai-prober.json";
       settings = configs.hwc-ai-prober or { };
     }
@@ -34,6 +51,14 @@ in
       inherit binDir;
       configFile = "${configDir}/hwc-ai-puller.json";
       settings = configs.hwc-ai-puller or { };
+    }
+  );
+  "hwc-ai-router.service" = render (
+    router.unit {
+      inherit binDir;
+      configFile = "${configDir}/hwc-ai-router.json";
+      settings = configs.hwc-ai-router or { };
+      credentials = credentialsOf "hwc-ai-router";
     }
   );
 }

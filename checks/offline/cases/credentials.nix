@@ -49,7 +49,7 @@
       }
       {
         what = "the target refers to the credential by name";
-        got = lib.elemAt config.hwc.ai.health.settings.targets 1;
+        got = lib.findFirst (t: t.name == "grafana") null config.hwc.ai.health.settings.targets;
         want = {
           name = "grafana";
           kind = "http";

@@ -1,5 +1,5 @@
-# `hwc.ai.enable = true` and nothing else: Ollama runs, and the prober checks
-# it with no further lines.
+# `hwc.ai.enable = true` and nothing else: Ollama and the router run, and
+# the prober checks both with no further lines.
 {
   config.hwc.ai.enable = true;
 
@@ -37,6 +37,11 @@
               name = "ollama";
               kind = "ollama";
               url = "http://127.0.0.1:11434";
+            }
+            {
+              name = "hwc-ai-router";
+              kind = "hwc-ai";
+              url = "http://127.0.0.1:9432";
             }
           ];
         };

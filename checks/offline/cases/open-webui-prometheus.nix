@@ -17,7 +17,7 @@
     { config, lib }:
     [
       {
-        what = "targets: Ollama, Open WebUI, the other daemon (not the prober itself)";
+        what = "targets: Ollama, Open WebUI, the other daemons (not the prober itself)";
         got = config.hwc.ai.health.settings.targets;
         want = [
           {
@@ -35,6 +35,11 @@
             kind = "hwc-ai";
             url = "http://127.0.0.1:9431";
           }
+          {
+            name = "hwc-ai-router";
+            kind = "hwc-ai";
+            url = "http://127.0.0.1:9432";
+          }
         ];
       }
       {
@@ -48,6 +53,10 @@
           {
             job_name = "hwc-ai-puller";
             static_configs = [ { targets = [ "127.0.0.1:9431" ]; } ];
+          }
+          {
+            job_name = "hwc-ai-router";
+            static_configs = [ { targets = [ "127.0.0.1:9432" ]; } ];
           }
         ];
       }

@@ -33,9 +33,14 @@
         want = false;
       }
       {
-        what = "exactly the explicit targets, nulls dropped";
+        what = "the router's /health and exactly the explicit targets, nulls dropped";
         got = config.hwc.ai.health.settings.targets;
         want = [
+          {
+            name = "hwc-ai-router";
+            kind = "hwc-ai";
+            url = "http://127.0.0.1:9432";
+          }
           {
             name = "ollama";
             kind = "ollama";
