@@ -13,6 +13,7 @@ let
   daemons = [
     "hwc-ai-prober"
     "hwc-ai-puller"
+    "hwc-ai-router"
   ];
   broken = daemon: ../debian-vm/config/broken + "/${daemon}.json";
   field =
@@ -58,8 +59,8 @@ in
     cases = ${builtins.toJSON cases}
 
     machine.start()
-    machine.wait_for_unit("hwc-ai-prober.service")
-    machine.wait_for_unit("hwc-ai-puller.service")
+    for daemon in ${builtins.toJSON daemons}:
+        machine.wait_for_unit(f"{daemon}.service")
 
     for case in cases:
         daemon, unit, field = case["daemon"], case["unit"], case["field"]
@@ -88,7 +89,7 @@ in
         machine.succeed(f"systemctl reset-failed {unit}")
 
     with subtest("the module's own units were not disturbed"):
-        for daemon in ["hwc-ai-prober", "hwc-ai-puller"]:
+        for daemon in ${builtins.toJSON daemons}:
             machine.succeed(is_running(f"{daemon}.service"))
             assert prop(f"{daemon}.service", "NRestarts") == "0"
   '';

@@ -26,7 +26,7 @@ in
     };
 
   testScript = common.testHelpers + ''
-    daemons = {"hwc-ai-prober": 9430, "hwc-ai-puller": 9431}
+    daemons = {"hwc-ai-prober": 9430, "hwc-ai-puller": 9431, "hwc-ai-router": 9432}
 
     machine.start()
     machine.wait_for_unit("multi-user.target")

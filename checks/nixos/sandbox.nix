@@ -2,7 +2,8 @@
 # lower, the hardening is in force on the running process, this systemd
 # knows every directive the units use, and each daemon still does its job
 # under it: the prober probes its loopback targets, the puller measures
-# Ollama's models directory (statvfs through its read-only bind mount).
+# Ollama's models directory (statvfs through its read-only bind mount), the
+# router answers through Ollama.
 # (checks/debian-vm/scenarios/sandbox.sh; `unit-score` scores the prober's
 # unit offline, at build time)
 { ... }:
@@ -46,7 +47,7 @@ in
 
     machine.start()
 
-    for daemon in ["hwc-ai-prober", "hwc-ai-puller"]:
+    for daemon in ["hwc-ai-prober", "hwc-ai-puller", "hwc-ai-router"]:
         unit = f"{daemon}.service"
         machine.wait_for_unit(unit)
 
@@ -76,7 +77,7 @@ in
             print(f"{daemon}: uid {uid}, NoNewPrivs=1, Seccomp=2, CapEff=0, / read-only")
 
     with subtest("hwc-ai-prober probes its loopback targets under the sandbox"):
-        for target in ["ollama", "hwc-ai-puller"]:
+        for target in ["ollama", "hwc-ai-puller", "hwc-ai-router"]:
             machine.wait_until_succeeds(target_is(target, "up"), timeout=60)
 
     with subtest("hwc-ai-puller measures the models directory under the sandbox"):
@@ -85,5 +86,16 @@ in
             timeout=60,
         )
         print(json.loads(http_get("http://127.0.0.1:9431/models"))["disk"])
+
+    with subtest("hwc-ai-router answers through Ollama under the sandbox"):
+        machine.wait_until_succeeds(
+            "curl -sSf --max-time 5 http://127.0.0.1:9431/health | jq -e '.status == \"ok\"'",
+            timeout=120,
+        )
+        answer = machine.succeed(
+            "curl -sSf --max-time 30 http://127.0.0.1:9432/v1/chat/completions -H 'content-type: application/json'"
+            " -d '{\"model\": \"tinyllama\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}'"
+        )
+        assert json.loads(answer)["choices"][0]["message"]["content"].startswith("echo:"), answer
   '';
 }

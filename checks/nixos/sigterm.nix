@@ -25,7 +25,7 @@ in
   testScript = common.testHelpers + ''
     machine.start()
 
-    for daemon in ["hwc-ai-prober", "hwc-ai-puller"]:
+    for daemon in ["hwc-ai-prober", "hwc-ai-puller", "hwc-ai-router"]:
         unit = f"{daemon}.service"
 
         with subtest(f"{daemon}: systemctl stop drains and exits 0 by itself"):

@@ -26,6 +26,7 @@
     before = [
       "hwc-ai-prober.service"
       "hwc-ai-puller.service"
+      "hwc-ai-router.service"
     ];
     # one line per request is noise in a failure's journal excerpt
     environment.RUST_LOG = "info,hwc_ai_ollama_fake::http=warn";
