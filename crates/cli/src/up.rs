@@ -22,6 +22,11 @@ pub struct UpConfig {
 }
 
 impl Validate for UpConfig {
+    fn complete(mut self) -> Result<Self, ConfigError> {
+        self.router = self.router.map(Validate::complete).transpose()?;
+        Ok(self)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         fn section<T: Validate>(name: &str, value: &Option<T>) -> Result<(), ConfigError> {
             match value {

@@ -139,10 +139,57 @@ pub fn request(body: &Value, model: &str, stream: bool) -> Result<Value, String>
         }
         _ => {}
     }
+    if let Some(effort) = body.get("reasoning_effort").and_then(Value::as_str) {
+        thinking(fields, effort);
+    }
     if stream {
         fields.insert("stream".into(), Value::Bool(true));
     }
     Ok(out)
+}
+
+/// The thinking budget for an OpenAI `reasoning_effort`; none for `none`,
+/// `minimal` or a value Anthropic has no equivalent for.
+pub fn thinking_budget(effort: &str) -> Option<u64> {
+    match effort {
+        "low" => Some(1024),
+        "medium" => Some(4096),
+        "high" => Some(16384),
+        _ => None,
+    }
+}
+
+/// Extended thinking for a reasoning effort. The thinking budget comes on
+/// top of the answer's own `max_tokens` (Anthropic counts both against it
+/// and requires it to be larger). Thinking takes no `temperature` and no
+/// forced tool: with a forced tool (schema-checked output) it is left out.
+fn thinking(fields: &mut Map<String, Value>, effort: &str) {
+    let Some(budget) = thinking_budget(effort) else {
+        return;
+    };
+    let forced = fields
+        .get("tool_choice")
+        .and_then(|c| c.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| t == "tool" || t == "any");
+    if forced {
+        tracing::debug!(
+            "reasoning_effort {effort} dropped: thinking cannot be combined with a forced tool"
+        );
+        return;
+    }
+    let max_tokens = fields
+        .get("max_tokens")
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    fields.insert("max_tokens".into(), json!(max_tokens + budget));
+    fields.insert(
+        "thinking".into(),
+        json!({"type": "enabled", "budget_tokens": budget}),
+    );
+    if fields.remove("temperature").is_some() {
+        tracing::debug!("temperature dropped: Anthropic's thinking takes none");
+    }
 }
 
 /// Appends blocks to the last turn when it has the same role.

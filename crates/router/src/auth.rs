@@ -20,6 +20,11 @@ impl Clients {
         }
     }
 
+    /// The keys' values, for redaction.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(_, key)| key.expose())
+    }
+
     /// The name of the client, or `None` when it must be refused.
     ///
     /// A key that matches names the client. Otherwise a loopback peer is

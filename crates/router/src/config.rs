@@ -34,8 +34,110 @@ pub struct Config {
     #[serde(default)]
     pub clients: ClientsConfig,
     pub backends: Vec<BackendConfig>,
+    #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Named request defaults over an ordered list of targets, usable
+    /// wherever a model name is (see docs/router.md, Profiles).
+    #[serde(default)]
+    pub profiles: Vec<ProfileConfig>,
+    /// Honour `x-hwc-ai-debug: 1` on a request: log its upstream requests
+    /// and answers, redacted. Off: the header is ignored.
+    #[serde(default)]
+    pub debug_requests: bool,
 }
+
+/// Where an operator keeps profiles outside the config (outside Nix): a
+/// JSON file `{"profiles": [...]}` whose profiles replace the config's
+/// of the same name and add the others.
+pub const PROFILES_FILE_ENV: &str = "HWC_AI_ROUTER_PROFILES_FILE";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfilesFile {
+    pub profiles: Vec<ProfileConfig>,
+}
+
+impl Config {
+    /// The config with the profiles of `$HWC_AI_ROUTER_PROFILES_FILE`, when
+    /// set, laid over its own. Errors name the file and the field.
+    pub fn with_profiles_file(mut self) -> Result<Self, ConfigError> {
+        let Some(path) = std::env::var_os(PROFILES_FILE_ENV) else {
+            return Ok(self);
+        };
+        let path = std::path::PathBuf::from(path);
+        let file: ProfilesFile = config::load(&path).map_err(|e| {
+            ConfigError::at(
+                format!("{PROFILES_FILE_ENV}={}: {}", path.display(), e.path),
+                e.message,
+            )
+        })?;
+        for profile in file.profiles {
+            match self.profiles.iter_mut().find(|p| p.name == profile.name) {
+                Some(existing) => *existing = profile,
+                None => self.profiles.push(profile),
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A profile: a name clients ask for, the targets it tries in order, and
+/// the request defaults it fills in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileConfig {
+    pub name: String,
+    pub targets: Vec<TargetConfig>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u64>,
+    /// The whole request's budget across every attempt; `defaults.budget`
+    /// when absent.
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Tool-call rounds a caller running tools may take with this profile;
+    /// reported to `/execute` callers, which do not run tools themselves.
+    pub max_depth: Option<u32>,
+    /// Portable model parameters (`top_p`, `seed`, `stop`, ...) added to
+    /// requests that do not set them.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Repair attempts on one target when its output fails the schema.
+    pub schema_repairs: Option<u32>,
+    /// Validate (and repair) `response_format` json_schema answers on
+    /// `/v1/chat/completions` too, as if every request asked for it.
+    #[serde(default)]
+    pub strict_schema: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasoningEffort {
+    None,
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+impl ReasoningEffort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Minimal => "minimal",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+    }
+}
+
+/// Request fields a profile's `params` may not set: the router's own.
+const RESERVED_PARAMS: &[&str] = &["model", "messages", "stream", "input"];
 
 /// Loopback only: the router fronts backends that may cost money or carry
 /// private data; exposing it is the operator's explicit choice.
@@ -77,6 +179,24 @@ pub struct Defaults {
     /// `maxConcurrent` before the next target is tried (or 429).
     #[serde(default = "default_queue_timeout", with = "humantime_serde")]
     pub queue_timeout: Duration,
+    /// A request's whole budget across every attempt (fallbacks and
+    /// schema repairs included).
+    #[serde(default = "default_budget", with = "humantime_serde")]
+    pub budget: Duration,
+    /// Repair attempts on one target when its output fails the schema.
+    #[serde(default = "default_schema_repairs")]
+    pub schema_repairs: u32,
+}
+
+/// Five minutes: what homelab job runners give an LLM call.
+fn default_budget() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// One re-ask with the validation errors fixes most near misses; more
+/// mostly repeats the same mistake at the same cost.
+fn default_schema_repairs() -> u32 {
+    1
 }
 
 impl Default for Defaults {
@@ -87,6 +207,8 @@ impl Default for Defaults {
             idle_timeout: default_idle_timeout(),
             max_concurrent: default_max_concurrent(),
             queue_timeout: default_queue_timeout(),
+            budget: default_budget(),
+            schema_repairs: default_schema_repairs(),
         }
     }
 }
@@ -229,6 +351,15 @@ pub struct BackendConfig {
     /// client lists models, and list those a glob route would send here.
     #[serde(default)]
     pub list_models: bool,
+    /// Whether this backend takes a reasoning control (`reasoning_effort`
+    /// for OpenAI-compatible ones, a thinking budget for Anthropic); when
+    /// false the control is dropped (logged at debug).
+    #[serde(default = "default_reasoning")]
+    pub reasoning: bool,
+}
+
+fn default_reasoning() -> bool {
+    true
 }
 
 impl BackendConfig {
@@ -311,7 +442,18 @@ fn check_at_least_one(path: &str, value: usize) -> Result<(), ConfigError> {
     }
 }
 
+/// Checked with the config it is laid over.
+impl Validate for ProfilesFile {
+    fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
 impl Validate for Config {
+    fn complete(self) -> Result<Self, ConfigError> {
+        self.with_profiles_file()
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         check_listen("listen", &self.listen)?;
         check_at_least_one("maxBodyBytes", self.max_body_bytes)?;
@@ -416,8 +558,11 @@ impl Validate for Config {
             }
         }
 
-        if self.routes.is_empty() {
-            return Err(ConfigError::at("routes", "at least one route is required"));
+        if self.routes.is_empty() && self.profiles.is_empty() {
+            return Err(ConfigError::at(
+                "routes",
+                "at least one route or profile is required",
+            ));
         }
         let mut models = HashSet::new();
         for (i, route) in self.routes.iter().enumerate() {
@@ -429,43 +574,98 @@ impl Validate for Config {
                     format!("`{}` is routed twice", route.model),
                 ));
             }
-            if route.targets.is_empty() {
+            check_targets(&path, &route.targets, &backends)?;
+        }
+        for (i, profile) in self.profiles.iter().enumerate() {
+            let path = format!("profiles[{i}]");
+            profile.check(&path, &backends)?;
+            if profile.name.contains(['*', '?']) {
                 return Err(ConfigError::at(
-                    format!("{path}.targets"),
-                    "at least one target is required",
+                    format!("{path}.name"),
+                    "a profile name is a name, not a pattern",
                 ));
             }
-            for (j, target) in route.targets.iter().enumerate() {
-                let at = |field: &str| format!("{path}.targets[{j}].{field}");
-                if !backends.contains(target.backend.as_str()) {
-                    return Err(ConfigError::at(
-                        at("backend"),
-                        format!("no backend is named `{}`", target.backend),
-                    ));
-                }
-                if let Some(model) = &target.model {
-                    check_model(&at("model"), model)?;
-                }
-                if target
-                    .model
-                    .as_deref()
-                    .is_some_and(|m| m.contains(['*', '?']))
-                {
-                    return Err(ConfigError::at(
-                        at("model"),
-                        "an upstream model is a name, not a pattern",
-                    ));
-                }
-                check_positive(&at("firstByteTimeout"), target.first_byte_timeout)?;
-                check_positive(&at("timeout"), target.timeout)?;
-                check_positive(&at("idleTimeout"), target.idle_timeout)?;
-                if target.max_prompt_tokens == Some(0) {
-                    return Err(ConfigError::at(at("maxPromptTokens"), "must be at least 1"));
-                }
+            if !models.insert(profile.name.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.name"),
+                    format!("`{}` is already a route or profile", profile.name),
+                ));
+            }
+        }
+        check_positive("defaults.budget", Some(self.defaults.budget))?;
+        Ok(())
+    }
+}
+
+impl ProfileConfig {
+    fn check(&self, path: &str, backends: &HashSet<&str>) -> Result<(), ConfigError> {
+        let at = |field: &str| format!("{path}.{field}");
+        check_model(&at("name"), &self.name)?;
+        check_targets(path, &self.targets, backends)?;
+        if let Some(t) = self.temperature {
+            if !(0.0..=2.0).contains(&t) {
+                return Err(ConfigError::at(
+                    at("temperature"),
+                    "must be between 0 and 2",
+                ));
+            }
+        }
+        if self.max_tokens == Some(0) {
+            return Err(ConfigError::at(at("maxTokens"), "must be at least 1"));
+        }
+        check_positive(&at("timeout"), self.timeout)?;
+        for key in self.params.keys() {
+            if RESERVED_PARAMS.contains(&key.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.params.{key}"),
+                    "is set by the router, not by a profile",
+                ));
             }
         }
         Ok(())
     }
+}
+
+fn check_targets(
+    path: &str,
+    targets: &[TargetConfig],
+    backends: &HashSet<&str>,
+) -> Result<(), ConfigError> {
+    if targets.is_empty() {
+        return Err(ConfigError::at(
+            format!("{path}.targets"),
+            "at least one target is required",
+        ));
+    }
+    for (j, target) in targets.iter().enumerate() {
+        let at = |field: &str| format!("{path}.targets[{j}].{field}");
+        if !backends.contains(target.backend.as_str()) {
+            return Err(ConfigError::at(
+                at("backend"),
+                format!("no backend is named `{}`", target.backend),
+            ));
+        }
+        if let Some(model) = &target.model {
+            check_model(&at("model"), model)?;
+        }
+        if target
+            .model
+            .as_deref()
+            .is_some_and(|m| m.contains(['*', '?']))
+        {
+            return Err(ConfigError::at(
+                at("model"),
+                "an upstream model is a name, not a pattern",
+            ));
+        }
+        check_positive(&at("firstByteTimeout"), target.first_byte_timeout)?;
+        check_positive(&at("timeout"), target.timeout)?;
+        check_positive(&at("idleTimeout"), target.idle_timeout)?;
+        if target.max_prompt_tokens == Some(0) {
+            return Err(ConfigError::at(at("maxPromptTokens"), "must be at least 1"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -544,6 +744,50 @@ mod tests {
         let backend = doc["backends"][0].clone();
         doc["backends"].as_array_mut().unwrap().push(backend);
         assert_eq!(err(doc).path, "backends[1].name");
+    }
+
+    #[test]
+    fn profiles_are_checked_like_routes() {
+        let profile = |extra: serde_json::Value| {
+            let mut doc = base();
+            let mut p = json!({"name": "triage", "targets": [{"backend": "ollama", "model": "m"}]});
+            p.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            doc["profiles"] = json!([p]);
+            doc
+        };
+        let config: Config = parse(&profile(json!({"temperature": 0.2})).to_string()).unwrap();
+        assert_eq!(config.profiles[0].temperature, Some(0.2));
+        let e = err(profile(json!({"targets": [{"backend": "olama"}]})));
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (
+                "profiles[0].targets[0].backend",
+                "no backend is named `olama`"
+            )
+        );
+        let e = err(profile(json!({"temperature": 3})));
+        assert_eq!(e.path, "profiles[0].temperature");
+        let e = err(profile(json!({"reasoningEffort": "max"})));
+        assert_eq!(e.path, "profiles[0].reasoningEffort");
+        let e = err(profile(json!({"params": {"messages": []}})));
+        assert_eq!(e.path, "profiles[0].params.messages");
+        let e = err(profile(json!({"name": "triage-*"})));
+        assert_eq!(e.path, "profiles[0].name");
+        let e = err(profile(
+            json!({"name": base()["routes"][0]["model"].clone()}),
+        ));
+        assert_eq!(e.path, "profiles[0].name");
+        assert!(
+            e.message.contains("already a route or profile"),
+            "{}",
+            e.message
+        );
+        // A profile alone is enough.
+        let mut doc = profile(json!({}));
+        doc["routes"] = json!([]);
+        parse::<Config>(&doc.to_string()).unwrap();
     }
 
     #[test]

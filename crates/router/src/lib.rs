@@ -13,8 +13,12 @@ pub mod auth;
 pub mod breaker;
 pub mod config;
 pub mod error;
+pub mod execute;
 pub mod metrics;
+pub mod profile;
 pub mod proxy;
+pub mod redact;
+pub mod schema;
 pub mod table;
 
 use std::sync::Arc;

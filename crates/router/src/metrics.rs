@@ -34,6 +34,7 @@ pub struct Metrics {
     pub overhead: Histogram,
     pub tokens: Family<Labels, Counter>,
     pub fallbacks: Family<Labels, Counter>,
+    pub schema_checks: Family<Labels, Counter>,
     pub circuit_state: Family<Labels, Gauge>,
     pub in_flight: Gauge,
 }
@@ -47,6 +48,7 @@ impl Metrics {
             overhead: overhead_histogram(),
             tokens: Family::default(),
             fallbacks: Family::default(),
+            schema_checks: Family::default(),
             circuit_state: Family::default(),
             in_flight: Gauge::default(),
         };
@@ -72,6 +74,11 @@ impl Metrics {
             "Time the router itself added to a request: everything but waiting on upstreams",
             Unit::Seconds,
             metrics.overhead.clone(),
+        );
+        registry.register(
+            "schema_checks",
+            "Structured answers checked against their JSON schema, by route, target and result (valid, invalid)",
+            metrics.schema_checks.clone(),
         );
         registry.register(
             "tokens",

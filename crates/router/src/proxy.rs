@@ -57,6 +57,7 @@ pub async fn handle(
         Some(name) => record.client = name.to_owned(),
         None => return record.refuse(ApiError::unauthorized()),
     }
+    let headers = request.headers().clone();
     let limit = table.max_body_bytes;
     let declared = request
         .headers()
@@ -106,6 +107,24 @@ pub async fn handle(
         return record.refuse(ApiError::unknown_model(&model));
     };
     record.route.clone_from(&route.model);
+    if let (Some(profile), Some(fields)) = (&route.profile, body.as_object_mut()) {
+        if endpoint == Endpoint::ChatCompletions {
+            crate::profile::apply(profile, fields);
+        }
+    }
+    let deadline = tokio::time::Instant::from_std(begun) + route.budget;
+    let debug = debug_on(&table, &headers);
+    if endpoint == Endpoint::ChatCompletions && crate::execute::wants_strict(route, &headers, &body)
+    {
+        if stream {
+            return record.refuse(ApiError::bad_request(
+                "checking the answer against its schema needs the whole answer: \
+                 send `stream: false`, or leave out x-hwc-ai-strict-schema",
+            ));
+        }
+        return crate::execute::chat_strict(&table, route, body, record, begun, deadline, debug)
+            .await;
+    }
 
     let prompt_tokens = estimate_prompt_tokens(&body);
     let mut waited = Duration::ZERO;
@@ -119,6 +138,8 @@ pub async fn handle(
             stream,
             requested: &model,
             prompt_tokens,
+            deadline,
+            debug: debug.then_some(record.id.as_str()),
         };
         match attempt.run(&mut body, &mut waited).await {
             Ok(answer) => {
@@ -173,23 +194,48 @@ pub async fn handle(
     finish(response, &table, begun, waited, &id)
 }
 
-struct Attempt<'a> {
-    table: &'a Table,
-    route: &'a Route,
-    target: &'a Target,
-    endpoint: Endpoint,
-    stream: bool,
-    requested: &'a str,
-    prompt_tokens: u64,
+/// Whether this request's upstream traffic is logged: the operator
+/// allowed it (`debugRequests`) and the client asked (`x-hwc-ai-debug: 1`).
+pub(crate) fn debug_on(table: &Table, headers: &axum::http::HeaderMap) -> bool {
+    table.debug_requests
+        && headers
+            .get("x-hwc-ai-debug")
+            .is_some_and(|v| v.as_bytes() == b"1" || v.as_bytes().eq_ignore_ascii_case(b"true"))
+}
+
+/// One try of one target.
+pub(crate) struct Attempt<'a> {
+    pub table: &'a Table,
+    pub route: &'a Route,
+    pub target: &'a Target,
+    pub endpoint: Endpoint,
+    pub stream: bool,
+    pub requested: &'a str,
+    pub prompt_tokens: u64,
+    /// The end of the request's whole budget.
+    pub deadline: tokio::time::Instant,
+    /// The request id, when its upstream traffic is logged.
+    pub debug: Option<&'a str>,
 }
 
 /// Why a target was passed over, as the `reason` label of `fallbacks`.
-type Failure = (ApiError, &'static str);
+pub(crate) type Failure = (ApiError, &'static str);
 
 impl Attempt<'_> {
-    async fn run(&self, body: &mut Value, waited: &mut Duration) -> Result<Answer, Failure> {
+    pub async fn run(&self, body: &mut Value, waited: &mut Duration) -> Result<Answer, Failure> {
         let target = self.target;
         let backend = &self.table.backends[target.backend];
+        if tokio::time::Instant::now() >= self.deadline {
+            return Err((budget_spent(self.route), "timeout"));
+        }
+        if !backend.reasoning {
+            if let Some(effort) = body
+                .as_object_mut()
+                .and_then(|b| b.remove("reasoning_effort"))
+            {
+                tracing::debug!(target = %target.id, "backend takes no reasoning control: dropped reasoning_effort {effort}");
+            }
+        }
         if let Some(max) = target
             .max_prompt_tokens
             .filter(|&max| self.prompt_tokens > max)
@@ -283,6 +329,9 @@ impl Attempt<'_> {
                 serde_json::to_vec(body).expect("a JSON value serialises"),
             )
         };
+        if let Some(id) = self.debug {
+            self.debug_request(id, &url, &payload);
+        }
         let mut request = self
             .table
             .client
@@ -303,12 +352,23 @@ impl Attempt<'_> {
             target.timeout
         };
         let sent = Instant::now();
-        let deadline = tokio::time::Instant::now() + bound;
+        let own_deadline = tokio::time::Instant::now() + bound;
+        // The request's budget can end before this target's own bound; then
+        // the timeout is the budget's, and not this target's failure.
+        let budget_first = self.deadline < own_deadline;
+        let deadline = own_deadline.min(self.deadline);
+        let timed_out = |this: &Self| {
+            if budget_first {
+                (budget_spent(this.route), "timeout")
+            } else {
+                this.fail(timed_out(target, bound), "timeout")
+            }
+        };
         let outcome = timeout_at(deadline, request.send()).await;
         let headers_at = sent.elapsed();
         *waited += headers_at;
         let response = match outcome {
-            Err(_) => return Err(self.fail(timed_out(target, bound), "timeout")),
+            Err(_) => return Err(timed_out(self)),
             Ok(Err(err)) => {
                 let what = if err.is_connect() {
                     "cannot connect to"
@@ -370,7 +430,7 @@ impl Attempt<'_> {
             let first_at = sent.elapsed();
             *waited += first_at.saturating_sub(headers_at);
             let chunk = match first {
-                Err(_) => return Err(self.fail(timed_out(target, bound), "timeout")),
+                Err(_) => return Err(timed_out(self)),
                 Ok(None) => {
                     return Err(self.fail(
                         upstream_error(format!(
@@ -422,7 +482,7 @@ impl Attempt<'_> {
         .await;
         *waited += sent.elapsed().saturating_sub(headers_at);
         let body = match read {
-            Err(_) => return Err(self.fail(timed_out(target, bound), "timeout")),
+            Err(_) => return Err(timed_out(self)),
             Ok(Err(Oversize)) => {
                 return Err(self.fail(
                     upstream_error(format!(
@@ -474,8 +534,13 @@ impl Attempt<'_> {
             } else {
                 body
             };
-            redact(body, backend.key.as_ref().map(|k| k.expose()))
+            Bytes::from(crate::redact::body(&body, &self.table.secrets()))
         };
+        if let Some(id) = self.debug {
+            let shown = crate::redact::body(&body, &self.table.secrets());
+            tracing::info!(id, target = %target.id, status = status.as_u16(),
+                body = %String::from_utf8_lossy(&shown), "debug: upstream answer");
+        }
         target.breaker.success();
         drop(permit);
         Ok(Answer::Whole {
@@ -484,6 +549,20 @@ impl Attempt<'_> {
             body,
             usage,
         })
+    }
+
+    /// The debug log of an upstream request: where it went, which headers
+    /// (credentials redacted), and the body with every secret redacted.
+    fn debug_request(&self, id: &str, url: &str, payload: &[u8]) {
+        let backend = &self.table.backends[self.target.backend];
+        let auth = match (&backend.key, backend.kind) {
+            (None, _) => "none",
+            (Some(_), BackendKind::Anthropic) => "x-api-key: <redacted>",
+            (Some(_), BackendKind::OpenaiCompatible) => "authorization: Bearer <redacted>",
+        };
+        let shown = crate::redact::body(payload, &self.table.secrets());
+        tracing::info!(id, target = %self.target.id, url, auth,
+            body = %String::from_utf8_lossy(&shown), "debug: upstream request");
     }
 
     fn fail(&self, error: ApiError, reason: &'static str) -> Failure {
@@ -501,7 +580,7 @@ impl Attempt<'_> {
 
 /// A client-chosen string made safe for a log line: control characters
 /// replaced, at most 128 characters.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .take(128)
         .map(|c| if c.is_control() { '?' } else { c })
@@ -529,10 +608,24 @@ pub fn estimate_prompt_tokens(body: &Value) -> u64 {
     total.div_ceil(4)
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// The request's whole budget ran out (across its attempts).
+pub(crate) fn budget_spent(route: &Route) -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "api_error",
+        "upstream_timeout",
+        format!(
+            "the request's budget of {} for `{}` ran out",
+            humantime::format_duration(route.budget),
+            route.model
+        ),
+    )
 }
 
 fn timed_out(target: &Target, bound: Duration) -> ApiError {
@@ -581,7 +674,7 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<B
 
 type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
-enum Answer {
+pub(crate) enum Answer {
     Whole {
         status: StatusCode,
         content_type: Option<HeaderValue>,
@@ -661,7 +754,7 @@ impl Answer {
 
 /// The router's headers and its overhead, measured now: everything since
 /// the body was read except the time spent waiting on upstreams.
-fn finish(
+pub(crate) fn finish(
     mut response: Response,
     table: &Table,
     begun: Instant,
@@ -819,25 +912,6 @@ impl Drop for Relay {
     }
 }
 
-/// `body` with every occurrence of `secret` replaced by `<redacted>`.
-fn redact(body: Bytes, secret: Option<&str>) -> Bytes {
-    let Some(secret) = secret.map(str::as_bytes).filter(|s| !s.is_empty()) else {
-        return body;
-    };
-    if !contains(&body, secret) {
-        return body;
-    }
-    let mut out = Vec::with_capacity(body.len());
-    let mut rest = &body[..];
-    while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(b"<redacted>");
-        rest = &rest[at + secret.len()..];
-    }
-    out.extend_from_slice(rest);
-    Bytes::from(out)
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -865,48 +939,37 @@ mod tests {
         assert_eq!(printable("m\nINFO request id=x"), "m?INFO request id=x");
         assert_eq!(printable(&"x".repeat(500)).len(), 128);
     }
-
-    #[test]
-    fn redact_replaces_every_occurrence() {
-        let body = Bytes::from_static(b"bad key sk-1 (sk-1)");
-        assert_eq!(
-            &redact(body.clone(), Some("sk-1"))[..],
-            b"bad key <redacted> (<redacted>)"
-        );
-        assert_eq!(redact(body.clone(), None), body);
-        assert_eq!(redact(body.clone(), Some("other")), body);
-    }
 }
 
 #[derive(Deserialize)]
-struct UsageOnly {
-    usage: Option<Usage>,
+pub(crate) struct UsageOnly {
+    pub usage: Option<Usage>,
 }
 
 #[derive(Deserialize)]
-struct Usage {
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
+pub(crate) struct Usage {
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
 }
 
 /// One request's log line and metrics, written when it is dropped: at the
 /// end of the answer, or when the client goes away (status 499).
 pub struct Record {
     table: Arc<Table>,
-    id: String,
-    client: String,
-    model: String,
-    route: String,
-    target: String,
-    status: String,
-    error: Option<String>,
+    pub(crate) id: String,
+    pub(crate) client: String,
+    pub(crate) model: String,
+    pub(crate) route: String,
+    pub(crate) target: String,
+    pub(crate) status: String,
+    pub(crate) error: Option<String>,
     started: Instant,
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
+    pub(crate) prompt_tokens: Option<u64>,
+    pub(crate) completion_tokens: Option<u64>,
 }
 
 impl Record {
-    fn start(table: Arc<Table>) -> Self {
+    pub(crate) fn start(table: Arc<Table>) -> Self {
         table.metrics.in_flight.inc();
         Self {
             id: table.next_request_id(),
@@ -924,7 +987,7 @@ impl Record {
     }
 
     /// Answers with an error (nothing was or will be streamed).
-    fn refuse(mut self, error: ApiError) -> Response {
+    pub(crate) fn refuse(mut self, error: ApiError) -> Response {
         self.status = error.status.as_u16().to_string();
         self.error = Some(error.message.clone());
         let mut response = error.into_response();
@@ -940,7 +1003,7 @@ impl Record {
         }
     }
 
-    fn add_usage(&mut self, usage: Usage) {
+    pub(crate) fn add_usage(&mut self, usage: Usage) {
         self.prompt_tokens = usage.prompt_tokens.or(self.prompt_tokens);
         self.completion_tokens = usage.completion_tokens.or(self.completion_tokens);
     }

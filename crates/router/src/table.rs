@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::Clients;
 use crate::breaker::Breaker;
-use crate::config::{BackendKind, Config};
+use crate::config::{BackendKind, Config, ReasoningEffort, TargetConfig};
 use crate::metrics::Metrics;
 
 pub struct Backend {
@@ -25,6 +25,8 @@ pub struct Backend {
     pub queue_timeout: Duration,
     pub local: bool,
     pub list_models: bool,
+    /// Takes a reasoning control; when false, one is dropped.
+    pub reasoning: bool,
 }
 
 pub struct Target {
@@ -51,6 +53,23 @@ pub struct Route {
     pub model: String,
     pub glob: bool,
     pub targets: Vec<Target>,
+    /// Set when this route is a profile.
+    pub profile: Option<Profile>,
+    /// The whole request's budget across attempts.
+    pub budget: Duration,
+    /// Repair attempts per target when output fails its schema.
+    pub schema_repairs: u32,
+}
+
+/// A profile's request defaults (see [`crate::profile`]).
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u64>,
+    pub reasoning_effort: Option<ReasoningEffort>,
+    pub max_depth: Option<u32>,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub strict_schema: bool,
 }
 
 pub struct Table {
@@ -61,6 +80,8 @@ pub struct Table {
     pub metrics: Metrics,
     pub max_body_bytes: usize,
     pub max_response_bytes: usize,
+    /// Whether `x-hwc-ai-debug: 1` turns on a request's debug log.
+    pub debug_requests: bool,
     /// Unix seconds at start, the `created` of `/v1/models`.
     pub started: u64,
     next_id: AtomicU64,
@@ -93,49 +114,73 @@ impl Table {
                 queue_timeout: config.defaults.queue_timeout,
                 local: b.is_local(),
                 list_models: b.list_models,
+                reasoning: b.reasoning,
             });
         }
         let mut breakers: HashMap<String, Arc<Breaker>> = HashMap::new();
+        let mut targets_of = |list: &[TargetConfig]| -> Vec<Target> {
+            list.iter()
+                .map(|t| {
+                    let backend = backends
+                        .iter()
+                        .position(|b| b.name == t.backend)
+                        .expect("validated: the backend exists");
+                    let id = format!("{}/{}", t.backend, t.model.as_deref().unwrap_or("*"));
+                    let breaker = breakers
+                        .entry(id.clone())
+                        .or_insert_with(|| {
+                            let gauge = hwc_ai_runtime::metrics::series(
+                                &metrics.circuit_state,
+                                &vec![("target", id.clone())],
+                            );
+                            Arc::new(Breaker::new(
+                                config.circuit_breaker.failure_threshold,
+                                config.circuit_breaker.cooldown,
+                                gauge,
+                            ))
+                        })
+                        .clone();
+                    Target {
+                        id,
+                        backend,
+                        model: t.model.clone(),
+                        first_byte_timeout: t
+                            .first_byte_timeout
+                            .unwrap_or(config.defaults.first_byte_timeout),
+                        timeout: t.timeout.unwrap_or(config.defaults.timeout),
+                        idle_timeout: t.idle_timeout.unwrap_or(config.defaults.idle_timeout),
+                        max_prompt_tokens: t.max_prompt_tokens,
+                        breaker,
+                    }
+                })
+                .collect()
+        };
         let mut routes = Vec::new();
         for r in &config.routes {
-            let mut targets = Vec::new();
-            for t in &r.targets {
-                let backend = backends
-                    .iter()
-                    .position(|b| b.name == t.backend)
-                    .expect("validated: the backend exists");
-                let id = format!("{}/{}", t.backend, t.model.as_deref().unwrap_or("*"));
-                let breaker = breakers
-                    .entry(id.clone())
-                    .or_insert_with(|| {
-                        let gauge = hwc_ai_runtime::metrics::series(
-                            &metrics.circuit_state,
-                            &vec![("target", id.clone())],
-                        );
-                        Arc::new(Breaker::new(
-                            config.circuit_breaker.failure_threshold,
-                            config.circuit_breaker.cooldown,
-                            gauge,
-                        ))
-                    })
-                    .clone();
-                targets.push(Target {
-                    id,
-                    backend,
-                    model: t.model.clone(),
-                    first_byte_timeout: t
-                        .first_byte_timeout
-                        .unwrap_or(config.defaults.first_byte_timeout),
-                    timeout: t.timeout.unwrap_or(config.defaults.timeout),
-                    idle_timeout: t.idle_timeout.unwrap_or(config.defaults.idle_timeout),
-                    max_prompt_tokens: t.max_prompt_tokens,
-                    breaker,
-                });
-            }
             routes.push(Route {
                 model: r.model.clone(),
                 glob: r.is_glob(),
-                targets,
+                targets: targets_of(&r.targets),
+                profile: None,
+                budget: config.defaults.budget,
+                schema_repairs: config.defaults.schema_repairs,
+            });
+        }
+        for p in &config.profiles {
+            routes.push(Route {
+                model: p.name.clone(),
+                glob: false,
+                targets: targets_of(&p.targets),
+                profile: Some(Profile {
+                    temperature: p.temperature,
+                    max_tokens: p.max_tokens,
+                    reasoning_effort: p.reasoning_effort,
+                    max_depth: p.max_depth,
+                    params: p.params.clone(),
+                    strict_schema: p.strict_schema,
+                }),
+                budget: p.timeout.unwrap_or(config.defaults.budget),
+                schema_repairs: p.schema_repairs.unwrap_or(config.defaults.schema_repairs),
             });
         }
         let client = reqwest::Client::builder()
@@ -150,6 +195,7 @@ impl Table {
             metrics,
             max_body_bytes: config.max_body_bytes,
             max_response_bytes: config.max_response_bytes,
+            debug_requests: config.debug_requests,
             started: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -168,6 +214,15 @@ impl Table {
                     .iter()
                     .find(|r| r.glob && glob_match(&r.model, model))
             })
+    }
+
+    /// Every key the router holds, for redaction.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.backends
+            .iter()
+            .filter_map(|b| b.key.as_ref().map(|k| k.expose()))
+            .chain(self.clients.secrets())
+            .collect()
     }
 
     /// Whether any route can send a request off this host.

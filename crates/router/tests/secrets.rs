@@ -14,6 +14,8 @@ use tokio::io::AsyncReadExt;
 const CLIENT_CANARY: &str = "canary-client-key-5f0d1c";
 const BACKEND_CANARY: &str = "canary-backend-key-9a7e42";
 const WRONG_CANARY: &str = "canary-wrong-key-31b8";
+/// A client's own secret in a request field; the debug log must not show it.
+const FIELD_CANARY: &str = "canary-field-token-77c2";
 
 #[tokio::test]
 async fn canary_keys_never_leak() {
@@ -39,6 +41,7 @@ async fn canary_keys_never_leak() {
     };
     let config = json!({
         "listen": format!("127.0.0.1:{port}"),
+        "debugRequests": true,
         "clients": {"keys": [{"name": "bot", "key": {"file": client_key}}],
                     "allowUnauthenticatedLoopback": false},
         "backends": [
@@ -108,6 +111,46 @@ async fn canary_keys_never_leak() {
         "{text}"
     );
     seen += &text;
+    // Debug mode: the upstream request and answer are logged, redacted.
+    let debug = |model: &'static str, path: &'static str, body: serde_json::Value| {
+        let request = client()
+            .post(format!("{url}{path}"))
+            .bearer_auth(CLIENT_CANARY)
+            .header("x-hwc-ai-debug", "1")
+            .json(&body);
+        let _ = model;
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, text) = debug(
+        "chat",
+        "/v1/chat/completions",
+        json!({"model": "chat", "messages": [{"role": "user", "content": "x"}],
+               "metadata": {"api_key": FIELD_CANARY}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    seen += &text;
+    let (status, text) = debug(
+        "quoting",
+        "/execute",
+        json!({"model_name": "quoting", "prompt": "x"}),
+    )
+    .await;
+    assert_eq!(status, 502, "{text}");
+    assert!(text.contains("provider_error"), "{text}");
+    seen += &text;
+    let (status, text) = debug(
+        "chat",
+        "/execute",
+        json!({"model_name": "chat", "prompt": "x"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    seen += &text;
+
     for path in ["/metrics", "/health"] {
         seen += &client()
             .get(format!("{url}{path}"))
@@ -121,7 +164,7 @@ async fn canary_keys_never_leak() {
 
     // The backend key went where it belongs.
     let sent = upstream.received_headers();
-    assert_eq!(sent.len(), 1);
+    assert_eq!(sent.len(), 3);
     assert_eq!(sent[0]["authorization"], format!("Bearer {BACKEND_CANARY}"));
 
     child.start_kill().unwrap();
@@ -141,14 +184,24 @@ async fn canary_keys_never_leak() {
         .read_to_string(&mut logs)
         .await
         .unwrap();
-    let requests: Vec<&str> = logs.lines().filter(|l| l.contains(" request ")).collect();
-    assert_eq!(requests.len(), 5, "one line per request:\n{logs}");
+    let requests: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("INFO request id="))
+        .collect();
+    assert_eq!(requests.len(), 8, "one line per request:\n{logs}");
+    let debugged = logs
+        .lines()
+        .filter(|l| l.contains("debug: upstream request"))
+        .count();
+    assert_eq!(debugged, 3, "{logs}");
+    assert!(logs.contains("authorization: Bearer <redacted>"), "{logs}");
+    assert!(logs.contains(r#""api_key":"<redacted>""#), "{logs}");
     assert!(requests[0].contains("client=bot"), "{logs}");
     assert!(requests[0].contains("target=cloud/m"), "{logs}");
     assert!(requests[0].contains("prompt_tokens=1"), "{logs}");
     assert!(requests[1].contains("status=401"), "{logs}");
     assert!(requests[2].contains("target=gone/m status=502"), "{logs}");
-    for canary in [CLIENT_CANARY, BACKEND_CANARY, WRONG_CANARY] {
+    for canary in [CLIENT_CANARY, BACKEND_CANARY, WRONG_CANARY, FIELD_CANARY] {
         assert!(!logs.contains(canary), "{canary} in the logs:\n{logs}");
         assert!(!seen.contains(canary), "{canary} in a response:\n{seen}");
     }

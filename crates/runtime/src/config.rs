@@ -44,6 +44,15 @@ impl fmt::Display for ConfigError {
 /// rules). Report every problem's field path.
 pub trait Validate {
     fn validate(&self) -> Result<(), ConfigError>;
+
+    /// Completes a parsed document before it is validated, e.g. with a file
+    /// an environment variable names. The default keeps it as it is.
+    fn complete(self) -> Result<Self, ConfigError>
+    where
+        Self: Sized,
+    {
+        Ok(self)
+    }
 }
 
 /// Parses and validates a config document.
@@ -60,6 +69,7 @@ pub fn parse<T: DeserializeOwned + Validate>(text: &str) -> Result<T, ConfigErro
         };
         ConfigError { path, message }
     })?;
+    let value = value.complete()?;
     value.validate()?;
     Ok(value)
 }
