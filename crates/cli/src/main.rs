@@ -3,6 +3,7 @@
 mod check_config;
 mod http;
 mod models;
+mod smoke;
 mod status;
 mod term;
 mod up;
@@ -83,6 +84,32 @@ enum Command {
         #[command(subcommand)]
         action: Option<models::Action>,
     },
+    /// Check a running router as a dependent service would: /health, then a
+    /// fixture /execute with a JSON schema (a daily triage report), the
+    /// answer validated here.
+    ///
+    /// Exit status: 0 pass, 1 schema failure, 2 transport failure (cannot
+    /// reach the router), 3 the router answered with another error
+    /// (provider, timeout, profile, configuration).
+    Smoke {
+        /// Where the router listens.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9432",
+            env = "HWC_AI_ROUTER_URL"
+        )]
+        url: String,
+        /// The profile or model to ask; the first the router lists when
+        /// absent.
+        #[arg(long)]
+        model: Option<String>,
+        /// The whole call's budget.
+        #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
+        budget: std::time::Duration,
+        /// A file holding a client key for the router.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
     /// Validate a daemon's config file: exit 0 when valid, 1 with the field
     /// named when not.
     CheckConfig {
@@ -105,6 +132,17 @@ fn main() -> ExitCode {
             json,
         } => status::main(&url, &router_url, json),
         Command::Models { url, json, action } => models::main(&url, json, action),
+        Command::Smoke {
+            url,
+            model,
+            budget,
+            key_file,
+        } => smoke::main(smoke::Args {
+            url,
+            model,
+            budget,
+            key_file,
+        }),
         Command::CheckConfig { daemon, file } => check_config::main(&daemon, &file),
     }
 }

@@ -674,6 +674,9 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<B
 
 type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
+// One per request, moved once: boxing the larger variant would only add
+// an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Answer {
     Whole {
         status: StatusCode,
