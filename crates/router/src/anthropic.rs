@@ -81,7 +81,7 @@ pub fn request(body: &Value, model: &str, stream: bool) -> Result<Value, String>
         "max_tokens": max_tokens,
         "messages": turns
             .into_iter()
-            .map(|(role, content)| json!({"role": role, "content": content}))
+            .map(|(role, content)| json!({"role": role, "content": plain(content)}))
             .collect::<Vec<_>>(),
     });
     let fields = out.as_object_mut().expect("an object");
@@ -189,6 +189,17 @@ fn thinking(fields: &mut Map<String, Value>, effort: &str) {
     );
     if fields.remove("temperature").is_some() {
         tracing::debug!("temperature dropped: Anthropic's thinking takes none");
+    }
+}
+
+/// A turn's content: a lone text block as a plain string, which the API
+/// takes as the same thing. Servers that pass Messages on to an
+/// OpenAI-compatible model (LiteLLM) keep a block list as a list of
+/// parts, which many local chat templates (llama.cpp's) cannot read.
+fn plain(mut blocks: Vec<Value>) -> Value {
+    match blocks.as_mut_slice() {
+        [block] if block["type"] == "text" && block["text"].is_string() => block["text"].take(),
+        _ => Value::Array(blocks),
     }
 }
 
@@ -317,6 +328,10 @@ pub struct StreamTranslator {
     include_usage: bool,
     /// Content block index → tool-call index.
     tools: HashMap<u64, u64>,
+    /// Tool-use id → tool-call index: a block that repeats an id continues
+    /// that call (LiteLLM in front of llama.cpp sends each piece of a
+    /// call's input as a block of its own, all with the call's id).
+    tool_ids: HashMap<String, u64>,
     input_tokens: u64,
     output_tokens: Option<u64>,
 }
@@ -330,6 +345,7 @@ impl StreamTranslator {
             created,
             include_usage,
             tools: HashMap::new(),
+            tool_ids: HashMap::new(),
             input_tokens: 0,
             output_tokens: None,
         }
@@ -384,7 +400,15 @@ impl StreamTranslator {
                 let index = data["index"].as_u64().unwrap_or(0);
                 match block["type"].as_str() {
                     Some("tool_use") => {
-                        let tool = self.tools.len() as u64;
+                        let id = block["id"].as_str().unwrap_or("");
+                        if let Some(&tool) = self.tool_ids.get(id) {
+                            self.tools.insert(index, tool);
+                            return;
+                        }
+                        let tool = self.tools.values().max().map_or(0, |last| last + 1);
+                        if !id.is_empty() {
+                            self.tool_ids.insert(id.to_owned(), tool);
+                        }
                         self.tools.insert(index, tool);
                         self.chunk(
                             json!({"tool_calls": [{"index": tool, "id": block["id"], "type": "function",
@@ -423,6 +447,11 @@ impl StreamTranslator {
                 let stop = data["delta"]["stop_reason"].as_str().unwrap_or("");
                 self.chunk(json!({}), Some(finish_reason(stop)), out);
                 let output = data["usage"]["output_tokens"].as_u64().unwrap_or(0);
+                // Counts here are cumulative, and some servers (LiteLLM)
+                // send the prompt's only here, not in message_start.
+                if let Some(input) = data["usage"]["input_tokens"].as_u64() {
+                    self.input_tokens = self.input_tokens.max(input);
+                }
                 self.output_tokens = Some(output);
                 if self.include_usage {
                     let usage = json!({

@@ -18,6 +18,10 @@ use support::*;
 #[derive(Clone, Copy)]
 enum Mode {
     Answer,
+    /// As LiteLLM's /v1/messages streams in front of llama.cpp's server:
+    /// input tokens only in message_delta's usage, and each piece of one
+    /// tool call's input in a tool_use block of its own, all with one id.
+    LiteLlm,
     Overloaded,
     BadRequest,
     ErrorMidStream,
@@ -74,6 +78,35 @@ fn events(error_mid_stream: bool) -> Vec<String> {
     out
 }
 
+/// The LiteLLM stream: no input tokens at the start, one call in three
+/// blocks sharing an id.
+fn litellm_events() -> Vec<String> {
+    let ev = |data: Value| {
+        format!(
+            "event: {}\ndata: {data}\n\n",
+            data["type"].as_str().unwrap()
+        )
+    };
+    let mut out = vec![ev(json!({"type": "message_start", "message": {
+        "id": "msg_3", "type": "message", "role": "assistant", "content": [], "model": "claude-x",
+        "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 0, "output_tokens": 0}}}))];
+    for (index, piece) in ["{\"city\"", ": \"Oslo", "\"}"].into_iter().enumerate() {
+        out.push(ev(
+            json!({"type": "content_block_start", "index": index, "content_block":
+            {"type": "tool_use", "id": "call_0", "name": "get_weather", "input": {}}}),
+        ));
+        out.push(ev(json!({"type": "content_block_delta", "index": index,
+            "delta": {"type": "input_json_delta", "partial_json": piece}})));
+        out.push(ev(json!({"type": "content_block_stop", "index": index})));
+    }
+    out.push(ev(
+        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+        "usage": {"input_tokens": 14, "output_tokens": 9}}),
+    ));
+    out.push(ev(json!({"type": "message_stop"})));
+    out
+}
+
 async fn messages(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Response {
     let body: Value = serde_json::from_str(&body).unwrap();
     fake.seen.lock().unwrap().push((headers, body.clone()));
@@ -90,7 +123,10 @@ async fn messages(State(fake): State<Fake>, headers: HeaderMap, body: String) ->
         )
             .into_response(),
         _ if body["stream"] == true => {
-            let chunks = events(matches!(mode, Mode::ErrorMidStream));
+            let chunks = match mode {
+                Mode::LiteLlm => litellm_events(),
+                _ => events(matches!(mode, Mode::ErrorMidStream)),
+            };
             let stream = futures_util::stream::iter(chunks).then(|c| async move {
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 Ok::<_, std::io::Error>(Bytes::from(c))
@@ -182,7 +218,7 @@ async fn non_streaming_request_and_answer_are_translated() {
     assert_eq!(sent["max_tokens"], 4096);
     assert_eq!(
         sent["messages"],
-        json!([{"role": "user", "content": [{"type": "text", "text": "get_weather for Oslo"}]}])
+        json!([{"role": "user", "content": "get_weather for Oslo"}])
     );
     assert_eq!(sent["tools"][0]["name"], "get_weather");
     router.stop().await;
@@ -232,6 +268,46 @@ async fn stream_events_become_openai_chunks() {
     assert_eq!(chunks[n - 1]["choices"], json!([]));
     assert_eq!(chunks[n - 1]["usage"]["prompt_tokens"], 12);
     assert_eq!(chunks[n - 1]["usage"]["completion_tokens"], 9);
+    router.stop().await;
+}
+
+/// LiteLLM's /v1/messages in front of llama.cpp's server: the prompt's
+/// tokens arrive only in message_delta, and one tool call comes as several
+/// tool_use blocks with the same id. The client must still see one call
+/// and the real prompt size.
+#[tokio::test]
+async fn stream_with_late_input_tokens_and_a_tool_call_in_pieces() {
+    let (fake, base) = start_fake().await;
+    *fake.mode.lock().unwrap() = Mode::LiteLlm;
+    let (router, _dir) = router(&base, None).await;
+    let (status, _, body) = router.chat(ask(true)).await;
+    assert_eq!(status, 200, "{body}");
+    let data = sse_data(&body);
+    assert_eq!(data.last().unwrap(), "[DONE]", "{body}");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let calls: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0))
+        .collect();
+    assert!(calls.iter().all(|c| c["index"] == 0), "{body}");
+    let named: Vec<_> = calls.iter().filter(|c| c["id"].is_string()).collect();
+    assert_eq!(named.len(), 1, "one call starts: {body}");
+    assert_eq!(named[0]["function"]["name"], "get_weather");
+    let arguments: String = calls
+        .iter()
+        .filter_map(|c| c["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).unwrap(),
+        json!({"city": "Oslo"})
+    );
+    let usage = &chunks.last().unwrap()["usage"];
+    assert_eq!(usage["prompt_tokens"], 14, "{body}");
+    assert_eq!(usage["completion_tokens"], 9);
+    assert_eq!(usage["total_tokens"], 23);
     router.stop().await;
 }
 
