@@ -908,8 +908,10 @@ impl Relay {
 impl Drop for Relay {
     /// Dropped before the end: the client went away, and with this relay
     /// goes the upstream connection, which cancels the upstream request.
+    /// Not so once `[DONE]` went out: OpenAI's SDKs close the connection
+    /// as soon as they read it, before the upstream's body has ended.
     fn drop(&mut self) {
-        if !self.finished {
+        if !self.finished && !self.saw_done {
             self.record.status = "499".to_owned();
         }
     }

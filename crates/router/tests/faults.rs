@@ -305,6 +305,53 @@ async fn client_disconnect_cancels_the_upstream_request() {
     router.stop().await;
 }
 
+/// OpenAI's SDKs close the connection as soon as they read `[DONE]`,
+/// before the upstream's body has ended: the answer was whole, so the
+/// request is a 200, not a client that went away.
+#[tokio::test]
+async fn a_client_that_leaves_after_done_got_its_answer() {
+    let upstream = Scripted::start(Reply::Sse {
+        chunks: vec![
+            "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n".to_owned(),
+            "data: [DONE]\n\n".to_owned(),
+        ],
+        gap: Duration::from_millis(300),
+        cut: false,
+    })
+    .await;
+    let router = RouterUnderTest::start(json!({
+        "backends": [backend("sse", &upstream.base_url())],
+        "routes": [{"model": "chat", "targets": [{"backend": "sse", "model": "m"}]}]
+    }))
+    .await;
+    let mut response = client()
+        .post(router.chat_url())
+        .json(&ask(true))
+        .send()
+        .await
+        .unwrap();
+    let mut body = Vec::new();
+    while !String::from_utf8_lossy(&body).contains("data: [DONE]") {
+        body.extend_from_slice(&response.chunk().await.unwrap().unwrap());
+    }
+    drop(response);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = router.metrics().await;
+        if sample(&metrics, "hwc_ai_router_in_flight_requests") == Some(0.0) {
+            let series = |status: &str| {
+                format!("hwc_ai_router_requests_total{{route=\"chat\",target=\"sse/m\",status=\"{status}\"}}")
+            };
+            assert_eq!(sample(&metrics, &series("200")), Some(1.0), "{metrics}");
+            assert_eq!(sample(&metrics, &series("499")), None, "{metrics}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    router.stop().await;
+}
+
 #[tokio::test]
 async fn backend_concurrency_is_bounded() {
     let ollama = ollama().await;
