@@ -43,6 +43,41 @@ let
     };
   };
 
+  profileType = types.submodule {
+    options = {
+      targets = mkOption {
+        type = targetsType;
+        description = "Tried in order; a string is a model on the local Ollama.";
+      };
+      temperature = field types.number "Default `temperature` (0 to 2).";
+      maxTokens = field types.ints.positive "Default `max_tokens`.";
+      timeout = field types.str "The whole request's budget across attempts (`defaults.budget`, 5m).";
+      reasoningEffort = field (types.enum [
+        "none"
+        "minimal"
+        "low"
+        "medium"
+        "high"
+      ]) "Default reasoning effort, mapped to each backend's own control.";
+      maxDepth = field types.ints.positive "Tool-call rounds a caller may take with this profile.";
+      params = mkOption {
+        type = settingsFormat.type;
+        default = { };
+        example = {
+          top_p = 0.9;
+          seed = 7;
+        };
+        description = "Portable model parameters added to requests that do not set them.";
+      };
+      schemaRepairs = field types.ints.unsigned "Re-asks per target when an answer fails its schema (`defaults.schemaRepairs`, 1).";
+      strictSchema = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Check `response_format` json_schema answers on `/v1/chat/completions` too.";
+      };
+    };
+  };
+
   # a plain string is a model on the local Ollama
   targetsType = types.coercedTo types.str (model: [ { inherit model; } ]) (types.listOf targetType);
 
@@ -154,12 +189,14 @@ let
       routes
       clientKeys
       allowUnauthenticatedLoopback
+      profiles
+      debugRequests
       ;
   };
 
   credentials = router.credentials {
     cloud = cloudArgs;
-    inherit (cfg) backends clientKeys;
+    inherit (cfg) backends clientKeys profilesFile;
   };
 
   checkedConfig = settingsLib.checked {
@@ -178,7 +215,8 @@ let
     // lib.mapAttrs' (name: b: lib.nameValuePair "hwc.ai.router.backends.${name}.apiKeyFile" b.apiKeyFile) (
       lib.filterAttrs (_: b: b.apiKeyFile != null) cfg.backends
     )
-    // lib.mapAttrs' (name: path: lib.nameValuePair "hwc.ai.router.clientKeys.${name}" path) cfg.clientKeys;
+    // lib.mapAttrs' (name: path: lib.nameValuePair "hwc.ai.router.clientKeys.${name}" path) cfg.clientKeys
+    // lib.optionalAttrs (cfg.profilesFile != null) { "hwc.ai.router.profilesFile" = cfg.profilesFile; };
 
   duplicates = router.duplicateModels (cfg.settings.routes or [ ]);
   unknown = router.unknownBackends cfg.settings;
@@ -284,6 +322,52 @@ in
       description = ''
         Requests from this host need no key. Turn it off when a cloud
         provider is enabled and local users should not spend on it.
+      '';
+    };
+
+    profiles = mkOption {
+      type = types.attrsOf profileType;
+      default = { };
+      example = lib.literalExpression ''
+        {
+          custodian-triage-balanced = {
+            targets = [
+              { model = "qwen3:8b"; }
+              { backend = "openai"; model = "gpt-4o-mini"; }
+            ];
+            temperature = 0.2;
+            maxTokens = 2048;
+            timeout = "120s";
+            reasoningEffort = "medium";
+          };
+        }
+      '';
+      description = ''
+        Named request defaults over an ordered list of targets, usable
+        wherever a model name is (`/execute`, `/v1/chat/completions`);
+        docs/execute.md.
+      '';
+    };
+
+    profilesFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/etc/llm/profiles.json";
+      description = ''
+        Absolute path of a JSON file `{"profiles": [...]}` on the host, for
+        profiles kept outside Nix: its profiles replace those of the same
+        name and add others. Loaded with `LoadCredential=` at start, so the
+        unit needs no read access to its directory; a bad file stops the
+        start with the field named.
+      '';
+    };
+
+    debugRequests = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Honour `x-hwc-ai-debug: 1` on a request: log its upstream requests
+        and answers, with every credential redacted (prompts do appear).
       '';
     };
 

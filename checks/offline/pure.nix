@@ -452,6 +452,53 @@ expect "net.nix" [
     };
   }
   {
+    what = "the router unit with a profiles file: loaded as a credential, named in the environment";
+    got =
+      let
+        unit = router.unit {
+          binDir = "/opt/hwc-ai/bin";
+          configFile = "/etc/hwc-ai/hwc-ai-router.json";
+          settings = router.document local;
+          credentials = router.credentials { profilesFile = "/etc/llm/profiles.json"; };
+        };
+      in
+      {
+        inherit (unit.serviceConfig) LoadCredential;
+        inherit (unit) environment;
+      };
+    want = {
+      LoadCredential = [ "router-profiles:/etc/llm/profiles.json" ];
+      environment.HWC_AI_ROUTER_PROFILES_FILE = "%d/router-profiles";
+    };
+  }
+  {
+    what = "profiles: targets as an alias's, unset defaults and empty params left out";
+    got =
+      (router.document (
+        local
+        // {
+          profiles.triage = {
+            targets = "qwen3:8b";
+            temperature = 0.2;
+            maxTokens = null;
+            params = { };
+          };
+        }
+      )).profiles;
+    want = [
+      {
+        name = "triage";
+        targets = [
+          {
+            backend = "ollama";
+            model = "qwen3:8b";
+          }
+        ];
+        temperature = 0.2;
+      }
+    ];
+  }
+  {
     what = "the router unit with a LAN backend by IP address: that address and loopback";
     got = {
       inherit

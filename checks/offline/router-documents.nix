@@ -4,7 +4,8 @@
 # unit that runs it.
 #
 #   default: `hwc.ai.enable = true` and nothing else: the local Ollama only
-#   cloud: OpenAI and Anthropic enabled, an alias, a client key
+#   cloud: OpenAI and Anthropic enabled, an alias, a client key, a profile,
+#     and the debug log
 let
   router = import ../../modules/lib/router.nix;
 
@@ -25,6 +26,27 @@ in
     local
     // {
       inherit cloud clientKeys;
+      debugRequests = true;
+      profiles.custodian-triage-balanced = {
+        targets = [
+          {
+            backend = "ollama";
+            model = "qwen3:8b";
+          }
+          {
+            backend = "anthropic";
+            model = "claude-sonnet-4-5";
+          }
+        ];
+        temperature = 0.2;
+        maxTokens = 2048;
+        timeout = "120s";
+        reasoningEffort = "medium";
+        maxDepth = 4;
+        params.top_p = 0.9;
+        schemaRepairs = 2;
+        strictSchema = true;
+      };
       aliases = {
         local-fast = "llama3.2:3b";
         smart = [

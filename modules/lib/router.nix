@@ -86,6 +86,10 @@ let
   #   aliases: name -> a model on the local Ollama, or a list of targets
   #   routes: more routes, { model, targets }, ahead of the default ones
   #   clientKeys: client name -> key file on the host
+  #   profiles: name -> { targets, temperature, maxTokens, timeout,
+  #     reasoningEffort, maxDepth, params, schemaRepairs, strictSchema }
+  #     (docs/execute.md); `targets` as an alias's
+  #   debugRequests: honour `x-hwc-ai-debug: 1`
   document =
     {
       listen,
@@ -96,6 +100,8 @@ let
       routes ? [ ],
       clientKeys ? { },
       allowUnauthenticatedLoopback ? true,
+      profiles ? { },
+      debugRequests ? false,
     }:
     let
       ollama = {
@@ -148,7 +154,35 @@ let
         ++ (if cloudRoutes == [ ] then [ ] else [ (toLocal "*:*") ])
         ++ cloudRoutes
         ++ [ (toLocal "*") ];
-    };
+    }
+    // (
+      if profiles == { } then
+        { }
+      else
+        { profiles = map (name: profile name profiles.${name}) (builtins.attrNames profiles); }
+    )
+    // (if debugRequests then { inherit debugRequests; } else { });
+
+  # One profile of the document: its targets as an alias's, its defaults
+  # as given (unset ones left out).
+  profile =
+    name: p:
+    compact (
+      p
+      // {
+        inherit name;
+        targets = map compact (targetsOf p.targets);
+        params = if (p.params or { }) == { } then null else p.params;
+      }
+    );
+
+  # The credential holding `hwc.ai.router.profilesFile`, and where the
+  # router finds it ($HWC_AI_ROUTER_PROFILES_FILE; %d is the unit's
+  # credentials directory).
+  profilesCredential = "router-profiles";
+  profilesEnvironment = {
+    HWC_AI_ROUTER_PROFILES_FILE = "%d/${profilesCredential}";
+  };
 
   # Credentials the unit loads: credential name -> path on the host.
   credentials =
@@ -156,6 +190,7 @@ let
       cloud ? { },
       backends ? { },
       clientKeys ? { },
+      profilesFile ? null,
     }:
     let
       keyed =
@@ -174,7 +209,8 @@ let
         name = clientKeyCredential name;
         value = clientKeys.${name};
       }) (builtins.attrNames clientKeys)
-    );
+    )
+    // (if profilesFile == null then { } else { ${profilesCredential} = profilesFile; });
 
   # The hosts a document makes the router connect to: its backends'.
   peers = doc: map (b: net.hostOf (b.baseUrl or "")) (doc.backends or [ ]);
@@ -187,7 +223,9 @@ let
     doc:
     let
       known = map (b: b.name or "") (doc.backends or [ ]);
-      named = concatMap (r: map (t: t.backend or "") (r.targets or [ ])) (doc.routes or [ ]);
+      named = concatMap (r: map (t: t.backend or "") (r.targets or [ ])) (
+        (doc.routes or [ ]) ++ (doc.profiles or [ ])
+      );
     in
     builtins.attrNames (
       builtins.listToAttrs (
@@ -220,6 +258,7 @@ let
       after ? [ ],
     }:
     units.service {
+      environment = if credentials ? ${profilesCredential} then profilesEnvironment else { };
       name = "hwc-ai-router";
       description = "hwc-ai model router";
       documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/router.md" ];
@@ -236,6 +275,7 @@ in
     apiKeyCredential
     isCredentialName
     document
+    profilesCredential
     credentials
     peers
     duplicateModels

@@ -47,6 +47,14 @@
           targets = [ { backend = "gpu-box"; } ];
         }
       ];
+      profiles.custodian-triage-balanced = {
+        targets = "qwen3:8b";
+        temperature = 0.2;
+        reasoningEffort = "medium";
+        params.seed = 7;
+      };
+      profilesFile = "/etc/llm/profiles.json";
+      debugRequests = true;
     };
   };
 
@@ -58,6 +66,38 @@
       json = builtins.toJSON settings;
     in
     [
+      {
+        what = "a profile: its targets on the local Ollama, its defaults, nothing unset";
+        got = settings.profiles;
+        want = [
+          {
+            name = "custodian-triage-balanced";
+            targets = [
+              {
+                backend = "ollama";
+                model = "qwen3:8b";
+              }
+            ];
+            temperature = 0.2;
+            reasoningEffort = "medium";
+            params.seed = 7;
+            strictSchema = false;
+          }
+        ];
+      }
+      {
+        what = "the profiles file: a credential the router finds through its environment; the debug log on";
+        got = {
+          file = lib.elem "router-profiles:/etc/llm/profiles.json" unit.serviceConfig.LoadCredential;
+          env = unit.environment.HWC_AI_ROUTER_PROFILES_FILE;
+          inherit (settings) debugRequests;
+        };
+        want = {
+          file = true;
+          env = "%d/router-profiles";
+          debugRequests = true;
+        };
+      }
       {
         what = "backends: Ollama, the providers (remote, keys by credential), the LAN box";
         got = settings.backends;
@@ -152,6 +192,7 @@
           "openai-api-key:/run/secrets/openai-api-key"
           "router-key-bot:/run/secrets/router-key-bot"
           "router-key-open-webui:/run/secrets/router-key-open-webui"
+          "router-profiles:/etc/llm/profiles.json"
         ];
       }
       {
