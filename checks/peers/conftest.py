@@ -247,7 +247,67 @@ class Router:
         return self.process.log_text()
 
 
-def router_config(workdir: Path, canaries: Canaries, llama, llama_embed, litellm, loopback: bool, port: int) -> dict:
+class Liar:
+    """A model server that answers every chat completion with text that is
+    not JSON (`/liar/v1`), or never answers (`/hang/v1`): the unsatisfiable
+    and the stuck target for the /execute tests."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        liar = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                length = int(self.headers.get("content-length", 0))
+                self.rfile.read(length)
+                liar.hits += 1
+                if self.path.startswith("/hang/"):
+                    time.sleep(30)
+                body = json.dumps({
+                    "id": "chatcmpl-liar", "object": "chat.completion", "created": 1, "model": "liar",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": "Sure! The report is fine."}}],
+                    "usage": {"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9},
+                }).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.hits = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def liar():
+    server = Liar()
+    yield server
+    server.server.shutdown()
+
+
+# Profiles for the /execute tests (checks/peers/test_execute.py).
+PROFILES = [
+    {"name": "triage-local", "targets": [{"backend": "llama", "model": LLAMA_MODEL}],
+     "temperature": 0, "maxTokens": 400, "schemaRepairs": 1},
+    # Invalid JSON from the first target: repaired, then the next target.
+    {"name": "triage-fallback", "schemaRepairs": 1, "maxTokens": 400, "temperature": 0,
+     "targets": [{"backend": "liar", "model": "liar"}, {"backend": "llama", "model": LLAMA_MODEL}]},
+    {"name": "triage-never", "schemaRepairs": 2, "targets": [{"backend": "liar", "model": "liar"}]},
+    {"name": "stuck", "timeout": "1500ms", "targets": [{"backend": "hang", "model": "liar"}]},
+]
+
+
+def router_config(workdir: Path, canaries: Canaries, llama, llama_embed, litellm, loopback: bool, port: int,
+                  liar: Liar | None = None) -> dict:
     def key_file(name: str, value: str) -> dict:
         path = workdir / f"{name}.key"
         path.write_text(value + "\n")
@@ -255,7 +315,7 @@ def router_config(workdir: Path, canaries: Canaries, llama, llama_embed, litellm
         return {"file": str(path)}
 
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    return {
+    config = {
         "listen": f"127.0.0.1:{port}",
         "log": {"level": "debug"},
         "defaults": {"firstByteTimeout": "60s", "timeout": "2m"},
@@ -270,8 +330,9 @@ def router_config(workdir: Path, canaries: Canaries, llama, llama_embed, litellm
             "allowUnauthenticatedLoopback": loopback,
         },
         "backends": [
+            # llama-cpp-python's server takes a schema as `json_object`.
             {"name": "llama", "kind": "openai-compatible", "baseUrl": f"{llama.url}/v1",
-             "apiKey": key_file("llama", canaries.llama), "listModels": True},
+             "apiKey": key_file("llama", canaries.llama), "listModels": True, "schemaFormat": "json-object"},
             {"name": "llama-embed", "kind": "openai-compatible", "baseUrl": f"{llama_embed.url}/v1",
              "apiKey": key_file("llama", canaries.llama)},
             {"name": "dead", "kind": "openai-compatible", "baseUrl": dead,
@@ -298,6 +359,13 @@ def router_config(workdir: Path, canaries: Canaries, llama, llama_embed, litellm
             {"model": "smol*", "targets": [{"backend": "llama"}]},
         ],
     }
+    if liar is not None:
+        config["backends"] += [
+            {"name": "liar", "kind": "openai-compatible", "baseUrl": f"{liar.url}/liar/v1"},
+            {"name": "hang", "kind": "openai-compatible", "baseUrl": f"{liar.url}/hang/v1"},
+        ]
+        config["profiles"] = PROFILES
+    return config
 
 
 def start_router(name: str, workdir: Path, config: dict) -> Router:
@@ -315,9 +383,10 @@ def start_router(name: str, workdir: Path, config: dict) -> Router:
 
 
 @pytest.fixture(scope="session")
-def router(workdir, canaries, llama, llama_embed, litellm):
+def router(workdir, canaries, llama, llama_embed, litellm, liar):
     port = free_port()
-    r = start_router("router", workdir, router_config(workdir, canaries, llama, llama_embed, litellm, True, port))
+    r = start_router("router", workdir,
+                     router_config(workdir, canaries, llama, llama_embed, litellm, True, port, liar))
     yield r
     r.process.stop()
 

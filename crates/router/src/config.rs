@@ -356,6 +356,22 @@ pub struct BackendConfig {
     /// false the control is dropped (logged at debug).
     #[serde(default = "default_reasoning")]
     pub reasoning: bool,
+    /// How an OpenAI-compatible backend is asked for schema-shaped JSON.
+    #[serde(default)]
+    pub schema_format: SchemaFormat,
+}
+
+/// The `response_format` an OpenAI-compatible backend takes for a schema.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemaFormat {
+    /// `{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}`:
+    /// OpenAI, Ollama, vLLM, llama.cpp's server.
+    #[default]
+    JsonSchema,
+    /// `{"type": "json_object", "schema": ...}`: llama-cpp-python's server,
+    /// which refuses `json_schema`.
+    JsonObject,
 }
 
 fn default_reasoning() -> bool {

@@ -490,7 +490,9 @@ pub async fn structured(
         for repair in 0..=route.schema_repairs {
             let mut sent = body.clone();
             let forced = match (schema, sent.as_object_mut()) {
-                (Some(schema), Some(fields)) => schema::shape(fields, &schema.value, backend.kind),
+                (Some(schema), Some(fields)) => {
+                    schema::shape(fields, &schema.value, backend.kind, backend.schema_format)
+                }
                 _ => false,
             };
             let attempt = Attempt {

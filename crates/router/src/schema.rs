@@ -11,7 +11,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::config::BackendKind;
+use crate::config::{BackendKind, SchemaFormat};
 
 /// The name of the forced tool, and of the `json_schema` sent to
 /// OpenAI-compatible backends.
@@ -40,7 +40,18 @@ impl Schema {
     /// The JSON in `content`, when it parses and validates; otherwise every
     /// reason it does not (the first [`MAX_ERRORS`]).
     pub fn check(&self, content: &str) -> Result<Value, Vec<String>> {
-        let value: Value = serde_json::from_str(unfence(content))
+        let text = unfence(content);
+        let value: Value = serde_json::from_str(text)
+            .or_else(|e| {
+                // A raw newline or tab inside a string (small models write
+                // them) is the only lapse forgiven, as Python's
+                // `json.loads(strict=False)` forgives it.
+                if e.is_syntax() && e.to_string().contains("control character") {
+                    serde_json::from_str(&escape_controls(text)).map_err(|_| e)
+                } else {
+                    Err(e)
+                }
+            })
             .map_err(|e| vec![format!("the answer is not JSON: {e}")])?;
         let errors: Vec<String> = self
             .validator
@@ -71,6 +82,33 @@ fn unfence(content: &str) -> &str {
     rest.trim_end().strip_suffix("```").unwrap_or(rest).trim()
 }
 
+/// `text` with control characters inside JSON strings escaped.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string && !escaped && (c as u32) < 0x20 {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                other => out.push_str(&format!("\\u{:04x}", other as u32)),
+            }
+            continue;
+        }
+        if in_string && !escaped && c == '\\' {
+            escaped = true;
+        } else {
+            if c == '"' && !escaped {
+                in_string = !in_string;
+            }
+            escaped = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn clip(text: &str) -> String {
     const MAX: usize = 300;
     if text.chars().count() <= MAX {
@@ -83,14 +121,20 @@ fn clip(text: &str) -> String {
 
 /// Asks a backend of `kind` for output shaped by `schema`. Returns whether
 /// the answer will come as the forced tool's input.
-pub fn shape(body: &mut Map<String, Value>, schema: &Value, kind: BackendKind) -> bool {
+pub fn shape(
+    body: &mut Map<String, Value>,
+    schema: &Value,
+    kind: BackendKind,
+    format: SchemaFormat,
+) -> bool {
     match kind {
         BackendKind::OpenaiCompatible => {
-            body.insert(
-                "response_format".into(),
-                json!({"type": "json_schema",
-                       "json_schema": {"name": TOOL, "schema": schema, "strict": true}}),
-            );
+            let response_format = match format {
+                SchemaFormat::JsonSchema => json!({"type": "json_schema",
+                    "json_schema": {"name": TOOL, "schema": schema, "strict": true}}),
+                SchemaFormat::JsonObject => json!({"type": "json_object", "schema": schema}),
+            };
+            body.insert("response_format".into(), response_format);
             false
         }
         BackendKind::Anthropic => {
@@ -175,6 +219,18 @@ mod tests {
     }
 
     #[test]
+    fn raw_control_characters_in_strings_are_forgiven() {
+        let schema = triage();
+        let value = schema
+            .check("{\"items\": [{\"id\": \"a\nb\\\"c\td\", \"score\": 1}]}")
+            .unwrap();
+        assert_eq!(value["items"][0]["id"], "a\nb\"c\td");
+        // Outside a string a control character is whitespace or an error,
+        // as JSON says.
+        assert!(schema.check("{\"items\":\u{1}[]}").is_err());
+    }
+
+    #[test]
     fn failures_name_the_place_and_the_reason() {
         let schema = triage();
         let errors = schema.check(r#"{"items": [{"id": 7}]}"#).unwrap_err();
@@ -205,11 +261,33 @@ mod tests {
     fn each_backend_is_asked_its_own_way() {
         let schema = json!({"type": "object"});
         let mut body = Map::new();
-        assert!(!shape(&mut body, &schema, BackendKind::OpenaiCompatible));
+        let json_schema = SchemaFormat::JsonSchema;
+        assert!(!shape(
+            &mut body,
+            &schema,
+            BackendKind::OpenaiCompatible,
+            json_schema
+        ));
         assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
         let mut body = Map::new();
+        shape(
+            &mut body,
+            &schema,
+            BackendKind::OpenaiCompatible,
+            SchemaFormat::JsonObject,
+        );
+        assert_eq!(
+            body["response_format"],
+            json!({"type": "json_object", "schema": schema})
+        );
+        let mut body = Map::new();
         body.insert("response_format".into(), json!({"type": "json_object"}));
-        assert!(shape(&mut body, &schema, BackendKind::Anthropic));
+        assert!(shape(
+            &mut body,
+            &schema,
+            BackendKind::Anthropic,
+            json_schema
+        ));
         assert!(body.get("response_format").is_none());
         assert_eq!(body["tools"][0]["function"]["parameters"], schema);
         assert_eq!(body["tool_choice"]["function"]["name"], TOOL);

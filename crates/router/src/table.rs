@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::Clients;
 use crate::breaker::Breaker;
-use crate::config::{BackendKind, Config, ReasoningEffort, TargetConfig};
+use crate::config::{BackendKind, Config, ReasoningEffort, SchemaFormat, TargetConfig};
 use crate::metrics::Metrics;
 
 pub struct Backend {
@@ -27,6 +27,7 @@ pub struct Backend {
     pub list_models: bool,
     /// Takes a reasoning control; when false, one is dropped.
     pub reasoning: bool,
+    pub schema_format: SchemaFormat,
 }
 
 pub struct Target {
@@ -115,6 +116,7 @@ impl Table {
                 local: b.is_local(),
                 list_models: b.list_models,
                 reasoning: b.reasoning,
+                schema_format: b.schema_format,
             });
         }
         let mut breakers: HashMap<String, Arc<Breaker>> = HashMap::new();
