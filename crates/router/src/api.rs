@@ -96,8 +96,15 @@ async fn discover(table: &Table, i: usize) -> (usize, Vec<String>) {
         .client
         .get(format!("{}/models", backend.base))
         .timeout(DISCOVERY_TIMEOUT);
-    if let Some(key) = &backend.key {
-        request = request.bearer_auth(key.expose());
+    match (&backend.key, backend.kind) {
+        // Anthropic's /v1/models takes its key and version as for messages.
+        (Some(key), crate::config::BackendKind::Anthropic) => {
+            request = request
+                .header("x-api-key", key.expose())
+                .header("anthropic-version", crate::anthropic::VERSION);
+        }
+        (Some(key), _) => request = request.bearer_auth(key.expose()),
+        (None, _) => {}
     }
     #[derive(serde::Deserialize)]
     struct List {

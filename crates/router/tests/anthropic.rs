@@ -150,6 +150,20 @@ async fn messages(State(fake): State<Fake>, headers: HeaderMap, body: String) ->
 
 use futures_util::StreamExt;
 
+/// Anthropic's model list: its own key header and version, like messages.
+async fn models(headers: HeaderMap) -> Response {
+    let keyed = headers.get("x-api-key").is_some_and(|k| k == "sk-ant-test")
+        && headers.contains_key("anthropic-version");
+    if !keyed {
+        return (StatusCode::UNAUTHORIZED, r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#).into_response();
+    }
+    axum::Json(
+        json!({"data": [{"type": "model", "id": "claude-x", "display_name": "Claude X"}],
+                      "has_more": false}),
+    )
+    .into_response()
+}
+
 async fn start_fake() -> (Fake, String) {
     let fake = Fake {
         mode: Arc::new(Mutex::new(Mode::Answer)),
@@ -157,6 +171,7 @@ async fn start_fake() -> (Fake, String) {
     };
     let app = Router::new()
         .route("/v1/messages", post(messages))
+        .route("/v1/models", axum::routing::get(models))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -352,4 +367,21 @@ async fn errors_fallback_and_mid_stream_failure() {
     assert_eq!(response.status(), 400);
     assert_eq!(ollama.calls().embeddings(), 1);
     router.stop().await;
+}
+
+#[tokio::test]
+async fn models_are_listed_with_anthropics_own_headers() {
+    let (_fake, base) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("anthropic.key");
+    std::fs::write(&key, "sk-ant-test").unwrap();
+    let router = RouterUnderTest::start(json!({
+        "backends": [{"name": "claude", "kind": "anthropic", "baseUrl": base,
+                      "apiKey": {"file": key}, "listModels": true}],
+        "routes": [{"model": "claude-*", "targets": [{"backend": "claude"}]}]
+    }))
+    .await;
+    let (status, body) = router.get("/v1/models").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""id":"claude-x""#), "{body}");
 }
