@@ -54,6 +54,23 @@ let
 in
 expect "net.nix" [
   {
+    what = "an address written with brackets or without makes one URL";
+    got = [
+      (net.httpUrl "[::]" 11434)
+      (net.httpUrl "::" 11434)
+      (net.httpUrl "[fd00::5]" 11434)
+      (net.httpUrl "0.0.0.0" 11434)
+      (net.hostPort "[::1]" 9430)
+    ];
+    want = [
+      "http://[::1]:11434"
+      "http://[::1]:11434"
+      "http://[fd00::5]:11434"
+      "http://127.0.0.1:11434"
+      "[::1]:9430"
+    ];
+  }
+  {
     what = "hostOf URLs and addresses";
     got = map net.hostOf [
       "http://127.0.0.1:11434"

@@ -45,15 +45,29 @@ let
     host != null
     && (matches "[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+" host || matches "[0-9a-fA-F.]*:[0-9a-fA-F:.]*" host);
 
-  # "host:port", IPv6 in brackets.
+  # "[::1]" -> "::1": an address as written in a URL, as a bare address.
+  unbracket =
+    host:
+    let
+      m = builtins.match "[[](.*)[]]" host;
+    in
+    if m == null then host else builtins.head m;
+
+  # "host:port", IPv6 in brackets (whether or not `host` had them).
   hostPort =
     host: port:
-    if builtins.match ".*:.*" host != null then "[${host}]:${toString port}" else "${host}:${toString port}";
+    let
+      bare = unbracket host;
+    in
+    if builtins.match ".*:.*" bare != null then "[${bare}]:${toString port}" else "${bare}:${toString port}";
 
   # The address to reach a service listening on `host` from this machine:
   # a wildcard address is reached through loopback.
   reachable =
-    host:
+    written:
+    let
+      host = unbracket written;
+    in
     if host == "0.0.0.0" || host == "" then
       "127.0.0.1"
     else if host == "::" then
