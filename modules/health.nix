@@ -228,27 +228,14 @@ in
         Nix store, and the daemon reads it from `$CREDENTIALS_DIRECTORY`.
       '';
     };
-
-    settings = mkOption {
-      type = types.submodule { freeformType = settingsFormat.type; };
-      default = { };
-      example = {
-        log.level = "debug";
-        maxConcurrentProbes = 16;
-      };
-      description = ''
-        The prober's config document (docs/prober.md), rendered to JSON. The
-        options above set its fields at `mkDefault` priority: set a field
-        here to override it.
-      '';
-    };
-
-    configFile = mkOption {
-      type = types.path;
-      readOnly = true;
-      default = checkedConfig;
-      defaultText = lib.literalMD "the rendered `settings`, checked by `hwc-ai-prober --check-config`";
-      description = "The prober's config file, as the unit uses it.";
+  }
+  // settingsLib.documentOptions {
+    name = "prober";
+    daemon = "hwc-ai-prober";
+    configFile = checkedConfig;
+    example = {
+      log.level = "debug";
+      maxConcurrentProbes = 16;
     };
   };
 

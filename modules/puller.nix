@@ -22,7 +22,6 @@ let
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
   inherit (settingsLib) defaultsDeep field;
-  settingsFormat = settingsLib.format;
 
 
 
@@ -162,27 +161,14 @@ in
     '';
 
     warnUsedRatio = field types.float "Warn when the models file system is fuller than this (0.8).";
-
-    settings = mkOption {
-      type = types.submodule { freeformType = settingsFormat.type; };
-      default = { };
-      example = {
-        log.level = "debug";
-        retry.max = "1h";
-      };
-      description = ''
-        The puller's config document (docs/puller.md), rendered to JSON. The
-        options above set its fields at `mkDefault` priority: set a field
-        here to override it.
-      '';
-    };
-
-    configFile = mkOption {
-      type = types.path;
-      readOnly = true;
-      default = checkedConfig;
-      defaultText = lib.literalMD "the rendered `settings`, checked by `hwc-ai-puller --check-config`";
-      description = "The puller's config file, as the unit uses it.";
+  }
+  // settingsLib.documentOptions {
+    name = "puller";
+    daemon = "hwc-ai-puller";
+    configFile = checkedConfig;
+    example = {
+      log.level = "debug";
+      retry.max = "1h";
     };
   };
 

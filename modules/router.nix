@@ -370,27 +370,14 @@ in
         and answers, with every credential redacted (prompts do appear).
       '';
     };
-
-    settings = mkOption {
-      type = types.submodule { freeformType = settingsFormat.type; };
-      default = { };
-      example = {
-        log.level = "debug";
-        defaults.firstByteTimeout = "30s";
-      };
-      description = ''
-        The router's config document (docs/router.md), rendered to JSON. The
-        options above set its fields at `mkDefault` priority: set a field
-        here to override it.
-      '';
-    };
-
-    configFile = mkOption {
-      type = types.path;
-      readOnly = true;
-      default = checkedConfig;
-      defaultText = lib.literalMD "the rendered `settings`, checked by `hwc-ai-router --check-config`";
-      description = "The router's config file, as the unit uses it.";
+  }
+  // settingsLib.documentOptions {
+    name = "router";
+    daemon = "hwc-ai-router";
+    configFile = checkedConfig;
+    example = {
+      log.level = "debug";
+      defaults.firstByteTimeout = "30s";
     };
   };
 

@@ -16,6 +16,38 @@ in
     in
     go;
 
+  # The `settings` and `configFile` options every daemon's module has.
+  #   name: "router" (its docs are docs/<name>.md); daemon: "hwc-ai-router"
+  #   example: an example `settings`
+  #   configFile: the checked document (`checked` below)
+  documentOptions =
+    {
+      name,
+      daemon,
+      example,
+      configFile,
+    }:
+    {
+      settings = lib.mkOption {
+        type = lib.types.submodule { freeformType = format.type; };
+        default = { };
+        inherit example;
+        description = ''
+          The ${name}'s config document (docs/${name}.md), rendered to JSON. The
+          options above set its fields at `mkDefault` priority: set a field
+          here to override it.
+        '';
+      };
+
+      configFile = lib.mkOption {
+        type = lib.types.path;
+        readOnly = true;
+        default = configFile;
+        defaultText = lib.literalMD "the rendered `settings`, checked by `${daemon} --check-config`";
+        description = "The ${name}'s config file, as the unit uses it.";
+      };
+    };
+
   # An optional field of the document: unset (null) leaves it out, so the
   # daemon's own default applies.
   field =
