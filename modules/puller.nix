@@ -23,8 +23,6 @@ let
   settingsLib = import ./settings.nix { inherit lib pkgs; };
   inherit (settingsLib) defaultsDeep field;
 
-
-
   modelType = types.submodule {
     options = {
       name = mkOption {
