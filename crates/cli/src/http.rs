@@ -18,15 +18,7 @@ pub async fn get(url: &str) -> Result<String, String> {
         .get(url)
         .send()
         .await
-        .map_err(|e| {
-            if e.is_connect() {
-                "connection refused".to_owned()
-            } else if e.is_timeout() {
-                "timed out".to_owned()
-            } else {
-                e.without_url().to_string()
-            }
-        })?;
+        .map_err(reason)?;
     if !response.status().is_success() {
         return Err(format!("status {}", response.status().as_u16()));
     }
@@ -34,4 +26,15 @@ pub async fn get(url: &str) -> Result<String, String> {
         .text()
         .await
         .map_err(|e| e.without_url().to_string())
+}
+
+/// Why a request failed, in a few words and without the URL.
+pub fn reason(err: reqwest::Error) -> String {
+    if err.is_connect() {
+        "connection refused".to_owned()
+    } else if err.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        err.without_url().to_string()
+    }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::http::reason;
 use crate::term;
 
 pub const SCHEMA: &str = include_str!("smoke/triage.schema.json");
@@ -271,16 +272,6 @@ async fn first_model(
         .await
         .ok()?;
     list["data"][0]["id"].as_str().map(str::to_owned)
-}
-
-fn reason(err: reqwest::Error) -> String {
-    if err.is_connect() {
-        "connection refused".to_owned()
-    } else if err.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        err.without_url().to_string()
-    }
 }
 
 #[cfg(test)]
