@@ -1,27 +1,14 @@
 //! `hwc-ai models` and `hwc-ai models sync` against a puller running on
 //! the fake Ollama: the table tells the truth, the exit codes follow it.
 
+mod support;
+
 use std::time::Duration;
 
 use hwc_ai_ollama_fake::{CatalogModel, FakeOllama, PullSpeed};
 use hwc_ai_runtime::notify::Notifier;
 use hwc_ai_runtime::{Context, Shutdown};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hwc-ai");
-
-async fn hwc_ai(args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::hwc_ai;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_and_sync_against_a_puller_on_the_fake() {

@@ -1,6 +1,8 @@
 //! `hwc-ai smoke` tells a pass, a schema failure, a provider error and a
 //! transport failure apart, by output and exit status.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -9,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hwc-ai");
+use support::hwc_ai;
 
 const REPORT: &str = r#"{"date": "2026-11-22", "items": [{"id": "HL-103", "title": "Ollama disk 91% full",
   "businessValue": 8, "timeCriticality": 9, "riskReduction": 8, "jobSize": 2, "wsjf": 12.5,
@@ -36,17 +37,8 @@ async fn chat(State(answer): State<Answer>) -> Response {
 }
 
 async fn smoke(args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(BIN)
-        .arg("smoke")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    let (code, stdout, stderr) = hwc_ai(&[&["smoke"], args].concat()).await;
+    (code, stdout + &stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

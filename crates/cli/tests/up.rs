@@ -1,36 +1,15 @@
 //! `hwc-ai up` runs the whole stack in one process; `hwc-ai status` shows
 //! the prober's targets and the router's circuits; SIGTERM stops it all.
 
+mod support;
+
 use std::process::Stdio;
 use std::time::Duration;
 
 use hwc_ai_ollama_fake::{CatalogModel, FakeOllama};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hwc-ai");
-
-async fn hwc_ai(args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, hwc_ai, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_routes_to_ollama_and_status_shows_the_circuits() {
