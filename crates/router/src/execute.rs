@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -146,33 +146,15 @@ pub async fn handle(
     request: Request,
 ) -> Response {
     let mut record = Record::start(table.clone());
-    let headers = request.headers().clone();
-    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    match table.clients.admit(authorization, peer.ip()) {
-        Some(name) => record.client = name.to_owned(),
-        None => {
-            return refuse(
-                record,
-                Failure::new(
-                    Kind::Unauthorized,
-                    "missing or unknown API key (send Authorization: Bearer <key>)",
-                ),
-            )
-        }
-    }
-    let bytes = match axum::body::to_bytes(request.into_body(), table.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return refuse(
-                record,
-                Failure::new(
-                    Kind::InvalidRequest,
-                    format!(
-                        "the body could not be read or is larger than {} bytes",
-                        table.max_body_bytes
-                    ),
-                ),
-            )
+    let (headers, bytes) = match proxy::admit(&table, peer, request, &mut record).await {
+        Ok(admitted) => admitted,
+        Err(error) => {
+            let kind = if error.status == StatusCode::UNAUTHORIZED {
+                Kind::Unauthorized
+            } else {
+                Kind::InvalidRequest
+            };
+            return refuse(record, Failure::new(kind, error.message));
         }
     };
     let begun = Instant::now();
@@ -373,9 +355,7 @@ pub fn wants_strict(route: &Route, headers: &HeaderMap, body: &Value) -> bool {
         .and_then(Value::as_str)
         == Some("json_schema");
     let strict = route.profile.as_ref().is_some_and(|p| p.strict_schema)
-        || headers
-            .get("x-hwc-ai-strict-schema")
-            .is_some_and(|v| v.as_bytes() == b"1" || v.as_bytes().eq_ignore_ascii_case(b"true"));
+        || proxy::flag(headers, "x-hwc-ai-strict-schema");
     asked && strict
 }
 

@@ -49,36 +49,9 @@ pub async fn handle(
     endpoint: Endpoint,
 ) -> Response {
     let mut record = Record::start(table.clone());
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    match table.clients.admit(authorization, peer.ip()) {
-        Some(name) => record.client = name.to_owned(),
-        None => return record.refuse(ApiError::unauthorized()),
-    }
-    let headers = request.headers().clone();
-    let limit = table.max_body_bytes;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return record.refuse(ApiError::too_large(limit));
-    }
-    let bytes = match axum::body::to_bytes(request.into_body(), limit).await {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            let over = std::error::Error::source(&err)
-                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
-            let error = if over {
-                ApiError::too_large(limit)
-            } else {
-                ApiError::bad_request("could not read the request body")
-            };
-            return record.refuse(error);
-        }
+    let (headers, bytes) = match admit(&table, peer, request, &mut record).await {
+        Ok(admitted) => admitted,
+        Err(error) => return record.refuse(error),
     };
     // The router's own time starts once the body is in: reading it is the
     // client's upload, not the router's work.
@@ -194,13 +167,59 @@ pub async fn handle(
     finish(response, &table, begun, waited, &id)
 }
 
+/// Admits a request: a client key that matches (or loopback, when
+/// allowed), then its body within `maxBodyBytes` (by `Content-Length`
+/// before reading, or while reading a chunked body). Names the client in
+/// `record`.
+pub(crate) async fn admit(
+    table: &Table,
+    peer: SocketAddr,
+    request: Request,
+    record: &mut Record,
+) -> Result<(axum::http::HeaderMap, Bytes), ApiError> {
+    let (parts, body) = request.into_parts();
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    match table.clients.admit(authorization, peer.ip()) {
+        Some(name) => record.client = name.to_owned(),
+        None => return Err(ApiError::unauthorized()),
+    }
+    let limit = table.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::too_large(limit));
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok((parts.headers, bytes)),
+        Err(err) => {
+            let over = std::error::Error::source(&err)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            Err(if over {
+                ApiError::too_large(limit)
+            } else {
+                ApiError::bad_request("could not read the request body")
+            })
+        }
+    }
+}
+
+/// Whether a request header is set to `1` or `true`.
+pub(crate) fn flag(headers: &axum::http::HeaderMap, name: &str) -> bool {
+    headers
+        .get(name)
+        .is_some_and(|v| v.as_bytes() == b"1" || v.as_bytes().eq_ignore_ascii_case(b"true"))
+}
+
 /// Whether this request's upstream traffic is logged: the operator
 /// allowed it (`debugRequests`) and the client asked (`x-hwc-ai-debug: 1`).
 pub(crate) fn debug_on(table: &Table, headers: &axum::http::HeaderMap) -> bool {
-    table.debug_requests
-        && headers
-            .get("x-hwc-ai-debug")
-            .is_some_and(|v| v.as_bytes() == b"1" || v.as_bytes().eq_ignore_ascii_case(b"true"))
+    table.debug_requests && flag(headers, "x-hwc-ai-debug")
 }
 
 /// One try of one target.
