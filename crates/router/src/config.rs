@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
+pub use hwc_ai_runtime::auth::{ClientKey, ClientsConfig};
 use hwc_ai_runtime::config::{self, check_listen, check_name};
 use hwc_ai_runtime::{Common, ConfigError, LogConfig, SecretSource, Validate};
 use serde::Deserialize;
@@ -278,41 +279,6 @@ fn default_cooldown() -> Duration {
     Duration::from_secs(30)
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClientsConfig {
-    /// Named bearer keys; the name is what logs show, never the key.
-    #[serde(default)]
-    pub keys: Vec<ClientKey>,
-    /// Requests from 127.0.0.0/8 and ::1 need no key.
-    #[serde(default = "default_allow_unauthenticated_loopback")]
-    pub allow_unauthenticated_loopback: bool,
-}
-
-impl Default for ClientsConfig {
-    fn default() -> Self {
-        Self {
-            keys: Vec::new(),
-            allow_unauthenticated_loopback: default_allow_unauthenticated_loopback(),
-        }
-    }
-}
-
-/// On: a process on the host can already talk to the local Ollama without
-/// a key, so a key on loopback protects nothing by default; the router
-/// listens on loopback unless told otherwise. Turn it off when cloud
-/// backends are enabled and local users should not spend on them.
-fn default_allow_unauthenticated_loopback() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClientKey {
-    pub name: String,
-    pub key: SecretSource,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
@@ -492,24 +458,7 @@ impl Validate for Config {
             Some(self.circuit_breaker.cooldown),
         )?;
 
-        let mut names = HashSet::new();
-        for (i, key) in self.clients.keys.iter().enumerate() {
-            let path = format!("clients.keys[{i}]");
-            check_name(&format!("{path}.name"), &key.name)?;
-            key.key.check(&format!("{path}.key"))?;
-            if !names.insert(key.name.as_str()) {
-                return Err(ConfigError::at(
-                    format!("{path}.name"),
-                    format!("`{}` is used by another key", key.name),
-                ));
-            }
-        }
-        if self.clients.keys.is_empty() && !self.clients.allow_unauthenticated_loopback {
-            return Err(ConfigError::at(
-                "clients",
-                "no client could use the router: add keys or allow unauthenticated loopback",
-            ));
-        }
+        self.clients.check("clients", "router")?;
 
         if self.backends.is_empty() {
             return Err(ConfigError::at(

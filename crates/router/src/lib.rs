@@ -9,7 +9,6 @@
 
 pub mod anthropic;
 pub mod api;
-pub mod auth;
 pub mod breaker;
 pub mod config;
 pub mod error;

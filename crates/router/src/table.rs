@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hwc_ai_runtime::{ConfigError, Secret};
 use tokio::sync::Semaphore;
 
-use crate::auth::Clients;
+use hwc_ai_runtime::auth::Clients;
 use crate::breaker::Breaker;
 use crate::config::{BackendKind, Config, ReasoningEffort, SchemaFormat, TargetConfig};
 use crate::metrics::Metrics;
@@ -91,13 +91,6 @@ pub struct Table {
 impl Table {
     /// Builds the table and reads every secret the config names.
     pub fn build(config: &Config, metrics: Metrics) -> Result<Self, ConfigError> {
-        let mut keys = Vec::new();
-        for (i, key) in config.clients.keys.iter().enumerate() {
-            keys.push((
-                key.name.clone(),
-                key.key.read(&format!("clients.keys[{i}].key"))?,
-            ));
-        }
         let mut backends = Vec::new();
         for (i, b) in config.backends.iter().enumerate() {
             let key = match &b.api_key {
@@ -193,7 +186,7 @@ impl Table {
             client,
             backends,
             routes,
-            clients: Clients::new(keys, config.clients.allow_unauthenticated_loopback),
+            clients: config.clients.load("clients")?,
             metrics,
             max_body_bytes: config.max_body_bytes,
             max_response_bytes: config.max_response_bytes,

@@ -70,18 +70,37 @@ pub struct DaemonArgs {
 impl DaemonArgs {
     /// Parses the process arguments under the daemon's binary name.
     pub fn parse_for(name: &str) -> Self {
+        Self::parse_from_for(name, std::env::args_os())
+    }
+
+    /// Parses `args` (the program name first) under the command name
+    /// `hwc-ai-{name}`, e.g. `mcp wrap` for a subcommand.
+    pub fn parse_from_for<I, T>(name: &str, args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
         let matches = Self::command()
             .name(format!("hwc-ai-{name}"))
             .version(env!("CARGO_PKG_VERSION"))
-            .get_matches();
+            .get_matches_from(args);
         Self::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
     }
 }
 
 /// The whole `main` of a daemon binary.
 pub fn main<D: Daemon>() -> ExitCode {
-    let args = DaemonArgs::parse_for(D::NAME);
-    match load::<D::Config>(D::NAME, &args) {
+    main_with::<D>(D::NAME, std::env::args_os())
+}
+
+/// `main` for a binary holding more than one daemon: `command` names this
+/// one (`mcp wrap`), `args` are its arguments after the program name.
+pub fn main_with<D: Daemon>(
+    command: &str,
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> ExitCode {
+    let args = DaemonArgs::parse_from_for(command, args);
+    match load::<D::Config>(command, &args) {
         Ok(Some(config)) => serve::<D>(config),
         Ok(None) => ExitCode::SUCCESS,
         Err(code) => code,

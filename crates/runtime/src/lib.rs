@@ -5,6 +5,7 @@
 //! checks the config, sets up logging, binds (or inherits) the listener,
 //! speaks sd-notify, serves `/metrics`, and drains gracefully on SIGTERM.
 
+pub mod auth;
 pub mod config;
 pub mod daemon;
 pub mod http;

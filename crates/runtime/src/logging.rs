@@ -21,7 +21,9 @@ use crate::config::{LogConfig, LogFormat};
 pub fn init(config: &LogConfig) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => EnvFilter::new(env),
-        _ => EnvFilter::new(&config.level),
+        // The MCP SDK logs every session and notification at info; its
+        // warnings are what an operator needs. RUST_LOG can say otherwise.
+        _ => EnvFilter::new(format!("{},rmcp=warn", config.level)),
     };
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()

@@ -1,0 +1,142 @@
+//! How a server is reached: a stdio child, a wrapper's unix socket, or a
+//! remote URL over streamable HTTP or legacy SSE.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, UnixSocketHttpClient};
+use rmcp::{RoleClient, ServiceExt};
+
+use super::stdio::Child;
+use super::{sse, Events};
+use crate::config::{Kind, RemoteTransport, ServerConfig, StdioConfig};
+use hwc_ai_runtime::{ConfigError, Secret};
+
+/// The URL a wrapper serves MCP at on its socket.
+pub const WRAPPED_MCP_URL: &str = "http://localhost/mcp";
+
+pub enum Connector {
+    Stdio(Child),
+    Socket(PathBuf),
+    Remote(Remote),
+}
+
+pub struct Remote {
+    pub url: url::Url,
+    pub transport: RemoteTransport,
+    pub headers: HashMap<http::HeaderName, http::HeaderValue>,
+    pub token: Option<Secret>,
+    pub client: reqwest13::Client,
+}
+
+impl Connector {
+    /// Builds the connector for a configured server, reading its secrets.
+    /// `path` is the server's config path, for errors.
+    pub fn new(server: &ServerConfig, path: &str) -> Result<Self, ConfigError> {
+        Ok(match server.kind() {
+            Kind::Command => Connector::Stdio(Child::new(&server.name, server.stdio(), path)?),
+            Kind::Socket => Connector::Socket(server.socket.clone().expect("kind is socket")),
+            Kind::Remote(transport) => {
+                let token = match &server.bearer_token {
+                    Some(source) => Some(source.read(&format!("{path}.bearerToken"))?),
+                    None => None,
+                };
+                let mut headers = HashMap::new();
+                for (name, value) in &server.headers {
+                    // Checked by the config's validation.
+                    if let (Ok(n), Ok(v)) = (
+                        http::HeaderName::try_from(name.as_str()),
+                        http::HeaderValue::try_from(value.as_str()),
+                    ) {
+                        headers.insert(n, v);
+                    }
+                }
+                // rmcp's reqwest is built without a TLS provider; ring is
+                // the one the rest of hwc-ai uses. Already installed: fine.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let client = reqwest13::Client::builder()
+                    .user_agent(concat!("hwc-ai-mcp/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(std::time::Duration::from_secs(10))
+                    .build()
+                    .map_err(|err| ConfigError::at(path, format!("HTTP client: {err}")))?;
+                Connector::Remote(Remote {
+                    url: server.url.clone().expect("kind is remote"),
+                    transport,
+                    headers,
+                    token,
+                    client,
+                })
+            }
+        })
+    }
+
+    /// A stdio server for the wrapper.
+    pub fn stdio(name: &str, stdio: StdioConfig) -> Result<Self, ConfigError> {
+        Ok(Connector::Stdio(Child::new(name, stdio, "")?))
+    }
+
+    /// Connects and runs `initialize`.
+    pub(super) async fn connect(
+        &mut self,
+        events: Events,
+    ) -> anyhow::Result<RunningService<RoleClient, Events>> {
+        match self {
+            Connector::Stdio(child) => {
+                let transport = child.start()?;
+                Ok(events.serve(transport).await?)
+            }
+            Connector::Socket(path) => {
+                let socket = path.to_str().context("socket path is not UTF-8")?;
+                let client = UnixSocketHttpClient::new(socket, WRAPPED_MCP_URL);
+                let transport = StreamableHttpClientTransport::with_client(
+                    client,
+                    StreamableHttpClientTransportConfig::with_uri(WRAPPED_MCP_URL),
+                );
+                Ok(events
+                    .serve(transport)
+                    .await
+                    .with_context(|| format!("via {}", path.display()))?)
+            }
+            Connector::Remote(remote) => match remote.transport {
+                RemoteTransport::StreamableHttp => {
+                    let mut config = StreamableHttpClientTransportConfig::with_uri(remote.url.as_str());
+                    config.auth_header = remote.token.as_ref().map(|t| t.expose().to_owned());
+                    config.custom_headers = remote.headers.clone();
+                    let transport =
+                        StreamableHttpClientTransport::with_client(remote.client.clone(), config);
+                    Ok(events.serve(transport).await?)
+                }
+                RemoteTransport::Sse => {
+                    let transport = sse::connect(remote).await?;
+                    Ok(events.serve(transport).await?)
+                }
+            },
+        }
+    }
+
+    /// Resolves when a stdio server exits, with how; never otherwise.
+    pub(super) async fn exited(&mut self) -> String {
+        match self {
+            Connector::Stdio(child) => child.exited().await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// Stops a stdio server; returns its last stderr lines for the report.
+    pub(super) async fn stop(&mut self) -> String {
+        match self {
+            Connector::Stdio(child) => child.stop().await,
+            _ => String::new(),
+        }
+    }
+
+    pub(super) fn pid(&self) -> Option<u32> {
+        match self {
+            Connector::Stdio(child) => child.pid(),
+            _ => None,
+        }
+    }
+}

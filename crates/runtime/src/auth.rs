@@ -1,0 +1,194 @@
+//! Inbound client keys: named bearer keys read from files, compared in
+//! constant time. The router and the MCP gateway admit clients this way.
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use crate::{ConfigError, Secret, SecretSource};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientsConfig {
+    /// Named bearer keys; the name is what logs show, never the key.
+    #[serde(default)]
+    pub keys: Vec<ClientKey>,
+    /// Requests from 127.0.0.0/8 and ::1 need no key.
+    #[serde(default = "default_allow_unauthenticated_loopback")]
+    pub allow_unauthenticated_loopback: bool,
+}
+
+impl Default for ClientsConfig {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            allow_unauthenticated_loopback: default_allow_unauthenticated_loopback(),
+        }
+    }
+}
+
+/// On: a process on the host can already reach the local services behind
+/// the daemon without a key, so a key on loopback protects nothing by
+/// default; the daemons listen on loopback unless told otherwise.
+fn default_allow_unauthenticated_loopback() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientKey {
+    pub name: String,
+    pub key: SecretSource,
+}
+
+impl ClientsConfig {
+    /// Shape checks for `--check-config`: names valid and unique, secrets
+    /// named well, and some client able to get in. `path` is the field's
+    /// path, `daemon` what the error calls the service.
+    pub fn check(&self, path: &str, daemon: &str) -> Result<(), ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        for (i, key) in self.keys.iter().enumerate() {
+            let at = format!("{path}.keys[{i}]");
+            crate::config::check_name(&format!("{at}.name"), &key.name)?;
+            key.key.check(&format!("{at}.key"))?;
+            if !names.insert(key.name.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{at}.name"),
+                    format!("`{}` is used by another key", key.name),
+                ));
+            }
+        }
+        if self.keys.is_empty() && !self.allow_unauthenticated_loopback {
+            return Err(ConfigError::at(
+                path,
+                format!("no client could use the {daemon}: add keys or allow unauthenticated loopback"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads every key the config names.
+    pub fn load(&self, path: &str) -> Result<Clients, ConfigError> {
+        let mut keys = Vec::new();
+        for (i, key) in self.keys.iter().enumerate() {
+            keys.push((
+                key.name.clone(),
+                key.key.read(&format!("{path}.keys[{i}].key"))?,
+            ));
+        }
+        Ok(Clients::new(keys, self.allow_unauthenticated_loopback))
+    }
+}
+
+/// Why a request was or was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    /// A key matched (its name), or a loopback peer needed none.
+    Client(&'a str),
+    /// No `Authorization: Bearer` header: 401.
+    Missing,
+    /// A bearer key that matches none: 403.
+    Wrong,
+}
+
+/// The name logs show for a request admitted without a key.
+pub const LOOPBACK: &str = "loopback";
+
+pub struct Clients {
+    keys: Vec<(String, Secret)>,
+    allow_loopback: bool,
+}
+
+impl Clients {
+    pub fn new(keys: Vec<(String, Secret)>, allow_loopback: bool) -> Self {
+        Self {
+            keys,
+            allow_loopback,
+        }
+    }
+
+    /// The keys' values, for redaction.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(_, key)| key.expose())
+    }
+
+    /// The name of the client, or `None` when it must be refused.
+    ///
+    /// A key that matches names the client. Otherwise a loopback peer is
+    /// admitted as [`LOOPBACK`] when allowed, whatever it sent: OpenAI SDKs
+    /// always send some key, often a placeholder.
+    pub fn admit(&self, authorization: Option<&[u8]>, peer: IpAddr) -> Option<&str> {
+        match self.verdict(authorization, peer) {
+            Verdict::Client(name) => Some(name),
+            Verdict::Missing | Verdict::Wrong => None,
+        }
+    }
+
+    /// Like [`Clients::admit`], telling a missing key from a wrong one.
+    pub fn verdict(&self, authorization: Option<&[u8]>, peer: IpAddr) -> Verdict<'_> {
+        let token = authorization.and_then(|v| v.strip_prefix(b"Bearer "));
+        if let Some(token) = token {
+            // Every key is compared, so the time taken does not say which
+            // (or whether one) matched.
+            let mut found = None;
+            for (name, key) in &self.keys {
+                if constant_time_eq(token, key.expose().as_bytes()) {
+                    found = Some(name.as_str());
+                }
+            }
+            if let Some(name) = found {
+                return Verdict::Client(name);
+            }
+        }
+        if self.allow_loopback && peer.to_canonical().is_loopback() {
+            Verdict::Client(LOOPBACK)
+        } else if token.is_some() {
+            Verdict::Wrong
+        } else {
+            Verdict::Missing
+        }
+    }
+}
+
+/// Compares without an early exit: the time depends on the lengths only.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_loopback() {
+        let clients = Clients::new(vec![("bot".into(), Secret::new("k-123"))], true);
+        let lan: IpAddr = "192.168.1.5".parse().unwrap();
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(clients.admit(Some(b"Bearer k-123"), lan), Some("bot"));
+        assert_eq!(clients.admit(Some(b"Bearer k-12"), lan), None);
+        assert_eq!(clients.admit(None, lan), None);
+        assert_eq!(clients.admit(Some(b"Bearer sk-dummy"), lo), Some(LOOPBACK));
+        assert_eq!(clients.admit(None, mapped), Some(LOOPBACK));
+        let strict = Clients::new(vec![("bot".into(), Secret::new("k-123"))], false);
+        assert_eq!(strict.admit(None, lo), None);
+        assert_eq!(strict.verdict(None, lo), Verdict::Missing);
+        assert_eq!(strict.verdict(Some(b"Basic k-123"), lan), Verdict::Missing);
+        assert_eq!(strict.verdict(Some(b"Bearer nope"), lan), Verdict::Wrong);
+        assert_eq!(strict.verdict(Some(b"Bearer k-123"), lan), Verdict::Client("bot"));
+    }
+
+    #[test]
+    fn constant_time_eq_is_eq() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+}
