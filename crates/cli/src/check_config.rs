@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use hwc_ai_runtime::config;
 
 /// Daemons whose configs this build can check.
-pub const DAEMONS: &[&str] = &["prober", "puller", "router", "up"];
+pub const DAEMONS: &[&str] = &["prober", "puller", "router", "mcp", "up"];
 
 pub fn main(daemon: &str, file: &Path) -> ExitCode {
     let result = match daemon {
         "prober" | "hwc-ai-prober" => config::load::<hwc_ai_prober::Config>(file).map(drop),
         "puller" | "hwc-ai-puller" => config::load::<hwc_ai_puller::Config>(file).map(drop),
         "router" | "hwc-ai-router" => config::load::<hwc_ai_router::Config>(file).map(drop),
+        "mcp" | "hwc-ai-mcp" => config::load::<hwc_ai_mcp::Config>(file).map(drop),
         "up" => config::load::<crate::up::UpConfig>(file).map(drop),
         other => {
             eprintln!(

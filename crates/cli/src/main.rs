@@ -2,6 +2,7 @@
 
 mod check_config;
 mod http;
+mod mcp;
 mod models;
 mod smoke;
 mod status;
@@ -110,10 +111,33 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         key_file: Option<PathBuf>,
     },
+    /// The MCP gateway's servers: state, tool count, restarts, last error.
+    ///
+    /// Exit status: 0 every server up, 1 some server not up, 2 the gateway
+    /// cannot be reached or refused the key.
+    Mcp {
+        /// Where the gateway listens.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9433",
+            env = "HWC_AI_MCP_URL",
+            global = true
+        )]
+        url: String,
+        /// A file holding a client key for the gateway.
+        #[arg(long, value_name = "FILE", global = true)]
+        key_file: Option<PathBuf>,
+        /// Print the gateway's JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<mcp::Action>,
+    },
     /// Validate a daemon's config file: exit 0 when valid, 1 with the field
     /// named when not.
     CheckConfig {
-        /// The daemon: prober, puller, or up (the `hwc-ai up` document).
+        /// The daemon: prober, puller, router, mcp, or up (the `hwc-ai up`
+        /// document).
         daemon: String,
         file: PathBuf,
     },
@@ -142,6 +166,17 @@ fn main() -> ExitCode {
             model,
             budget,
             key_file,
+        }),
+        Command::Mcp {
+            url,
+            key_file,
+            json,
+            action,
+        } => mcp::main(mcp::Args {
+            url,
+            key_file,
+            json,
+            action,
         }),
         Command::CheckConfig { daemon, file } => check_config::main(&daemon, &file),
     }

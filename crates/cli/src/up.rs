@@ -19,6 +19,8 @@ pub struct UpConfig {
     pub prober: Option<hwc_ai_prober::Config>,
     pub puller: Option<hwc_ai_puller::Config>,
     pub router: Option<hwc_ai_router::Config>,
+    /// The MCP gateway; its `command` servers run as its children.
+    pub mcp: Option<hwc_ai_mcp::Config>,
 }
 
 impl Validate for UpConfig {
@@ -38,7 +40,8 @@ impl Validate for UpConfig {
         }
         section("prober", &self.prober)?;
         section("puller", &self.puller)?;
-        section("router", &self.router)
+        section("router", &self.router)?;
+        section("mcp", &self.mcp)
     }
 }
 
@@ -49,6 +52,7 @@ impl UpConfig {
             prober: self.prober.or(default.prober),
             puller: self.puller.or(default.puller),
             router: self.router.or(default.router),
+            mcp: self.mcp.or(default.mcp),
         })
     }
 }
@@ -116,6 +120,11 @@ async fn run(config: UpConfig) -> anyhow::Result<()> {
         tracing::info!("starting hwc-ai-router on {}", router.listen);
         let ctx = Context::embedded(shutdown.clone());
         daemons.spawn(async move { ("hwc-ai-router", hwc_ai_router::run(router, ctx).await) });
+    }
+    if let Some(mcp) = config.mcp {
+        tracing::info!("starting hwc-ai-mcp on {}", mcp.listen);
+        let ctx = Context::embedded(shutdown.clone());
+        daemons.spawn(async move { ("hwc-ai-mcp", hwc_ai_mcp::run(mcp, ctx).await) });
     }
     tracing::info!("hwc-ai up: `hwc-ai status` shows the stack's health; Ctrl-C stops");
     let mut failed = None;

@@ -12,3 +12,12 @@ pub mod policy;
 pub mod proxy;
 pub mod upstream;
 pub mod wrap;
+
+pub use config::Config;
+
+/// Runs the gateway until `ctx.shutdown` (the systemd unit and `hwc-ai up`
+/// both come here).
+pub async fn run(config: Config, ctx: hwc_ai_runtime::Context) -> anyhow::Result<()> {
+    use hwc_ai_runtime::Daemon;
+    gateway::Gateway::run(config, ctx).await
+}

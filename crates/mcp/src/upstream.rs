@@ -360,7 +360,13 @@ async fn serve(
             .status()
             .last_error
             .unwrap_or_else(|| "reset".into()),
-        _ = closed(service.peer()) => "the connection closed".into(),
+        _ = closed(service.peer()) => {
+            // A stdio server's exit closes the pipe first; its status says more.
+            match tokio::time::timeout(Duration::from_millis(500), connector.exited()).await {
+                Ok(exit) => exit,
+                Err(_) => "the connection closed".into(),
+            }
+        }
         _ = shutdown.wait() => String::new(),
     };
     *upstream.conn.lock().unwrap() = None;

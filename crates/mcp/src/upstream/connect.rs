@@ -83,6 +83,15 @@ impl Connector {
         &mut self,
         events: Events,
     ) -> anyhow::Result<RunningService<RoleClient, Events>> {
+        self.connect_inner(events)
+            .await
+            .map_err(|err| anyhow::anyhow!(plain(&format!("{err:#}"))))
+    }
+
+    async fn connect_inner(
+        &mut self,
+        events: Events,
+    ) -> anyhow::Result<RunningService<RoleClient, Events>> {
         match self {
             Connector::Stdio(child) => {
                 let transport = child.start()?;
@@ -138,5 +147,35 @@ impl Connector {
             Connector::Stdio(child) => child.pid(),
             _ => None,
         }
+    }
+}
+
+/// rmcp's initialize errors name its internal types
+/// (`Send message error Transport [rmcp::transport::worker::...] error:
+/// ...`); an operator needs the cause.
+fn plain(message: &str) -> String {
+    let mut m = message.to_owned();
+    while let Some(start) = m.find("Transport [") {
+        match m[start..].find("] error: ") {
+            Some(end) => m.replace_range(start..start + end + "] error: ".len(), ""),
+            None => break,
+        }
+    }
+    let m = m
+        .replace("Send message error ", "")
+        .replace(", when send initialize request", "")
+        .replace("Client error: ", "");
+    format!("initialize failed: {m}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn initialize_errors_lose_the_sdk_internals() {
+        let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::transport::streamable_http_client::StreamableHttpClientWorker<reqwest::async_impl::client::Client>>] error: Client error: error sending request for url (http://127.0.0.1:3101/mcp), when send initialize request";
+        assert_eq!(
+            super::plain(raw),
+            "initialize failed: error sending request for url (http://127.0.0.1:3101/mcp)"
+        );
     }
 }
