@@ -46,7 +46,10 @@ pub fn main(args: Args) -> ExitCode {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).unwrap_or_default()
+        );
     }
     match args.action {
         None => servers(&document, args.json),
@@ -55,7 +58,11 @@ pub fn main(args: Args) -> ExitCode {
 }
 
 /// The document at `path`; errors carry the exit status.
-async fn fetch(base: &str, path: &str, key_file: Option<&std::path::Path>) -> Result<Value, (u8, String)> {
+async fn fetch(
+    base: &str,
+    path: &str,
+    key_file: Option<&std::path::Path>,
+) -> Result<Value, (u8, String)> {
     let key = match key_file {
         Some(file) => Some(
             std::fs::read_to_string(file)
@@ -65,20 +72,35 @@ async fn fetch(base: &str, path: &str, key_file: Option<&std::path::Path>) -> Re
         ),
         None => None,
     };
-    let mut request = crate::http::client(Some(std::time::Duration::from_secs(20))).get(format!("{base}{path}"));
+    let mut request =
+        crate::http::client(Some(std::time::Duration::from_secs(20))).get(format!("{base}{path}"));
     if let Some(key) = key {
         request = request.bearer_auth(key);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|err| (2, format!("cannot reach the gateway at {base}: {}", crate::http::reason(err))))?;
+    let response = request.send().await.map_err(|err| {
+        (
+            2,
+            format!(
+                "cannot reach the gateway at {base}: {}",
+                crate::http::reason(err)
+            ),
+        )
+    })?;
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     match status {
         200 => Ok(body),
-        401 | 403 => Err((2, format!("the gateway refused the request ({status}): pass --key-file"))),
-        404 => Err((1, body["error"]["message"].as_str().unwrap_or("not found").to_owned())),
+        401 | 403 => Err((
+            2,
+            format!("the gateway refused the request ({status}): pass --key-file"),
+        )),
+        404 => Err((
+            1,
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("not found")
+                .to_owned(),
+        )),
         _ => Err((2, format!("the gateway answered {status}"))),
     }
 }
@@ -107,13 +129,24 @@ fn servers(document: &Value, json: bool) -> ExitCode {
             let on = colour();
             print!(
                 "{}",
-                table(&["SERVER", "STATE", "TOOLS", "TRANSPORT", "RESTARTS", "LAST ERROR"], &rows, |col, cell| {
-                    match (col, cell) {
-                        (1, "up") => paint(cell, "32", on),
-                        (1, _) => paint(cell, "31", on),
-                        _ => cell.to_owned(),
+                table(
+                    &[
+                        "SERVER",
+                        "STATE",
+                        "TOOLS",
+                        "TRANSPORT",
+                        "RESTARTS",
+                        "LAST ERROR"
+                    ],
+                    &rows,
+                    |col, cell| {
+                        match (col, cell) {
+                            (1, "up") => paint(cell, "32", on),
+                            (1, _) => paint(cell, "31", on),
+                            _ => cell.to_owned(),
+                        }
                     }
-                })
+                )
             );
         }
     }
@@ -146,13 +179,22 @@ fn tools(server: &Value, json: bool) -> ExitCode {
                 vec![text(&t["name"]), hints, first]
             })
             .collect();
-        print!("{}", table(&["TOOL", "HINTS", "DESCRIPTION"], &rows, |_, c| c.to_owned()));
+        print!(
+            "{}",
+            table(&["TOOL", "HINTS", "DESCRIPTION"], &rows, |_, c| c
+                .to_owned())
+        );
         let hidden = server["hiddenTools"].as_u64().unwrap_or(0);
         if hidden > 0 {
             println!("({hidden} more hidden by the gateway's tools.allow, tools.deny or readOnly)");
         }
         if server["state"] != "up" {
-            println!("server `{}` is {}: {}", text(&server["name"]), text(&server["state"]), text(&server["lastError"]));
+            println!(
+                "server `{}` is {}: {}",
+                text(&server["name"]),
+                text(&server["state"]),
+                text(&server["lastError"])
+            );
         }
     }
     if server["state"] == "up" {

@@ -445,7 +445,11 @@ mod tests {
         let kinds: Vec<_> = config.servers.iter().map(ServerConfig::kind).collect();
         assert_eq!(
             kinds,
-            [Kind::Command, Kind::Socket, Kind::Remote(RemoteTransport::Sse)]
+            [
+                Kind::Command,
+                Kind::Socket,
+                Kind::Remote(RemoteTransport::Sse)
+            ]
         );
         assert_eq!(config.servers[1].transport_name(), "stdio");
         assert_eq!(config.servers[2].transport_name(), "sse");

@@ -100,13 +100,21 @@ struct Record {
 }
 
 impl Gateway {
-    fn build(config: &Config, metrics: Arc<Metrics>, shutdown: &Shutdown) -> Result<Shared, ConfigError> {
+    fn build(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        shutdown: &Shutdown,
+    ) -> Result<Shared, ConfigError> {
         let clients = config.clients.load("clients")?;
         let mut servers = Vec::new();
         for (i, server) in config.servers.iter().enumerate() {
             let connector = Connector::new(server, &format!("servers[{i}]"))?;
-            let upstream =
-                Upstream::spawn(&server.name, connector, config.check_timeout, shutdown.child());
+            let upstream = Upstream::spawn(
+                &server.name,
+                connector,
+                config.check_timeout,
+                shutdown.child(),
+            );
             let policy = Arc::new(Policy::new(server));
             metrics.declare(&server.name);
             servers.push(Arc::new(Server {
@@ -261,7 +269,11 @@ impl Server {
             (State::Down, e) => ("down", status.last_error.clone().or(e.clone())),
         };
         let info = self.upstream.info();
-        let all = self.upstream.tools().map(|t| (*t).clone()).unwrap_or_default();
+        let all = self
+            .upstream
+            .tools()
+            .map(|t| (*t).clone())
+            .unwrap_or_default();
         let (tools, hidden) = self.policy.filter(all);
         let tools: Vec<Value> = tools.iter().map(tool_entry).collect();
         json!({
@@ -307,7 +319,11 @@ fn tool_entry(tool: &Tool) -> Value {
     })
 }
 
-fn app(shared: Arc<Shared>, registry: Arc<prometheus_client::registry::Registry>, cancel: CancellationToken) -> Router {
+fn app(
+    shared: Arc<Shared>,
+    registry: Arc<prometheus_client::registry::Registry>,
+    cancel: CancellationToken,
+) -> Router {
     let mut protected = Router::new()
         .route("/servers", get(list_servers))
         .route("/servers/{name}", get(one_server))
@@ -378,11 +394,18 @@ fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response
 /// A browser page from an origin the operator did not name gets nothing
 /// (MCP's transport rules; also what keeps a web page from driving tools
 /// on a loopback gateway).
-async fn check_origin(AxumState(shared): AxumState<Arc<Shared>>, request: Request, next: Next) -> Response {
+async fn check_origin(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(origin) = request.headers().get(header::ORIGIN) {
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|o| shared.allowed_origins.iter().any(|a| a.eq_ignore_ascii_case(o)));
+        let allowed = origin.to_str().is_ok_and(|o| {
+            shared
+                .allowed_origins
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(o))
+        });
         if !allowed {
             return error(
                 StatusCode::FORBIDDEN,
@@ -403,7 +426,10 @@ async fn authenticate(
     request: Request,
     next: Next,
 ) -> Response {
-    let authorization = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
     match shared.clients.verdict(authorization, peer.ip()) {
         Verdict::Client(name) => {
             tracing::debug!(client = name, path = %request.uri().path(), "admitted");
@@ -420,7 +446,11 @@ async fn authenticate(
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             response
         }
-        Verdict::Wrong => error(StatusCode::FORBIDDEN, "forbidden", "the client key is not accepted"),
+        Verdict::Wrong => error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the client key is not accepted",
+        ),
     }
 }
 
@@ -437,13 +467,14 @@ async fn health(AxumState(shared): AxumState<Arc<Shared>>) -> Json<Value> {
     Json(json!({"status": "ok", "servers": counts}))
 }
 
-fn lookup(shared: &Shared, name: &str) -> Result<Arc<Server>, Response> {
+/// The declared server `name`, or the 404 that says it is not.
+fn lookup(shared: &Shared, name: &str) -> Result<Arc<Server>, Box<Response>> {
     shared.by_name.get(name).cloned().ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::NOT_FOUND,
             "unknown_server",
             format!("no server `{name}` is declared"),
-        )
+        ))
     })
 }
 
@@ -452,20 +483,26 @@ async fn list_servers(AxumState(shared): AxumState<Arc<Shared>>) -> Json<Value> 
     Json(json!({"servers": servers}))
 }
 
-async fn one_server(AxumState(shared): AxumState<Arc<Shared>>, Path(name): Path<String>) -> Response {
+async fn one_server(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(name): Path<String>,
+) -> Response {
     match lookup(&shared, &name) {
         Ok(server) => Json(server.entry().await).into_response(),
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
-async fn check_now(AxumState(shared): AxumState<Arc<Shared>>, Path(name): Path<String>) -> Response {
+async fn check_now(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(name): Path<String>,
+) -> Response {
     match lookup(&shared, &name) {
         Ok(server) => {
             check(&shared, &server).await;
             Json(server.entry().await).into_response()
         }
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -490,7 +527,10 @@ async fn aggregate_spec(AxumState(shared): AxumState<Arc<Shared>>) -> Json<Value
     let mut lists = Vec::new();
     for server in &shared.servers {
         // A server that is down offers no tools until it is back.
-        let tools = server.shown_tools(shared.check_timeout).await.unwrap_or_default();
+        let tools = server
+            .shown_tools(shared.check_timeout)
+            .await
+            .unwrap_or_default();
         lists.push((server.config.name.as_str(), tools));
     }
     let sections: Vec<Section> = lists
@@ -506,10 +546,13 @@ async fn aggregate_spec(AxumState(shared): AxumState<Arc<Shared>>) -> Json<Value
     ))
 }
 
-async fn server_spec(AxumState(shared): AxumState<Arc<Shared>>, Path(name): Path<String>) -> Response {
+async fn server_spec(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(name): Path<String>,
+) -> Response {
     let server = match lookup(&shared, &name) {
         Ok(server) => server,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let tools = match server.shown_tools(shared.check_timeout).await {
         Ok(tools) => tools,
@@ -542,10 +585,12 @@ async fn call_tool(
     let started = Instant::now();
     let server = match lookup(&shared, &name) {
         Ok(server) => server,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (outcome, response) = call(&shared, &server, &tool, &body).await;
-    shared.metrics.call(&name, &tool, outcome, started.elapsed());
+    shared
+        .metrics
+        .call(&name, &tool, outcome, started.elapsed());
     response
 }
 
@@ -558,13 +603,21 @@ async fn call(shared: &Shared, server: &Server, tool: &str, body: &[u8]) -> (Out
             Ok(_) => {
                 return (
                     Outcome::InvalidArguments,
-                    error(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object of the tool's arguments"),
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "the body must be a JSON object of the tool's arguments",
+                    ),
                 )
             }
             Err(err) => {
                 return (
                     Outcome::InvalidArguments,
-                    error(StatusCode::BAD_REQUEST, "invalid_request", format!("the body is not JSON: {err}")),
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        format!("the body is not JSON: {err}"),
+                    ),
                 )
             }
         }
@@ -573,25 +626,43 @@ async fn call(shared: &Shared, server: &Server, tool: &str, body: &[u8]) -> (Out
         Some(tools) => tools,
         None => match server.upstream.list_tools(shared.check_timeout).await {
             Ok(tools) => Arc::new(tools),
-            Err(err) => return (Outcome::ServerDown, error(StatusCode::SERVICE_UNAVAILABLE, "server_down", err.0)),
+            Err(err) => {
+                return (
+                    Outcome::ServerDown,
+                    error(StatusCode::SERVICE_UNAVAILABLE, "server_down", err.0),
+                )
+            }
         },
     };
     let name = &server.config.name;
     let Some(definition) = all.iter().find(|t| t.name == tool) else {
         return (
             Outcome::UnknownTool,
-            error(StatusCode::NOT_FOUND, "unknown_tool", format!("server `{name}` has no tool `{tool}`")),
+            error(
+                StatusCode::NOT_FOUND,
+                "unknown_tool",
+                format!("server `{name}` has no tool `{tool}`"),
+            ),
         );
     };
     if let Some(why) = server.policy.hides(definition) {
         return (
             Outcome::Denied,
-            error(StatusCode::FORBIDDEN, "tool_denied", format!("tool `{tool}` is not offered by this gateway ({why})")),
+            error(
+                StatusCode::FORBIDDEN,
+                "tool_denied",
+                format!("tool `{tool}` is not offered by this gateway ({why})"),
+            ),
         );
     }
     let peer = match server.upstream.peer() {
         Ok(peer) => peer,
-        Err(err) => return (Outcome::ServerDown, error(StatusCode::SERVICE_UNAVAILABLE, "server_down", err.0)),
+        Err(err) => {
+            return (
+                Outcome::ServerDown,
+                error(StatusCode::SERVICE_UNAVAILABLE, "server_down", err.0),
+            )
+        }
     };
     let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
     let result = tokio::time::timeout(shared.call_timeout, peer.call_tool(params)).await;
@@ -607,9 +678,10 @@ async fn call(shared: &Shared, server: &Server, tool: &str, body: &[u8]) -> (Out
             Outcome::InvalidArguments,
             error(StatusCode::BAD_REQUEST, "invalid_arguments", err.message),
         ),
-        Ok(Err(ServiceError::McpError(err))) if proxy::is_server_down(&err) => {
-            (Outcome::ServerDown, error(StatusCode::SERVICE_UNAVAILABLE, "server_down", err.message))
-        }
+        Ok(Err(ServiceError::McpError(err))) if proxy::is_server_down(&err) => (
+            Outcome::ServerDown,
+            error(StatusCode::SERVICE_UNAVAILABLE, "server_down", err.message),
+        ),
         Ok(Err(ServiceError::McpError(err))) => (
             Outcome::Error,
             error(StatusCode::BAD_GATEWAY, "server_error", err.message),
@@ -617,14 +689,20 @@ async fn call(shared: &Shared, server: &Server, tool: &str, body: &[u8]) -> (Out
         Ok(Err(err)) => {
             let reason = format!("tools/call failed: {err}");
             server.upstream.reset(&reason);
-            (Outcome::ServerDown, error(StatusCode::SERVICE_UNAVAILABLE, "server_down", reason))
+            (
+                Outcome::ServerDown,
+                error(StatusCode::SERVICE_UNAVAILABLE, "server_down", reason),
+            )
         }
         Err(_) => (
             Outcome::Timeout,
             error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "timeout",
-                format!("tool `{tool}` did not answer within {}", humantime::format_duration(shared.call_timeout)),
+                format!(
+                    "tool `{tool}` did not answer within {}",
+                    humantime::format_duration(shared.call_timeout)
+                ),
             ),
         ),
     }

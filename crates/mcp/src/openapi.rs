@@ -22,7 +22,13 @@ pub struct Section<'a> {
 /// A whole OpenAPI 3.1 document. `aggregate`: paths are
 /// `/openapi/{server}/{tool}` and ids `{server}_{tool}`; otherwise one
 /// server, paths `/{tool}` under the server URL `base`.
-pub fn spec(title: &str, description: &str, base: &str, sections: &[Section], aggregate: bool) -> Value {
+pub fn spec(
+    title: &str,
+    description: &str,
+    base: &str,
+    sections: &[Section],
+    aggregate: bool,
+) -> Value {
     let mut paths = Map::new();
     let mut ids = HashSet::new();
     for section in sections {
@@ -73,9 +79,7 @@ fn operation(server: &str, tool: &Tool, id: &str) -> Value {
         .or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone()))
         .unwrap_or_else(|| tool.name.to_string());
     let schema = inline_refs(&Value::Object((*tool.input_schema).clone()));
-    let error = |what: &str| {
-        json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
-    };
+    let error = |what: &str| json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let result_schema = tool
         .output_schema
         .as_ref()
@@ -104,7 +108,13 @@ fn operation(server: &str, tool: &Tool, id: &str) -> Value {
 fn operation_id(raw: &str) -> String {
     let mut id: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if id.is_empty() {
         id.push('_');
@@ -172,7 +182,9 @@ fn resolve(node: &Value, root: &Value, stack: &mut Vec<String>) -> Value {
                     .collect(),
             )
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, root, stack)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| resolve(v, root, stack)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -230,7 +242,8 @@ mod tests {
     use super::*;
 
     fn tool(name: &str, schema: Value) -> Tool {
-        serde_json::from_value(json!({"name": name, "description": "d", "inputSchema": schema})).unwrap()
+        serde_json::from_value(json!({"name": name, "description": "d", "inputSchema": schema}))
+            .unwrap()
     }
 
     #[test]
@@ -247,7 +260,10 @@ mod tests {
             }
         });
         let out = inline_refs(&schema);
-        assert_eq!(out["properties"]["where"]["properties"]["city"]["type"], "string");
+        assert_eq!(
+            out["properties"]["where"]["properties"]["city"]["type"],
+            "string"
+        );
         assert_eq!(out["properties"]["where"]["description"], "target");
         assert_eq!(
             out["properties"]["tree"]["properties"]["children"]["items"]["description"],
@@ -259,8 +275,20 @@ mod tests {
 
     #[test]
     fn operation_ids_are_unique_and_model_safe() {
-        let tools = [tool("get.time", json!({"type": "object"})), tool("get_time", json!({"type": "object"}))];
-        let doc = spec("t", "d", "/openapi/s", &[Section { server: "s", tools: &tools }], false);
+        let tools = [
+            tool("get.time", json!({"type": "object"})),
+            tool("get_time", json!({"type": "object"})),
+        ];
+        let doc = spec(
+            "t",
+            "d",
+            "/openapi/s",
+            &[Section {
+                server: "s",
+                tools: &tools,
+            }],
+            false,
+        );
         let ids: Vec<&str> = doc["paths"]
             .as_object()
             .unwrap()
@@ -268,8 +296,20 @@ mod tests {
             .map(|p| p["post"]["operationId"].as_str().unwrap())
             .collect();
         assert_eq!(ids, ["get_time", "get_time_2"]);
-        let agg = spec("t", "d", "", &[Section { server: "time", tools: &tools[..1] }], true);
-        assert_eq!(agg["paths"]["/openapi/time/get.time"]["post"]["operationId"], "time_get_time");
+        let agg = spec(
+            "t",
+            "d",
+            "",
+            &[Section {
+                server: "time",
+                tools: &tools[..1],
+            }],
+            true,
+        );
+        assert_eq!(
+            agg["paths"]["/openapi/time/get.time"]["post"]["operationId"],
+            "time_get_time"
+        );
         assert_eq!(operation_id(&"x".repeat(80)).len(), 64);
     }
 
@@ -280,11 +320,16 @@ mod tests {
         assert_eq!(result_json(&text).unwrap(), json!("Echo: hi"));
         let json_text = result(json!({"content": [{"type": "text", "text": "{\"a\": 1}"}]}));
         assert_eq!(result_json(&json_text).unwrap(), json!({"a": 1}));
-        let structured = result(json!({"content": [{"type": "text", "text": "x"}], "structuredContent": {"t": 2}}));
+        let structured = result(
+            json!({"content": [{"type": "text", "text": "x"}], "structuredContent": {"t": 2}}),
+        );
         assert_eq!(result_json(&structured).unwrap(), json!({"t": 2}));
-        let two = result(json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}));
+        let two = result(
+            json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}),
+        );
         assert_eq!(result_json(&two).unwrap(), json!(["a", "b"]));
-        let failed = result(json!({"content": [{"type": "text", "text": "no such city"}], "isError": true}));
+        let failed =
+            result(json!({"content": [{"type": "text", "text": "no such city"}], "isError": true}));
         assert_eq!(result_json(&failed).unwrap_err(), "no such city");
     }
 }

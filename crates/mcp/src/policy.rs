@@ -94,7 +94,10 @@ mod tests {
 
     fn policy(doc: serde_json::Value) -> Policy {
         let mut server = json!({"name": "s", "command": "x"});
-        server.as_object_mut().unwrap().extend(doc.as_object().unwrap().clone());
+        server
+            .as_object_mut()
+            .unwrap()
+            .extend(doc.as_object().unwrap().clone());
         Policy::new(&serde_json::from_value(server).unwrap())
     }
 
@@ -124,11 +127,15 @@ mod tests {
     #[test]
     fn read_only_hides_all_but_declared_safe_tools() {
         let p = policy(json!({"readOnly": true}));
-        assert!(p.hides(&tool("read", json!({"readOnlyHint": true}))).is_none());
+        assert!(p
+            .hides(&tool("read", json!({"readOnlyHint": true})))
+            .is_none());
         assert!(p
             .hides(&tool("append", json!({"destructiveHint": false})))
             .is_none());
-        assert!(p.hides(&tool("rm", json!({"destructiveHint": true}))).is_some());
+        assert!(p
+            .hides(&tool("rm", json!({"destructiveHint": true})))
+            .is_some());
         assert!(p.hides(&tool("unknown", json!({}))).is_some());
         let (shown, hidden) = p.filter(vec![
             tool("read", json!({"readOnlyHint": true})),

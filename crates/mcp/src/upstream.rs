@@ -307,8 +307,15 @@ async fn supervise(
                 )
             }
             Ok(Err(err)) => {
+                // A stdio server that exited says more by its exit status.
+                let exit = tokio::time::timeout(Duration::from_millis(500), connector.exited())
+                    .await
+                    .ok();
                 let tail = connector.stop().await;
-                format!("{err:#}{tail}")
+                match exit {
+                    Some(exit) => format!("{exit} before answering initialize{tail}"),
+                    None => format!("{err:#}{tail}"),
+                }
             }
             Ok(Ok(service)) => {
                 let reason = serve(&upstream, &mut connector, service, &shutdown).await;

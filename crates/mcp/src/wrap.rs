@@ -51,8 +51,16 @@ impl Daemon for Wrap {
         let up = Gauge::<i64>::default();
         let restarts = Counter::<u64>::default();
         let sub = registry.sub_registry_with_prefix("hwc_ai_mcp_wrap");
-        sub.register("server_up", "Whether the wrapped server is initialized and running", up.clone());
-        sub.register("server_restarts", "Times the wrapped server was started again", restarts.clone());
+        sub.register(
+            "server_up",
+            "Whether the wrapped server is initialized and running",
+            up.clone(),
+        );
+        sub.register(
+            "server_restarts",
+            "Times the wrapped server was started again",
+            restarts.clone(),
+        );
         {
             let upstream = upstream.clone();
             tokio::spawn(async move {
@@ -101,7 +109,11 @@ impl Daemon for Wrap {
             .merge(http::metrics_routes(Arc::new(registry)));
 
         let listener = unix_listener(ctx.listener, &config.socket)?;
-        ctx.notify.ready(&format!("serving {} on {}", config.name, config.socket.display()));
+        ctx.notify.ready(&format!(
+            "serving {} on {}",
+            config.name,
+            config.socket.display()
+        ));
         tracing::info!(server = %config.name, socket = %config.socket.display(), "ready");
         let shutdown = ctx.shutdown.clone();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -127,7 +139,10 @@ impl Daemon for Wrap {
 
 /// The socket systemd passed (socket activation), else one bound at
 /// `path`, replacing a stale file left by a previous run.
-fn unix_listener(inherited: Option<std::net::TcpListener>, path: &Path) -> anyhow::Result<UnixListener> {
+fn unix_listener(
+    inherited: Option<std::net::TcpListener>,
+    path: &Path,
+) -> anyhow::Result<UnixListener> {
     if let Some(listener) = inherited {
         // The runtime hands over the first passed descriptor typed as a
         // TCP listener; for this unit it is a unix stream socket.
@@ -165,5 +180,8 @@ pub async fn status(socket: &Path) -> Option<Value> {
         let body = response.into_body().collect().await.ok()?.to_bytes();
         serde_json::from_slice(&body).ok()
     };
-    tokio::time::timeout(Duration::from_secs(2), read).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(2), read)
+        .await
+        .ok()
+        .flatten()
 }

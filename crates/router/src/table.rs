@@ -10,10 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hwc_ai_runtime::{ConfigError, Secret};
 use tokio::sync::Semaphore;
 
-use hwc_ai_runtime::auth::Clients;
 use crate::breaker::Breaker;
 use crate::config::{BackendKind, Config, ReasoningEffort, SchemaFormat, TargetConfig};
 use crate::metrics::Metrics;
+use hwc_ai_runtime::auth::Clients;
 
 pub struct Backend {
     pub name: String,

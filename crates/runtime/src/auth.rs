@@ -61,7 +61,9 @@ impl ClientsConfig {
         if self.keys.is_empty() && !self.allow_unauthenticated_loopback {
             return Err(ConfigError::at(
                 path,
-                format!("no client could use the {daemon}: add keys or allow unauthenticated loopback"),
+                format!(
+                    "no client could use the {daemon}: add keys or allow unauthenticated loopback"
+                ),
             ));
         }
         Ok(())
@@ -181,7 +183,10 @@ mod tests {
         assert_eq!(strict.verdict(None, lo), Verdict::Missing);
         assert_eq!(strict.verdict(Some(b"Basic k-123"), lan), Verdict::Missing);
         assert_eq!(strict.verdict(Some(b"Bearer nope"), lan), Verdict::Wrong);
-        assert_eq!(strict.verdict(Some(b"Bearer k-123"), lan), Verdict::Client("bot"));
+        assert_eq!(
+            strict.verdict(Some(b"Bearer k-123"), lan),
+            Verdict::Client("bot")
+        );
     }
 
     #[test]

@@ -111,7 +111,8 @@ impl Connector {
             }
             Connector::Remote(remote) => match remote.transport {
                 RemoteTransport::StreamableHttp => {
-                    let mut config = StreamableHttpClientTransportConfig::with_uri(remote.url.as_str());
+                    let mut config =
+                        StreamableHttpClientTransportConfig::with_uri(remote.url.as_str());
                     config.auth_header = remote.token.as_ref().map(|t| t.expose().to_owned());
                     config.custom_headers = remote.headers.clone();
                     let transport =

@@ -112,12 +112,17 @@ impl Transport<RoleClient> for SseTransport {
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(SseError(format!("posting a message: HTTP {}", response.status())))
+                Err(SseError(format!(
+                    "posting a message: HTTP {}",
+                    response.status()
+                )))
             }
         }
     }
 
-    fn receive(&mut self) -> impl std::future::Future<Output = Option<ServerJsonRpcMessage>> + Send {
+    fn receive(
+        &mut self,
+    ) -> impl std::future::Future<Output = Option<ServerJsonRpcMessage>> + Send {
         self.messages.recv()
     }
 

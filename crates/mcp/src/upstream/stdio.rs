@@ -111,7 +111,10 @@ impl Child {
             if let Some(pid) = process.id() {
                 let group = Pid::from_raw(pid as i32);
                 let _ = killpg(group, Signal::SIGTERM);
-                if tokio::time::timeout(STOP_GRACE, process.wait()).await.is_err() {
+                if tokio::time::timeout(STOP_GRACE, process.wait())
+                    .await
+                    .is_err()
+                {
                     let _ = killpg(group, Signal::SIGKILL);
                     let _ = process.wait().await;
                 } else {
@@ -129,7 +132,8 @@ fn describe(status: std::process::ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited with status {code}"),
         (None, Some(signal)) => {
-            let name = Signal::try_from(signal).map_or_else(|_| signal.to_string(), |s| s.to_string());
+            let name =
+                Signal::try_from(signal).map_or_else(|_| signal.to_string(), |s| s.to_string());
             format!("was killed by {name}")
         }
         _ => format!("exited ({status})"),

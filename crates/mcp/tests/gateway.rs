@@ -1,0 +1,279 @@
+//! The gateway against stdio servers that misbehave (real processes: a
+//! server that never answers, one that dies at once) and against clients
+//! that are not let in. Real MCP servers are checked in checks/peers.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use hwc_ai_runtime::{Context, Shutdown};
+use serde_json::{json, Value};
+
+struct Gateway {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Runs a gateway in this process on a free loopback port.
+    async fn start(mut config: Value) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bot.key"), "k-bot-123\n").unwrap();
+        let text = config
+            .to_string()
+            .replace("@KEYFILE@", dir.path().join("bot.key").to_str().unwrap());
+        config = serde_json::from_str(&text).unwrap();
+        let config: hwc_ai_mcp::Config =
+            hwc_ai_runtime::config::parse(&config.to_string()).expect("valid config");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let mut ctx = Context::embedded(shutdown.clone());
+        ctx.listener = Some(listener);
+        let task = tokio::spawn(hwc_ai_mcp::run(config, ctx));
+        Self {
+            addr,
+            shutdown,
+            task,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = reqwest::get(self.url(path)).await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `/servers/{name}` until `done` holds, or panics after `limit`.
+    async fn wait_for(&self, name: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let (_, entry) = self.get(&format!("/servers/{name}")).await;
+            if done(&entry) {
+                return entry;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "gave up waiting; last entry: {entry:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("the gateway stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_initialize_is_reported_down() {
+    let gateway = Gateway::start(json!({
+        "checkTimeout": "500ms",
+        "servers": [{"name": "mute", "command": "sleep", "args": ["600"]}]
+    }))
+    .await;
+    let entry = gateway
+        .wait_for("mute", Duration::from_secs(10), |e| e["state"] == "down")
+        .await;
+    let error = entry["lastError"].as_str().unwrap();
+    assert!(
+        error.contains("no answer to initialize within 500ms"),
+        "{error}"
+    );
+    assert_eq!(entry["transport"], "stdio");
+    assert_eq!(entry["tools"], json!([]));
+    let (status, health) = gateway.get("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["servers"]["down"], 1);
+    // Calls fail fast and say why; nothing hangs.
+    let response = reqwest::Client::new()
+        .post(gateway.url("/openapi/mute/anything"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "server_down");
+    let metrics = reqwest::get(gateway.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hwc_ai_mcp_server_up{server=\"mute\"} 0"),
+        "{metrics}"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_that_dies_is_started_again_and_its_exit_reported() {
+    let gateway = Gateway::start(json!({
+        "checkTimeout": "2s",
+        "servers": [{"name": "dying", "command": "sh",
+                     "args": ["-c", "echo 'cannot open database' >&2; exit 3"]}]
+    }))
+    .await;
+    let entry = gateway
+        .wait_for("dying", Duration::from_secs(15), |e| {
+            e["restarts"].as_u64() >= Some(2)
+        })
+        .await;
+    assert_eq!(entry["state"], "down");
+    let error = entry["lastError"].as_str().unwrap();
+    assert!(error.contains("exited with status 3"), "{error}");
+    assert!(error.contains("cannot open database"), "{error}");
+    let metrics = reqwest::get(gateway.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let restarts = metrics
+        .lines()
+        .find(|l| l.starts_with("hwc_ai_mcp_server_restarts_total{server=\"dying\"}"))
+        .expect("restart counter");
+    assert_ne!(restarts.rsplit(' ').next(), Some("0"), "{restarts}");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn clients_without_a_key_get_401_with_a_wrong_one_403() {
+    let gateway = Gateway::start(json!({
+        "clients": {"keys": [{"name": "bot", "key": {"file": "@KEYFILE@"}}],
+                    "allowUnauthenticatedLoopback": false},
+        "servers": []
+    }))
+    .await;
+    let client = reqwest::Client::new();
+    let missing = client.get(gateway.url("/servers")).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.headers()["www-authenticate"], "Bearer");
+    let wrong = client
+        .get(gateway.url("/servers"))
+        .bearer_auth("k-bot-124")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let body: Value = wrong.json().await.unwrap();
+    assert!(
+        !body.to_string().contains("k-bot"),
+        "the key is not echoed: {body}"
+    );
+    for path in ["/servers", "/openapi.json", "/.well-known/mcp.json"] {
+        let ok = client
+            .get(gateway.url(path))
+            .bearer_auth("k-bot-123")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{path}");
+    }
+    let one = client
+        .get(gateway.url("/servers/anything"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 401);
+    // Liveness and metrics need no key.
+    assert_eq!(gateway.get("/health").await.0, 200);
+    assert_eq!(
+        reqwest::get(gateway.url("/metrics"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn browser_origins_are_checked_and_allowed_ones_get_cors() {
+    let gateway = Gateway::start(json!({
+        "allowedOrigins": ["http://localhost:8080"],
+        "servers": []
+    }))
+    .await;
+    let client = reqwest::Client::new();
+    let foreign = client
+        .get(gateway.url("/servers"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    let body: Value = foreign.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "origin_not_allowed");
+    let allowed = client
+        .get(gateway.url("/servers"))
+        .header("origin", "http://localhost:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, gateway.url("/openapi/x/y"))
+        .header("origin", "http://localhost:8080")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    let headers = preflight.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
+    let allow = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allow.contains("authorization"), "{allow}");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_servers_and_bad_bodies_are_named() {
+    let gateway = Gateway::start(json!({
+        "checkTimeout": "300ms",
+        "servers": [{"name": "mute", "command": "sleep", "args": ["600"]}]
+    }))
+    .await;
+    let (status, body) = gateway.get("/servers/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["kind"], "unknown_server");
+    let client = reqwest::Client::new();
+    let response = client
+        .post(gateway.url("/openapi/mute/x"))
+        .body("[1, 2]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "invalid_request");
+    gateway.stop().await;
+}
