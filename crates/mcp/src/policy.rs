@@ -37,6 +37,11 @@ impl Policy {
         None
     }
 
+    /// A tool known by name only, without annotations.
+    pub fn unlisted(name: &str) -> Tool {
+        Tool::new(name.to_owned(), String::new(), serde_json::Map::new())
+    }
+
     /// The tools shown, and how many were hidden.
     pub fn filter(&self, tools: Vec<Tool>) -> (Vec<Tool>, usize) {
         let total = tools.len();
@@ -122,6 +127,15 @@ mod tests {
         assert!(shown("echo"));
         assert!(!shown("get_secret"));
         assert!(!shown("delete_all"));
+    }
+
+    #[test]
+    fn a_tool_known_by_name_only_is_judged_by_name_and_as_unannotated() {
+        let allow = policy(json!({"tools": {"allow": ["get_*"]}}));
+        assert!(allow.hides(&Policy::unlisted("delete_all")).is_some());
+        assert!(allow.hides(&Policy::unlisted("get_time")).is_none());
+        let read_only = policy(json!({"readOnly": true}));
+        assert!(read_only.hides(&Policy::unlisted("get_time")).is_some());
     }
 
     #[test]

@@ -96,9 +96,15 @@ impl Proxy {
                 Err(err) => return Some(err.0),
             },
         };
-        let Some(tool) = tools.iter().find(|t| t.name == name) else {
-            // Unknown to the last listing: the server says what it knows.
-            return None;
+        // A tool the last listing did not have (added since) is judged by
+        // its name alone, and counts as unannotated.
+        let unlisted;
+        let tool = match tools.iter().find(|t| t.name == name) {
+            Some(tool) => tool,
+            None => {
+                unlisted = Policy::unlisted(name);
+                &unlisted
+            }
         };
         policy
             .hides(tool)
