@@ -1,0 +1,3 @@
+//! hwc-ai-assistant: a read-only operations assistant.
+
+pub mod audit;
