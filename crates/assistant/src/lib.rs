@@ -1,3 +1,4 @@
 //! hwc-ai-assistant: a read-only operations assistant.
 
 pub mod audit;
+pub mod refusal;
