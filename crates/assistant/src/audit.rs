@@ -117,9 +117,11 @@ impl Audit {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let last: Option<(i64, String)> = tx
-            .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let (id, prev) = match last {
             Some((id, hash)) => (id + 1, hash),
@@ -262,7 +264,16 @@ pub fn verify(path: &Path) -> Result<Verdict, AuditError> {
 /// JSON array (unambiguous: every field is quoted and escaped).
 fn row_hash(id: i64, ts: &str, e: &Entry, prev: &str) -> String {
     let canonical = serde_json::json!([
-        id, ts, e.client, e.request, e.intent, e.tool, e.arguments, e.result, e.outcome, e.refusal,
+        id,
+        ts,
+        e.client,
+        e.request,
+        e.intent,
+        e.tool,
+        e.arguments,
+        e.result,
+        e.outcome,
+        e.refusal,
         prev
     ]);
     let digest = Sha256::digest(canonical.to_string().as_bytes());
@@ -423,6 +434,9 @@ mod tests {
         let row = audit.append(long).unwrap();
         assert_eq!(row.id, 2);
         assert!(row.entry.result.unwrap().ends_with("…[cut]"));
-        assert!(matches!(verify(&path).unwrap(), Verdict::Intact { rows: 2, .. }));
+        assert!(matches!(
+            verify(&path).unwrap(),
+            Verdict::Intact { rows: 2, .. }
+        ));
     }
 }

@@ -1,4 +1,9 @@
-//! hwc-ai-assistant: a read-only operations assistant.
+//! hwc-ai-assistant: a read-only operations assistant. It answers
+//! questions about this machine from real system data, refuses requests to
+//! change anything, and writes every request and tool call to a
+//! hash-chained audit log.
 
 pub mod audit;
+pub mod config;
 pub mod refusal;
+pub mod tools;

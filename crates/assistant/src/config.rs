@@ -1,0 +1,297 @@
+//! The assistant's config document (see docs/assistant.md).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hwc_ai_runtime::auth::ClientsConfig;
+use hwc_ai_runtime::config::{check_listen, check_positive};
+use hwc_ai_runtime::{Common, ConfigError, LogConfig, SecretSource, Validate};
+use serde::Deserialize;
+
+use crate::tools::ToolName;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub clients: ClientsConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// Browser origins allowed to call the tool server (CORS).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Where the audit log and the sessions live.
+    pub state_directory: PathBuf,
+    #[serde(default)]
+    pub router: RouterConfig,
+    #[serde(default)]
+    pub agent: AgentConfig,
+    #[serde(default)]
+    pub sessions: SessionsConfig,
+    /// The tools offered; all of them when absent.
+    #[serde(default)]
+    pub tools: Option<Vec<ToolName>>,
+    #[serde(default)]
+    pub systemd: SystemdConfig,
+    #[serde(default)]
+    pub containers: ContainersConfig,
+    #[serde(default)]
+    pub stack: StackConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// A directory of Markdown runbooks for `docs_search`.
+    #[serde(default)]
+    pub runbooks: Option<PathBuf>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9434".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per minute per client.
+    #[serde(default = "default_per_minute")]
+    pub requests_per_minute: u32,
+    /// Requests a client may make at once before the rate applies.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: default_per_minute(),
+            burst: default_burst(),
+        }
+    }
+}
+
+/// A person asks a few questions a minute; a bot polling status a few
+/// more. Each question may run several tools and a model.
+fn default_per_minute() -> u32 {
+    30
+}
+
+fn default_burst() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouterConfig {
+    /// hwc-ai-router's (or any OpenAI-compatible) base URL, without `/v1`.
+    #[serde(default = "default_router_url")]
+    pub url: String,
+    /// The model or router profile to ask; it must support tool calls.
+    #[serde(default = "default_model")]
+    pub model: String,
+    #[serde(default)]
+    pub api_key: Option<SecretSource>,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            url: default_router_url(),
+            model: default_model(),
+            api_key: None,
+        }
+    }
+}
+
+fn default_router_url() -> String {
+    "http://127.0.0.1:9432".into()
+}
+
+fn default_model() -> String {
+    "assistant".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Model turns per request (each may call several tools).
+    #[serde(default = "default_rounds")]
+    pub max_rounds: u32,
+    /// The whole request's time, model and tools together.
+    #[serde(default = "default_budget", with = "humantime_serde")]
+    pub budget: Duration,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            max_rounds: default_rounds(),
+            budget: default_budget(),
+        }
+    }
+}
+
+fn default_rounds() -> u32 {
+    4
+}
+
+fn default_budget() -> Duration {
+    Duration::from_secs(90)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionsConfig {
+    #[serde(default = "default_idle", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Turns kept besides the first.
+    #[serde(default = "default_keep")]
+    pub keep_last: u32,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: default_idle(),
+            keep_last: default_keep(),
+        }
+    }
+}
+
+fn default_idle() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+fn default_keep() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SystemdConfig {
+    /// A D-Bus address; the system bus when absent.
+    #[serde(default)]
+    pub bus: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainersConfig {
+    /// The Docker (or Podman) API socket, e.g. /run/docker.sock.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StackConfig {
+    #[serde(default = "default_prober")]
+    pub prober_url: String,
+    #[serde(default = "default_puller")]
+    pub puller_url: String,
+    #[serde(default = "default_router_url")]
+    pub router_url: String,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        Self {
+            prober_url: default_prober(),
+            puller_url: default_puller(),
+            router_url: default_router_url(),
+        }
+    }
+}
+
+fn default_prober() -> String {
+    "http://127.0.0.1:9430".into()
+}
+
+fn default_puller() -> String {
+    "http://127.0.0.1:9431".into()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertsConfig {
+    #[serde(default)]
+    pub alertmanager_url: Option<String>,
+    #[serde(default)]
+    pub prometheus_url: Option<String>,
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_listen("listen", &self.listen)?;
+        self.clients.check("clients", "assistant")?;
+        if self.rate_limit.requests_per_minute == 0 || self.rate_limit.burst == 0 {
+            return Err(ConfigError::at(
+                "rateLimit",
+                "requestsPerMinute and burst must be at least 1",
+            ));
+        }
+        if !self.state_directory.is_absolute() {
+            return Err(ConfigError::at(
+                "stateDirectory",
+                format!(
+                    "`{}` is not an absolute path",
+                    self.state_directory.display()
+                ),
+            ));
+        }
+        for (path, url) in [
+            ("router.url", Some(&self.router.url)),
+            ("stack.proberUrl", Some(&self.stack.prober_url)),
+            ("stack.pullerUrl", Some(&self.stack.puller_url)),
+            ("stack.routerUrl", Some(&self.stack.router_url)),
+            (
+                "alerts.alertmanagerUrl",
+                self.alerts.alertmanager_url.as_ref(),
+            ),
+            ("alerts.prometheusUrl", self.alerts.prometheus_url.as_ref()),
+        ] {
+            if let Some(url) = url {
+                let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !ok {
+                    return Err(ConfigError::at(
+                        path,
+                        format!("`{url}` is not an http(s) URL"),
+                    ));
+                }
+            }
+        }
+        if let Some(key) = &self.router.api_key {
+            key.check("router.apiKey")?;
+        }
+        if self.agent.max_rounds == 0 {
+            return Err(ConfigError::at("agent.maxRounds", "must be at least 1"));
+        }
+        check_positive("agent.budget", self.agent.budget)?;
+        check_positive("sessions.idleTimeout", self.sessions.idle_timeout)?;
+        for (field, path) in [
+            ("containers.socket", &self.containers.socket),
+            ("runbooks", &self.runbooks),
+        ] {
+            if let Some(path) = path {
+                if !path.is_absolute() {
+                    return Err(ConfigError::at(
+                        field,
+                        format!("`{}` is not an absolute path", path.display()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Common for Config {
+    fn listen(&self) -> &str {
+        &self.listen
+    }
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+}

@@ -1,0 +1,285 @@
+//! The read-only tools: a closed list, each with a JSON schema its
+//! arguments are checked against before it runs, each answer bounded.
+//! Nothing here writes, restarts, stops, deletes or executes: the only
+//! outside calls are D-Bus property reads, `GET` requests and file reads.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::config::{Config, StackConfig};
+
+pub mod containers;
+mod docs;
+mod get;
+mod stack;
+pub mod system;
+pub mod systemd;
+
+/// The most bytes of JSON one tool answer carries.
+pub const MAX_OUTPUT: usize = 12 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolName {
+    SystemOverview,
+    DiskUsage,
+    Services,
+    RecentFailures,
+    Containers,
+    AiStack,
+    Alerts,
+    DocsSearch,
+}
+
+impl ToolName {
+    pub const ALL: [ToolName; 8] = [
+        ToolName::SystemOverview,
+        ToolName::DiskUsage,
+        ToolName::Services,
+        ToolName::RecentFailures,
+        ToolName::Containers,
+        ToolName::AiStack,
+        ToolName::Alerts,
+        ToolName::DocsSearch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolName::SystemOverview => "system_overview",
+            ToolName::DiskUsage => "disk_usage",
+            ToolName::Services => "services",
+            ToolName::RecentFailures => "recent_failures",
+            ToolName::Containers => "containers",
+            ToolName::AiStack => "ai_stack",
+            ToolName::Alerts => "alerts",
+            ToolName::DocsSearch => "docs_search",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            ToolName::SystemOverview => "CPU usage and load, memory and swap use, and uptime of this machine.",
+            ToolName::DiskUsage => "Size, used and free space of every mounted filesystem; flags those at 80% or more.",
+            ToolName::Services => "systemd units and their state (active/sub state, since when, restart count): all, only failed ones, or the named ones.",
+            ToolName::RecentFailures => "Units that failed, and services that restarted, within a time window.",
+            ToolName::Containers => "Docker/Podman containers and their state.",
+            ToolName::AiStack => "The hwc-ai AI stack: probed services' state, declared models' state, the router's targets and circuits.",
+            ToolName::Alerts => "Alerts firing now, from Alertmanager or Prometheus.",
+            ToolName::DocsSearch => "The operator's runbooks: list them, read one (file), or search them (query).",
+        }
+    }
+
+    /// JSON schema of the arguments (OpenAI `parameters`).
+    pub fn parameters(self) -> Value {
+        let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
+        match self {
+            ToolName::SystemOverview | ToolName::AiStack | ToolName::Alerts => none,
+            ToolName::DiskUsage => json!({
+                "type": "object",
+                "properties": {"mount": {"type": "string", "description": "Only this mount point, e.g. /var"}},
+                "additionalProperties": false
+            }),
+            ToolName::Services => json!({
+                "type": "object",
+                "properties": {
+                    "filter": {"type": "string", "enum": ["all", "failed", "named"], "description": "Which units: all (default), failed, or the ones in names"},
+                    "names": {"type": "array", "items": {"type": "string", "maxLength": 256}, "maxItems": 50, "description": "Unit names for filter=named; `nginx` means nginx.service"}
+                },
+                "additionalProperties": false
+            }),
+            ToolName::RecentFailures => json!({
+                "type": "object",
+                "properties": {"hours": {"type": "number", "minimum": 0.1, "maximum": 720, "description": "How far back, in hours (default 24)"}},
+                "additionalProperties": false
+            }),
+            ToolName::Containers => json!({
+                "type": "object",
+                "properties": {"all": {"type": "boolean", "description": "Include stopped containers (default true)"}},
+                "additionalProperties": false
+            }),
+            ToolName::DocsSearch => json!({
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "maxLength": 200, "description": "Words to search for"},
+                    "file": {"type": "string", "maxLength": 300, "description": "A runbook to read, as listed"}
+                },
+                "additionalProperties": false
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolError {
+    #[error("unknown tool `{0}`")]
+    Unknown(String),
+    #[error("tool `{0}` is not enabled")]
+    Disabled(String),
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What the tools need to know, from the config.
+pub struct Tools {
+    enabled: Vec<ToolName>,
+    systemd: systemd::Systemd,
+    container_socket: Option<PathBuf>,
+    stack: StackConfig,
+    alertmanager: Option<String>,
+    prometheus: Option<String>,
+    runbooks: Option<PathBuf>,
+    http: reqwest::Client,
+    validators: Vec<(ToolName, jsonschema::Validator)>,
+}
+
+impl Tools {
+    pub fn new(config: &Config) -> Arc<Self> {
+        let enabled = config
+            .tools
+            .clone()
+            .unwrap_or_else(|| ToolName::ALL.to_vec());
+        let validators = ToolName::ALL
+            .into_iter()
+            .map(|t| {
+                (
+                    t,
+                    jsonschema::validator_for(&t.parameters())
+                        .expect("the tools' own schemas compile"),
+                )
+            })
+            .collect();
+        Arc::new(Self {
+            enabled,
+            systemd: systemd::Systemd {
+                address: config.systemd.bus.clone(),
+            },
+            container_socket: config.containers.socket.clone(),
+            stack: config.stack.clone(),
+            alertmanager: config.alerts.alertmanager_url.clone(),
+            prometheus: config.alerts.prometheus_url.clone(),
+            runbooks: config.runbooks.clone(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("HTTP client"),
+            validators,
+        })
+    }
+
+    pub fn enabled(&self) -> &[ToolName] {
+        &self.enabled
+    }
+
+    /// OpenAI-style tool definitions of the enabled tools.
+    pub fn definitions(&self) -> Vec<Value> {
+        self.enabled
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.as_str(),
+                    "description": t.description(),
+                    "parameters": t.parameters(),
+                }})
+            })
+            .collect()
+    }
+
+    /// Runs `name` with `arguments` (checked against its schema first);
+    /// the answer is bounded to [`MAX_OUTPUT`].
+    pub async fn call(&self, name: &str, arguments: &Value) -> Result<Value, ToolError> {
+        let tool = ToolName::parse(name).ok_or_else(|| ToolError::Unknown(name.to_owned()))?;
+        if !self.enabled.contains(&tool) {
+            return Err(ToolError::Disabled(name.to_owned()));
+        }
+        let arguments = if arguments.is_null() {
+            json!({})
+        } else {
+            arguments.clone()
+        };
+        let validator = &self
+            .validators
+            .iter()
+            .find(|(t, _)| *t == tool)
+            .expect("every tool")
+            .1;
+        if let Some(error) = validator.iter_errors(&arguments).next() {
+            let at = error.instance_path().to_string();
+            return Err(ToolError::InvalidArguments(if at.is_empty() {
+                error.to_string()
+            } else {
+                format!("{at}: {error}")
+            }));
+        }
+        let a = &arguments;
+        let value = match tool {
+            ToolName::SystemOverview => system::overview().await,
+            ToolName::DiskUsage => system::disks(a["mount"].as_str()),
+            ToolName::Services => {
+                let names: Vec<String> = a["names"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect();
+                let filter =
+                    a["filter"]
+                        .as_str()
+                        .unwrap_or(if names.is_empty() { "all" } else { "named" });
+                self.systemd.services(filter, &names).await
+            }
+            ToolName::RecentFailures => {
+                let hours = a["hours"].as_f64().unwrap_or(24.0);
+                self.systemd
+                    .recent_failures(Duration::from_secs_f64(hours * 3600.0))
+                    .await
+            }
+            ToolName::Containers => {
+                containers::containers(
+                    self.container_socket.as_deref(),
+                    a["all"].as_bool().unwrap_or(true),
+                )
+                .await
+            }
+            ToolName::AiStack => stack::ai_stack(&self.http, &self.stack).await,
+            ToolName::Alerts => {
+                stack::alerts(
+                    &self.http,
+                    self.alertmanager.as_deref(),
+                    self.prometheus.as_deref(),
+                )
+                .await
+            }
+            ToolName::DocsSearch => docs::docs(
+                self.runbooks.as_deref(),
+                a["query"].as_str(),
+                a["file"].as_str(),
+            ),
+        }?;
+        Ok(bound(value))
+    }
+}
+
+/// A value whose JSON exceeds [`MAX_OUTPUT`] is replaced by its cut text.
+pub fn bound(value: Value) -> Value {
+    let text = value.to_string();
+    if text.len() <= MAX_OUTPUT {
+        return value;
+    }
+    let mut end = MAX_OUTPUT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    json!({"truncated": true, "partialJson": &text[..end]})
+}
