@@ -5,5 +5,8 @@
 
 pub mod audit;
 pub mod config;
+pub mod direct;
+pub mod engine;
 pub mod refusal;
+pub mod sessions;
 pub mod tools;

@@ -1,0 +1,337 @@
+//! Answers without a model: the six everyday questions ("is everything
+//! running?", "what containers are running?", "is any service unhealthy?",
+//! "how much disk is left?", "CPU and memory?", "did anything crash?")
+//! recognised by their words and answered from the tools' data. Used when
+//! the model cannot be reached, and marked as such.
+
+use serde_json::Value;
+
+use crate::tools::{ToolName, Tools};
+
+/// The questions this module can answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    Everything,
+    Containers,
+    Unhealthy,
+    Disk,
+    Load,
+    Crashes,
+}
+
+impl Question {
+    pub fn intent(self) -> &'static str {
+        match self {
+            Question::Everything => "status",
+            Question::Containers => "containers",
+            Question::Unhealthy => "unhealthy",
+            Question::Disk => "disk",
+            Question::Load => "load",
+            Question::Crashes => "crashes",
+        }
+    }
+}
+
+/// Which everyday question `text` asks, if any.
+pub fn recognise(text: &str) -> Option<Question> {
+    let t = text.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    if has(&["container", "docker", "podman"]) {
+        Some(Question::Containers)
+    } else if has(&[
+        "crash",
+        "restarted",
+        "failed recently",
+        "recent fail",
+        "went down",
+        "died",
+    ]) {
+        Some(Question::Crashes)
+    } else if has(&[
+        "unhealthy",
+        "failed",
+        "failing",
+        "broken",
+        "down?",
+        "not running",
+    ]) {
+        Some(Question::Unhealthy)
+    } else if has(&["disk", "space", "storage", "filesystem", "full"]) {
+        Some(Question::Disk)
+    } else if has(&["cpu", "memory", "ram", "load", "swap", "usage"]) {
+        Some(Question::Load)
+    } else if has(&[
+        "everything",
+        "running correctly",
+        "all ok",
+        "all good",
+        "status",
+        "healthy",
+        "working",
+    ]) {
+        Some(Question::Everything)
+    } else {
+        None
+    }
+}
+
+/// The tools a question reads.
+pub fn tools_for(question: Question) -> &'static [ToolName] {
+    match question {
+        Question::Everything => &[ToolName::Services, ToolName::AiStack, ToolName::DiskUsage],
+        Question::Containers => &[ToolName::Containers],
+        Question::Unhealthy => &[ToolName::Services, ToolName::AiStack],
+        Question::Disk => &[ToolName::DiskUsage],
+        Question::Load => &[ToolName::SystemOverview],
+        Question::Crashes => &[ToolName::RecentFailures],
+    }
+}
+
+/// Runs the question's tools and writes the answer from their data.
+/// Returns the reply and each tool's (name, result) for the audit log.
+pub async fn answer(
+    tools: &Tools,
+    question: Question,
+) -> (String, Vec<(ToolName, Result<Value, String>)>) {
+    let wanted: Vec<ToolName> = tools_for(question)
+        .iter()
+        .copied()
+        .filter(|t| tools.enabled().contains(t))
+        .collect();
+    let args = |t: ToolName| match (question, t) {
+        (Question::Unhealthy, ToolName::Services) => serde_json::json!({"filter": "failed"}),
+        (Question::Everything, ToolName::Services) => serde_json::json!({"filter": "failed"}),
+        _ => serde_json::json!({}),
+    };
+    let results = futures_util::future::join_all(wanted.iter().map(|t| {
+        let a = args(*t);
+        async move {
+            (
+                *t,
+                tools.call(t.as_str(), &a).await.map_err(|e| e.to_string()),
+            )
+        }
+    }))
+    .await;
+    let mut lines = Vec::new();
+    for (tool, result) in &results {
+        match result {
+            Ok(value) => lines.extend(describe(*tool, value)),
+            Err(error) => lines.push(format!("- {}: could not be read ({error}).", tool.as_str())),
+        }
+    }
+    if lines.is_empty() {
+        lines.push("- None of the tools this question needs is enabled.".into());
+    }
+    let reply = format!(
+        "{}\n\n(Answered directly from system data: the model was not available.)",
+        lines.join("\n")
+    );
+    (reply, results)
+}
+
+fn describe(tool: ToolName, v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    match tool {
+        ToolName::Services => {
+            let failed: Vec<String> = v["units"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|u| u["active"] == "failed")
+                .map(|u| format!("{} (failed since {})", text(&u["name"]), text(&u["since"])))
+                .collect();
+            if failed.is_empty() {
+                out.push(format!(
+                    "- systemd: no failed units ({} loaded).",
+                    v["loadedUnits"]
+                ));
+            } else {
+                out.push(format!(
+                    "- systemd: {} failed: {}.",
+                    failed.len(),
+                    failed.join(", ")
+                ));
+            }
+        }
+        ToolName::AiStack => {
+            let down: Vec<String> = v["prober"]["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["state"] != "up")
+                .map(|t| format!("{} is {}", text(&t["name"]), text(&t["state"])))
+                .collect();
+            if let Some(why) = v["prober"]["unavailable"].as_str() {
+                out.push(format!(
+                    "- AI stack: the prober could not be asked ({why})."
+                ));
+            } else if down.is_empty() {
+                out.push("- AI stack: every probed service is up.".into());
+            } else {
+                out.push(format!("- AI stack: {}.", down.join(", ")));
+            }
+            let open: Vec<String> = v["router"]["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["circuit"] == "open")
+                .map(|t| text(&t["name"]))
+                .collect();
+            if !open.is_empty() {
+                out.push(format!("- Router: circuit open for {}.", open.join(", ")));
+            }
+        }
+        ToolName::DiskUsage => {
+            for fs in v["filesystems"].as_array().into_iter().flatten() {
+                let flag = if fs["warning"] == true {
+                    " — over 80%"
+                } else {
+                    ""
+                };
+                out.push(format!(
+                    "- {}: {} free of {} ({}% used){flag}.",
+                    text(&fs["mount"]),
+                    bytes(fs["freeBytes"].as_u64()),
+                    bytes(fs["sizeBytes"].as_u64()),
+                    fs["usedPercent"]
+                ));
+            }
+        }
+        ToolName::SystemOverview => {
+            out.push(format!(
+                "- CPU: {}% busy on {} cores, load {} / {} / {}.",
+                v["cpu"]["usagePercent"],
+                v["cpu"]["cores"],
+                v["cpu"]["load"]["1m"],
+                v["cpu"]["load"]["5m"],
+                v["cpu"]["load"]["15m"]
+            ));
+            out.push(format!(
+                "- Memory: {} used of {} ({}%); swap {} used.",
+                bytes(v["memory"]["usedBytes"].as_u64()),
+                bytes(v["memory"]["totalBytes"].as_u64()),
+                v["memory"]["usedPercent"],
+                bytes(v["swap"]["usedBytes"].as_u64())
+            ));
+            out.push(format!("- Up for {}.", text(&v["uptime"])));
+        }
+        ToolName::RecentFailures => {
+            let names = |key: &str| -> Vec<String> {
+                v[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|u| match u["restarts"].as_u64() {
+                        Some(n) if n > 0 => format!("{} ({} restarts)", text(&u["name"]), n),
+                        _ => text(&u["name"]),
+                    })
+                    .collect()
+            };
+            let (failed, restarted) = (names("failed"), names("restarted"));
+            if failed.is_empty() && restarted.is_empty() {
+                out.push(format!(
+                    "- No unit failed or restarted in the last {}.",
+                    text(&v["window"])
+                ));
+            }
+            if !failed.is_empty() {
+                out.push(format!("- Failed: {}.", failed.join(", ")));
+            }
+            if !restarted.is_empty() {
+                out.push(format!(
+                    "- Restarted in the last {}: {}.",
+                    text(&v["window"]),
+                    restarted.join(", ")
+                ));
+            }
+        }
+        ToolName::Containers => {
+            let list: Vec<String> = v["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "{} ({}: {})",
+                        text(&c["name"]),
+                        text(&c["state"]),
+                        text(&c["status"])
+                    )
+                })
+                .collect();
+            out.push(format!(
+                "- Containers: {} running of {}.",
+                v["running"], v["total"]
+            ));
+            if !list.is_empty() {
+                out.push(format!("  {}", list.join("; ")));
+            }
+        }
+        ToolName::Alerts | ToolName::DocsSearch => {}
+    }
+    out
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "unknown".into(),
+        other => other.to_string(),
+    }
+}
+
+fn bytes(v: Option<u64>) -> String {
+    let Some(b) = v else { return "unknown".into() };
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = b as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", units[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_six_questions_are_recognised() {
+        let cases = [
+            ("Is everything running correctly?", Question::Everything),
+            ("What containers are running?", Question::Containers),
+            ("Is any service unhealthy?", Question::Unhealthy),
+            ("How much disk space is left?", Question::Disk),
+            ("What is the CPU and memory usage?", Question::Load),
+            ("Did any service crash recently?", Question::Crashes),
+        ];
+        for (text, question) in cases {
+            assert_eq!(recognise(text), Some(question), "{text}");
+        }
+        assert_eq!(recognise("write me a poem"), None);
+    }
+
+    #[tokio::test]
+    async fn disk_and_load_are_answered_from_this_machine() {
+        let config: crate::config::Config = hwc_ai_runtime::config::parse(
+            r#"{"stateDirectory": "/var/lib/x", "tools": ["disk_usage", "system_overview"]}"#,
+        )
+        .unwrap();
+        let tools = Tools::new(&config);
+        let (reply, results) = answer(&tools, Question::Disk).await;
+        assert!(reply.contains("- /: "), "{reply}");
+        assert!(reply.contains("model was not available"), "{reply}");
+        assert_eq!(results.len(), 1);
+        let (reply, _) = answer(&tools, Question::Load).await;
+        assert!(
+            reply.contains("CPU: ") && reply.contains("Memory: "),
+            "{reply}"
+        );
+        // A question whose tools are disabled says so instead of guessing.
+        let (reply, results) = answer(&tools, Question::Containers).await;
+        assert!(results.is_empty());
+        assert!(reply.contains("None of the tools"), "{reply}");
+    }
+}

@@ -1,0 +1,342 @@
+//! One request, start to end: refused if it asks for a change; otherwise
+//! answered by the model through hwc-ai-router with the tools (several
+//! per round, run together; a bounded number of rounds; one time budget);
+//! when the model cannot be reached, answered directly from the tools if
+//! it is one of the everyday questions. Every tool call and every request
+//! is written to the audit log before the answer leaves.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::audit::{Audit, Entry};
+use crate::config::{AgentConfig, RouterConfig};
+use crate::direct;
+use crate::refusal;
+use crate::tools::{ToolName, Tools};
+
+/// The model's instructions.
+pub const SYSTEM_PROMPT: &str =
+    "You are hwc-ai-assistant, the read-only operations assistant of this \
+homelab machine. Answer questions about the machine's state from the tools' results only: call \
+the tools to get real data, and never guess. You cannot change anything (no restarts, no \
+commands, no edits) and must never say that you did. Be brief and concrete: name the units, \
+containers, filesystems and numbers. When a tool fails, say what could not be read.";
+
+/// A turn of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub reply: String,
+    /// `refused`, a recognised everyday question (`disk`, ...), or
+    /// `question`.
+    pub intent: String,
+    /// `model`, `direct` (from the tools, the model unavailable) or
+    /// `refusal`.
+    pub source: &'static str,
+    /// The tools called, in order.
+    pub tools: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    /// The model could not be reached and the question needs it.
+    #[error("the model is not available ({0}) and this question needs it")]
+    ModelUnavailable(String),
+    /// The audit log could not be written: nothing is answered unaudited.
+    #[error("{0}")]
+    Audit(String),
+}
+
+pub struct Engine {
+    pub tools: Arc<Tools>,
+    pub audit: Arc<Audit>,
+    router: RouterConfig,
+    router_key: Option<hwc_ai_runtime::Secret>,
+    agent: AgentConfig,
+    http: reqwest::Client,
+}
+
+impl Engine {
+    pub fn new(
+        tools: Arc<Tools>,
+        audit: Arc<Audit>,
+        router: RouterConfig,
+        router_key: Option<hwc_ai_runtime::Secret>,
+        agent: AgentConfig,
+    ) -> Self {
+        Self {
+            tools,
+            audit,
+            router,
+            router_key,
+            agent,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    /// Answers `text` from `client`, after the earlier `history`.
+    pub async fn ask(
+        &self,
+        client: &str,
+        text: &str,
+        history: &[Turn],
+    ) -> Result<Answer, AskError> {
+        if let Some(refusal) = refusal::check(text) {
+            self.record(Entry {
+                client: client.into(),
+                request: text.into(),
+                intent: Some("refused".into()),
+                result: Some(refusal.message.clone()),
+                outcome: "refused".into(),
+                refusal: Some(format!("asks to {}", refusal.action)),
+                ..Entry::default()
+            })?;
+            return Ok(Answer {
+                reply: refusal.message,
+                intent: "refused".into(),
+                source: "refusal",
+                tools: Vec::new(),
+            });
+        }
+        let question = direct::recognise(text);
+        let intent = question.map_or("question", |q| q.intent()).to_owned();
+        let mut used = Vec::new();
+        let outcome = self.agent_loop(client, text, history, &mut used).await;
+        let answer = match outcome {
+            Ok(reply) => Answer {
+                reply,
+                intent,
+                source: "model",
+                tools: used,
+            },
+            Err(reason) => match question {
+                Some(question) => {
+                    tracing::warn!(
+                        "model unavailable ({reason}); answering from the tools directly"
+                    );
+                    let (reply, results) = direct::answer(&self.tools, question).await;
+                    for (tool, result) in &results {
+                        self.record_tool(client, text, *tool, &json!({}), result)?;
+                        used.push(tool.as_str().to_owned());
+                    }
+                    Answer {
+                        reply,
+                        intent,
+                        source: "direct",
+                        tools: used,
+                    }
+                }
+                None => {
+                    self.record(Entry {
+                        client: client.into(),
+                        request: text.into(),
+                        intent: Some(intent),
+                        result: Some(reason.clone()),
+                        outcome: "model_unavailable".into(),
+                        ..Entry::default()
+                    })?;
+                    return Err(AskError::ModelUnavailable(reason));
+                }
+            },
+        };
+        self.record(Entry {
+            client: client.into(),
+            request: text.into(),
+            intent: Some(answer.intent.clone()),
+            tool: None,
+            arguments: None,
+            result: Some(answer.reply.clone()),
+            outcome: format!("answered ({})", answer.source),
+            refusal: None,
+        })?;
+        Ok(answer)
+    }
+
+    /// The model and the tools, round by round. `Err` says why the model
+    /// could not give an answer.
+    async fn agent_loop(
+        &self,
+        client: &str,
+        text: &str,
+        history: &[Turn],
+        used: &mut Vec<String>,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + self.agent.budget;
+        let mut messages = vec![json!({"role": "system", "content": SYSTEM_PROMPT})];
+        messages.extend(
+            history
+                .iter()
+                .map(|t| json!({"role": t.role, "content": t.content})),
+        );
+        messages.push(json!({"role": "user", "content": text}));
+        let definitions = self.tools.definitions();
+        for round in 0..=self.agent.max_rounds {
+            let last = round == self.agent.max_rounds;
+            let mut body =
+                json!({"model": self.router.model, "messages": messages, "temperature": 0});
+            if !last && !definitions.is_empty() {
+                body["tools"] = json!(definitions);
+                body["tool_choice"] = json!("auto");
+            }
+            let message = self.complete(&body, deadline).await?;
+            let calls = message["tool_calls"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if calls.is_empty() || last {
+                let content = message["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                if content.is_empty() {
+                    return Err("the model answered with nothing".into());
+                }
+                return Ok(content);
+            }
+            messages.push(
+                json!({"role": "assistant", "content": message["content"], "tool_calls": calls}),
+            );
+            let runs = calls.iter().map(|call| async move {
+                let id = call["id"].as_str().unwrap_or_default().to_owned();
+                let name = call["function"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let raw = call["function"]["arguments"].as_str().unwrap_or("{}");
+                let arguments: Result<Value, String> = if raw.trim().is_empty() {
+                    Ok(json!({}))
+                } else {
+                    serde_json::from_str(raw)
+                        .map_err(|e| format!("invalid arguments: not JSON ({e})"))
+                };
+                let result = match &arguments {
+                    Ok(args) => self
+                        .tools
+                        .call(&name, args)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.clone()),
+                };
+                (id, name, arguments.unwrap_or(Value::Null), result)
+            });
+            let results = futures_util::future::join_all(runs).await;
+            for (id, name, arguments, result) in results {
+                let tool = ToolName::parse(&name);
+                match tool {
+                    Some(tool) => self.record_tool(client, text, tool, &arguments, &result),
+                    None => self.record(Entry {
+                        client: client.into(),
+                        request: text.into(),
+                        intent: Some("tool_call".into()),
+                        tool: Some(name.clone()),
+                        arguments: Some(arguments.to_string()),
+                        result: result.as_ref().err().cloned(),
+                        outcome: "error".into(),
+                        refusal: None,
+                    }),
+                }
+                .map_err(|e| e.to_string())?;
+                used.push(name);
+                let content = match result {
+                    Ok(value) => value.to_string(),
+                    Err(error) => json!({"error": error}).to_string(),
+                };
+                messages.push(json!({"role": "tool", "tool_call_id": id, "content": content}));
+            }
+        }
+        Err("no answer within the rounds allowed".into())
+    }
+
+    /// One chat completion through the router; the answer's message.
+    async fn complete(&self, body: &Value, deadline: Instant) -> Result<Value, String> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < Duration::from_millis(100) {
+            return Err(format!(
+                "the {} budget ran out",
+                humantime::format_duration(self.agent.budget)
+            ));
+        }
+        let url = format!(
+            "{}/v1/chat/completions",
+            self.router.url.trim_end_matches('/')
+        );
+        let mut request = self.http.post(url).json(body).timeout(left);
+        if let Some(key) = &self.router_key {
+            request = request.bearer_auth(key.expose());
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                "the model did not answer in time".to_owned()
+            } else {
+                format!("cannot reach the router: {}", e.without_url())
+            }
+        })?;
+        let status = response.status();
+        let doc: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("the router's answer: {}", e.without_url()))?;
+        if !status.is_success() {
+            let message = doc["error"]["message"].as_str().unwrap_or("no message");
+            return Err(format!("the router answered {status}: {message}"));
+        }
+        let message = doc["choices"][0]["message"].clone();
+        if message.is_null() {
+            return Err("the router's answer has no message".into());
+        }
+        Ok(message)
+    }
+
+    fn record_tool(
+        &self,
+        client: &str,
+        text: &str,
+        tool: ToolName,
+        arguments: &Value,
+        result: &Result<Value, String>,
+    ) -> Result<(), AskError> {
+        let (summary, outcome) = match result {
+            Ok(value) => (summary(value), "ok"),
+            Err(error) => (error.clone(), "error"),
+        };
+        self.record(Entry {
+            client: client.into(),
+            request: text.into(),
+            intent: Some("tool_call".into()),
+            tool: Some(tool.as_str().into()),
+            arguments: Some(arguments.to_string()),
+            result: Some(summary),
+            outcome: outcome.into(),
+            refusal: None,
+        })
+    }
+
+    fn record(&self, entry: Entry) -> Result<(), AskError> {
+        self.audit
+            .append(entry)
+            .map(drop)
+            .map_err(|e| AskError::Audit(e.to_string()))
+    }
+}
+
+/// A tool result's first 500 characters, for the audit log.
+fn summary(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 500 {
+        text.chars().take(500).collect::<String>() + "…"
+    } else {
+        text
+    }
+}
