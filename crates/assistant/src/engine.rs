@@ -299,6 +299,23 @@ impl Engine {
         Ok(message)
     }
 
+    /// Audits a tool called directly (the OpenAPI tool server).
+    pub fn record_tool_call(
+        &self,
+        client: &str,
+        tool: ToolName,
+        arguments: &Value,
+        result: &Result<Value, String>,
+    ) -> Result<(), AskError> {
+        self.record_tool(
+            client,
+            &format!("(tool server) {}", tool.as_str()),
+            tool,
+            arguments,
+            result,
+        )
+    }
+
     fn record_tool(
         &self,
         client: &str,

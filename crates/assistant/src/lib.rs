@@ -3,10 +3,15 @@
 //! change anything, and writes every request and tool call to a
 //! hash-chained audit log.
 
+pub mod api;
 pub mod audit;
 pub mod config;
+mod daemon;
 pub mod direct;
 pub mod engine;
 pub mod refusal;
 pub mod sessions;
 pub mod tools;
+
+pub use config::Config;
+pub use daemon::{run, Assistant};

@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    hwc_ai_runtime::daemon::main::<hwc_ai_assistant::Assistant>()
+}

@@ -117,6 +117,71 @@ const ACTIONS: &[&str] = &[
     "stop and",
 ];
 
+/// Verbs that change state only when they name something of the system
+/// ("write the config" but not "write me a summary").
+const AMBIGUOUS: &[&str] = &[
+    "write", "create", "add", "make", "set", "change", "copy", "clear", "apply", "edit", "move",
+    "open", "close", "reset", "rename",
+];
+
+/// What an ambiguous verb must name to be a request to change state.
+const OBJECTS: &[&str] = &[
+    "file",
+    "dir",
+    "folder",
+    "user",
+    "group",
+    "service",
+    "unit",
+    "container",
+    "image",
+    "port",
+    "firewall",
+    "rule",
+    "config",
+    "setting",
+    "limit",
+    "cron",
+    "job",
+    "timer",
+    "volume",
+    "disk",
+    "partition",
+    "model",
+    "package",
+    "key",
+    "password",
+    "permission",
+    "swap",
+    "dns",
+    "route",
+    "cache",
+    "log",
+    "journal",
+    "queue",
+    "backup",
+    "snapshot",
+    "database",
+    "table",
+    "share",
+    "mount",
+    "network",
+    "interface",
+    "certificate",
+    "token",
+    "secret",
+    "env",
+    "variable",
+    "/",
+    "light",
+    "switch",
+    "socket",
+    "process",
+    "memory",
+    "cpu",
+    "quota",
+];
+
 /// Openers before the verb in a request: "please", "can you", ...
 const OPENERS: &[&str] = &[
     "please",
@@ -275,10 +340,14 @@ fn leading_action(clause: &str) -> Option<&'static str> {
             break;
         }
     }
-    ACTIONS
+    let action = ACTIONS
         .iter()
         .find(|action| strip_word(rest, action).is_some())
-        .copied()
+        .copied()?;
+    if AMBIGUOUS.contains(&action) && !OBJECTS.iter().any(|o| rest.contains(o)) {
+        return None;
+    }
+    Some(action)
 }
 
 /// `text` without the leading `word` when it is there as a whole word.
@@ -340,6 +409,10 @@ mod tests {
             ("Let's update the system", "update"),
             ("docker rm -f webui", "docker"),
             ("i need you to set the memory limit to 2G", "set"),
+            ("write a new nginx config file", "write"),
+            ("create a user called backup", "create"),
+            ("add a cron job that cleans /tmp", "add"),
+            ("clear the journal", "clear"),
         ];
         for (text, action) in requests {
             let refusal = check(text).unwrap_or_else(|| panic!("not refused: {text}"));
@@ -371,6 +444,9 @@ mod tests {
             "what does the runbook say about a full disk?",
             "tell me about the AI stack",
             "has the router's circuit opened?",
+            "write me a short summary of the system's health",
+            "make it brief",
+            "add the numbers up for me",
         ];
         for text in questions {
             assert_eq!(check(text), None, "refused: {text}");

@@ -1,0 +1,67 @@
+//! The daemon: opens the audit log and the sessions in the state
+//! directory, reads the keys, serves until SIGTERM.
+
+use std::sync::Arc;
+
+use hwc_ai_runtime::{http, Context, Daemon};
+
+use crate::api::{self, Limiter, Shared};
+use crate::audit::Audit;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::sessions::Sessions;
+use crate::tools::Tools;
+
+pub struct Assistant;
+
+impl Daemon for Assistant {
+    const NAME: &'static str = "assistant";
+    type Config = Config;
+
+    async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
+        run(config, ctx).await
+    }
+}
+
+/// Runs the assistant until `ctx.shutdown`.
+pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
+    let clients = config.clients.load("clients")?;
+    let router_key = match &config.router.api_key {
+        Some(source) => Some(source.read("router.apiKey")?),
+        None => None,
+    };
+    let dir = &config.state_directory;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the state directory {}: {e}", dir.display()))?;
+    let audit = Arc::new(Audit::open(&dir.join("audit.db"))?);
+    let sessions = Sessions::open(
+        &dir.join("sessions.db"),
+        config.sessions.idle_timeout,
+        config.sessions.keep_last as usize,
+    )?;
+    let tools = Tools::new(&config);
+    let engine = Engine::new(
+        tools,
+        audit,
+        config.router.clone(),
+        router_key,
+        config.agent.clone(),
+    );
+    let shared = Arc::new(Shared {
+        engine,
+        sessions,
+        clients,
+        limiter: Limiter::new(config.rate_limit.clone()),
+    });
+    let registry = Arc::new(hwc_ai_runtime::metrics::registry(Assistant::NAME));
+    let listener = http::listener(ctx.listener, &config.listen).await?;
+    ctx.notify.ready(&format!("answering on {}", config.listen));
+    tracing::info!(listen = %config.listen, "ready");
+    http::serve(
+        listener,
+        api::app(shared, registry),
+        ctx.shutdown,
+        http::DEFAULT_DRAIN,
+    )
+    .await
+}
