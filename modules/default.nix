@@ -13,6 +13,7 @@
     ./health.nix
     ./puller.nix
     ./router.nix
+    ./mcp.nix
     ./prometheus.nix
   ];
 }

@@ -63,18 +63,21 @@ in
   # not exist at build time; --check-config checks their shape only. When
   # the build machine cannot run the host's binaries (cross builds), the
   # check is skipped and the daemon's start-up check remains.
+  #   command: the binary and its subcommand, when not `daemon` itself
+  #     (`hwc-ai-mcp wrap` checks a wrapper's document)
   checked =
     {
       daemon,
       package,
       settings,
+      command ? daemon,
     }:
     let
       raw = format.generate "${daemon}.json" settings;
     in
     pkgs.runCommand "${daemon}.json" { preferLocalBuild = true; } ''
       ${lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
-        ${package}/bin/${daemon} --check-config --config ${raw}
+        ${package}/bin/${command} --check-config --config ${raw}
       ''}
       cp ${raw} $out
     '';
