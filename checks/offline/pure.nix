@@ -8,6 +8,7 @@ let
   prober = import ../../modules/lib/prober.nix;
   hardening = import ../../modules/lib/hardening.nix;
   router = import ../../modules/lib/router.nix;
+  mcp = import ../../modules/lib/mcp.nix;
 
   expect = case: list: map (e: e // { inherit case; ok = e.got == e.want; }) list;
 
@@ -51,6 +52,45 @@ let
     clientKeys.bot = "/run/secrets/bot";
   };
   modelsOf = doc: map (r: r.model) doc.routes;
+
+  mcpServers = {
+    time = {
+      command = "/bin/mcp-server-time";
+      args = [ "--local-timezone=UTC" ];
+      environment.TZ = "UTC";
+      secretEnvironment.TOKEN = "/run/secrets/token";
+      tools.deny = [ "set_*" ];
+    };
+    docs = {
+      url = "https://mcp.example.com/mcp";
+      transport = "sse";
+      bearerTokenFile = "/run/secrets/docs";
+      readOnly = true;
+    };
+    lan = {
+      url = "http://192.0.2.9:8000/mcp";
+    };
+  };
+  mcpUnit =
+    servers:
+    mcp.unit {
+      binDir = "/opt/hwc-ai/bin";
+      configFile = "/etc/hwc-ai/hwc-ai-mcp.json";
+      settings = mcp.document {
+        listen = "127.0.0.1:9433";
+        inherit servers;
+      };
+      sockets = builtins.attrNames (mcp.stdioServers servers);
+    };
+  serverService =
+    sandbox:
+    mcp.serverService {
+      binDir = "/opt/hwc-ai/bin";
+      name = "time";
+      configFile = "/etc/hwc-ai/hwc-ai-mcp-server-time.json";
+      credentials.TOKEN = "/run/secrets/token";
+      inherit sandbox;
+    };
 in
 expect "net.nix" [
   {
@@ -536,6 +576,253 @@ expect "net.nix" [
         "localhost"
         "10.0.0.5"
       ];
+    };
+  }
+]
+++ expect "mcp.nix" [
+  {
+    what = "the gateway's document: a stdio server by its socket, a remote one by URL and token credential";
+    got = mcp.document {
+      listen = "127.0.0.1:9433";
+      servers = mcpServers;
+      clientKeys.webui = "/run/secrets/webui";
+    };
+    want = {
+      listen = "127.0.0.1:9433";
+      allowedOrigins = [ ];
+      clients = {
+        keys = [
+          {
+            name = "webui";
+            key.credential = "mcp-key-webui";
+          }
+        ];
+        allowUnauthenticatedLoopback = true;
+      };
+      servers = [
+        {
+          name = "docs";
+          url = "https://mcp.example.com/mcp";
+          transport = "sse";
+          bearerToken.credential = "mcp-token-docs";
+          readOnly = true;
+        }
+        {
+          name = "lan";
+          url = "http://192.0.2.9:8000/mcp";
+          transport = "streamable-http";
+        }
+        {
+          name = "time";
+          socket = "/run/hwc-ai-mcp/time.sock";
+          tools.deny = [ "set_*" ];
+        }
+      ];
+    };
+  }
+  {
+    what = "a wrapper's document: the command, its environment, secrets by credential name, never a path";
+    got = mcp.wrapDocument "time" mcpServers.time;
+    want = {
+      name = "time";
+      socket = "/run/hwc-ai-mcp/time.sock";
+      command = "/bin/mcp-server-time";
+      args = [ "--local-timezone=UTC" ];
+      env.TZ = "UTC";
+      secretEnv.TOKEN.credential = "TOKEN";
+    };
+  }
+  {
+    what = "the gateway's credentials: client keys and bearer tokens, name -> path";
+    got = mcp.credentials {
+      servers = mcpServers;
+      clientKeys.webui = "/run/secrets/webui";
+    };
+    want = {
+      mcp-key-webui = "/run/secrets/webui";
+      mcp-token-docs = "/run/secrets/docs";
+    };
+  }
+  {
+    what = "names: servers as the daemon takes them, variables as credentials";
+    got = {
+      servers = map mcp.isServerName [
+        "time"
+        "my_server-2"
+        "Time"
+        "-x"
+        "a.b"
+      ];
+      variables = map mcp.isVariableName [
+        "GITHUB_TOKEN"
+        "_x"
+        "2X"
+        "A-B"
+      ];
+    };
+    want = {
+      servers = [
+        true
+        true
+        false
+        false
+        false
+      ];
+      variables = [
+        true
+        true
+        false
+        false
+      ];
+    };
+  }
+  {
+    what = "the gateway's unit: notify, the whole hardening but the sockets' group, loopback only with stdio servers";
+    got =
+      let
+        unit = mcpUnit { inherit (mcpServers) time; };
+      in
+      {
+        hardening = builtins.intersectAttrs hardening unit.serviceConfig == hardening;
+        inherit (unit.serviceConfig)
+          Type
+          ExecStart
+          IPAddressDeny
+          IPAddressAllow
+          SupplementaryGroups
+          ;
+        inherit (unit) after wants;
+      };
+    want = {
+      hardening = true;
+      Type = "notify";
+      ExecStart = "/opt/hwc-ai/bin/hwc-ai-mcp --config /etc/hwc-ai/hwc-ai-mcp.json";
+      IPAddressDeny = "any";
+      IPAddressAllow = [ "localhost" ];
+      SupplementaryGroups = [ "hwc-ai-mcp-sockets" ];
+      after = [
+        "network-online.target"
+        "hwc-ai-mcp-server-time.socket"
+      ];
+      wants = [
+        "network-online.target"
+        "hwc-ai-mcp-server-time.socket"
+      ];
+    };
+  }
+  {
+    what = "the gateway's unit: a remote server by IP adds that address; by host name lifts the filter; no group without sockets";
+    got = {
+      lan = {
+        inherit ((mcpUnit { inherit (mcpServers) lan; }).serviceConfig) IPAddressDeny IPAddressAllow;
+      };
+      docs = (mcpUnit { inherit (mcpServers) docs; }).serviceConfig ? IPAddressDeny;
+      group = (mcpUnit { inherit (mcpServers) docs; }).serviceConfig ? SupplementaryGroups;
+    };
+    want = {
+      lan = {
+        IPAddressDeny = "any";
+        IPAddressAllow = [
+          "localhost"
+          "192.0.2.9"
+        ];
+      };
+      docs = false;
+      group = false;
+    };
+  }
+  {
+    what = "a server's socket: root's, mode 0660, the sockets' group, started with sockets.target";
+    got = mcp.serverSocket { name = "time"; };
+    want = {
+      description = "hwc-ai MCP server time's socket";
+      wantedBy = [ "sockets.target" ];
+      listenStreams = [ "/run/hwc-ai-mcp/time.sock" ];
+      socketConfig = {
+        SocketMode = "0660";
+        SocketGroup = "hwc-ai-mcp-sockets";
+        RemoveOnStop = true;
+      };
+    };
+  }
+  {
+    what = "a server's unit by default: the wrapper, no network, bounded, a cache for HOME, started by its socket";
+    got =
+      let
+        unit = serverService { };
+      in
+      {
+        inherit (unit) wantedBy after environment;
+        inherit (unit.serviceConfig)
+          Type
+          WatchdogSec
+          Restart
+          ExecStart
+          DynamicUser
+          PrivateNetwork
+          IPAddressDeny
+          MemoryMax
+          CPUQuota
+          CacheDirectory
+          LoadCredential
+          ProtectHome
+          KillMode
+          ;
+        bound = unit.serviceConfig ? BindPaths || unit.serviceConfig ? BindReadOnlyPaths;
+      };
+    want = {
+      wantedBy = [ ];
+      after = [ ];
+      environment.HOME = "%C/hwc-ai-mcp-server-time";
+      Type = "notify";
+      WatchdogSec = "30s";
+      Restart = "on-failure";
+      ExecStart = "/opt/hwc-ai/bin/hwc-ai-mcp wrap --config /etc/hwc-ai/hwc-ai-mcp-server-time.json";
+      DynamicUser = true;
+      PrivateNetwork = true;
+      IPAddressDeny = "any";
+      MemoryMax = "512M";
+      CPUQuota = "100%";
+      CacheDirectory = "hwc-ai-mcp-server-time";
+      LoadCredential = [ "TOKEN:/run/secrets/token" ];
+      ProtectHome = true;
+      KillMode = "mixed";
+      bound = false;
+    };
+  }
+  {
+    what = "a server's unit with the network and paths: no private network, no IP filter, the paths bound into an empty /home";
+    got =
+      let
+        unit = serverService {
+          network = true;
+          readOnlyPaths = [ "/home/alice/notes" ];
+          readWritePaths = [ "/srv/scratch" ];
+          memoryMax = "1G";
+          cpuQuota = "50%";
+        };
+      in
+      {
+        inherit (unit) after;
+        inherit (unit.serviceConfig)
+          PrivateNetwork
+          ProtectHome
+          BindReadOnlyPaths
+          BindPaths
+          MemoryMax
+          CPUQuota
+          ;
+        filtered = unit.serviceConfig ? IPAddressDeny;
+      };
+    want = {
+      after = [ "network-online.target" ];
+      PrivateNetwork = false;
+      ProtectHome = "tmpfs";
+      BindReadOnlyPaths = [ "/home/alice/notes" ];
+      BindPaths = [ "/srv/scratch" ];
+      MemoryMax = "1G";
+      CPUQuota = "50%";
+      filtered = false;
     };
   }
 ]

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Renders the hwc-ai systemd units (hwc-ai-prober.service, ...) from the pure
-# Nix functions the NixOS module uses, for hosts without NixOS.
+# Nix functions the NixOS module uses, for hosts without NixOS. For each
+# stdio server the MCP gateway's config reaches through a socket, a socket
+# unit and a wrapper's service too (hwc-ai-mcp-server-<name>.socket and
+# .service, config <config-dir>/hwc-ai-mcp-server-<name>.json); their
+# SocketGroup= (hwc-ai-mcp) must exist on the host.
 #
 #   render-units.sh --bin-dir DIR --config-dir DIR --out DIR [--credential NAME=PATH]...
 #
@@ -62,12 +66,17 @@ done
 # in the NixOS module.
 configs='{}'
 source_dir=${config_source:-$config_dir}
-for daemon in hwc-ai-prober hwc-ai-puller hwc-ai-router; do
+for daemon in hwc-ai-prober hwc-ai-puller hwc-ai-router hwc-ai-mcp; do
     if [ -f "$source_dir/$daemon.json" ]; then
         configs=$(jq -c --arg d "$daemon" --slurpfile c "$source_dir/$daemon.json" '. + {($d): $c[0]}' <<<"$configs")
     else
         echo "render-units.sh: no $source_dir/$daemon.json; assuming its peers are all on loopback and it loads every --credential" >&2
     fi
+done
+# the wrappers' configs: the credentials each loads (secretEnv)
+for config in "$source_dir"/hwc-ai-mcp-server-*.json; do
+    [ -f "$config" ] || continue
+    configs=$(jq -c --arg d "$(basename "$config" .json)" --slurpfile c "$config" '. + {($d): $c[0]}' <<<"$configs")
 done
 
 mkdir -p "$out"

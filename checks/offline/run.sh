@@ -15,14 +15,18 @@
 # 3. with NIXPKGS_LIB: the module through lib.evalModules against stand-ins
 #    of the NixOS options it sets, one case per file in cases/ (eval.nix),
 #    and the flake's outputs with stand-in packages (flake-outputs.nix);
-# 4. the prober and router documents (the module's, with and without cloud
-#    providers, and the docs' examples) through `hwc-ai-prober
-#    --check-config` and `hwc-ai-router --check-config`, as the module's
-#    build-time check does; a typo must be rejected;
+# 4. the prober, router and MCP documents (the module's, with and without
+#    cloud providers or remote MCP servers, and the docs' examples) through
+#    `hwc-ai-prober --check-config`, `hwc-ai-router --check-config`,
+#    `hwc-ai-mcp --check-config` and `hwc-ai-mcp wrap --check-config`, as
+#    the module's build-time check does; a typo must be rejected;
 # 5. the units rendered from modules/lib/ (render-units.sh) through
 #    `systemd-analyze verify` and `systemd-analyze security --offline=true`:
 #    an exposure above 1.5 fails. The router's unit is loopback-only without
-#    a cloud provider and loads exactly its credentials with them.
+#    a cloud provider and loads exactly its credentials with them; the MCP
+#    gateway's is loopback-only without a remote server and joins the
+#    wrappers' socket group; each wrapped server's unit has no network and
+#    loads its own secrets only.
 #
 # Ends with "N passed, M failed[, K skipped]"; exits 1 if anything failed.
 set -uo pipefail
@@ -47,7 +51,7 @@ bin_dir=$(cd "$bin_dir" && pwd) || exit 2
 for tool in nix-instantiate systemd-analyze jq; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 2; }
 done
-for bin in hwc-ai-prober hwc-ai-router; do
+for bin in hwc-ai-prober hwc-ai-router hwc-ai-mcp; do
     [ -x "$bin_dir/$bin" ] || { echo "run.sh: $bin_dir/$bin is missing; build it first" >&2; exit 2; }
 done
 
@@ -130,23 +134,35 @@ jq .default "$work/router-documents.json" >"$work/config/hwc-ai-router.json"
 jq .cloud "$work/router-documents.json" >"$work/cloud/hwc-ai-router.json"
 cp "$work/config/hwc-ai-prober.json" "$work/cloud/hwc-ai-prober.json"
 cp "$here/router.json" "$work/example/hwc-ai-router.json"
+# the MCP gateway with one wrapped stdio server (the module's default
+# shape), and with a secret, a remote server and client keys (cloud/)
+nix_eval "$here/mcp-documents.nix" >"$work/mcp-documents.json"
+jq .default "$work/mcp-documents.json" >"$work/config/hwc-ai-mcp.json"
+jq .full "$work/mcp-documents.json" >"$work/cloud/hwc-ai-mcp.json"
+for server in $(jq -r '.wrap | keys[]' "$work/mcp-documents.json"); do
+    jq --arg s "$server" '.wrap[$s]' "$work/mcp-documents.json" >"$work/cloud/hwc-ai-mcp-server-$server.json"
+done
+cp "$work/cloud/hwc-ai-mcp-server-time.json" "$work/config/"
+# `check_config "DAEMON [SUBCOMMAND]" FILE WHAT`
 check_config() {
-    local daemon=$1 doc=$2 name=$3 out
-    if out=$("$bin_dir/$daemon" --check-config --config "$doc" 2>&1); then
-        pass "$daemon --check-config accepts $name"
+    local command=$1 doc=$2 name=$3 out words
+    read -ra words <<<"$command"
+    if out=$("$bin_dir/${words[0]}" "${words[@]:1}" --check-config --config "$doc" 2>&1); then
+        pass "$command --check-config accepts $name"
     else
-        fail "$daemon --check-config rejects $name: $out"
+        fail "$command --check-config rejects $name: $out"
     fi
 }
-# reject FIELD FILE: the daemon must refuse FILE and name FIELD
+# reject "DAEMON [SUBCOMMAND]" FIELD FILE: it must refuse FILE and name FIELD
 reject() {
-    local daemon=$1 field=$2 doc=$3 out
-    if out=$("$bin_dir/$daemon" --check-config --config "$doc" 2>&1); then
-        fail "$daemon --check-config accepts a typo ($field)"
+    local command=$1 field=$2 doc=$3 out words
+    read -ra words <<<"$command"
+    if out=$("$bin_dir/${words[0]}" "${words[@]:1}" --check-config --config "$doc" 2>&1); then
+        fail "$command --check-config accepts a typo ($field)"
     elif grep -qF "$field" <<<"$out"; then
-        pass "$daemon --check-config rejects a typo and names it: $out"
+        pass "$command --check-config rejects a typo and names it: $out"
     else
-        fail "$daemon --check-config rejects a typo without naming it: $out"
+        fail "$command --check-config rejects a typo without naming it: $out"
     fi
 }
 check_config hwc-ai-prober "$work/config/hwc-ai-prober.json" "the module's default document"
@@ -158,6 +174,15 @@ jq '.defaults.intreval = .defaults.interval' "$work/config/hwc-ai-prober.json" >
 reject hwc-ai-prober intreval "$work/typo.json"
 jq '.routes[0].targets[0].backend = "olama"' "$work/cloud/hwc-ai-router.json" >"$work/typo.json"
 reject hwc-ai-router 'routes[0].targets[0].backend' "$work/typo.json"
+check_config hwc-ai-mcp "$work/config/hwc-ai-mcp.json" "the module's document with one stdio server"
+check_config hwc-ai-mcp "$work/cloud/hwc-ai-mcp.json" "the module's document with a remote server, tool policies and a client key"
+for wrap in "$work"/cloud/hwc-ai-mcp-server-*.json; do
+    check_config "hwc-ai-mcp wrap" "$wrap" "the module's wrapper document $(basename "$wrap")"
+done
+jq '.servers[0].tools.alow = ["x"]' "$work/cloud/hwc-ai-mcp.json" >"$work/typo.json"
+reject hwc-ai-mcp alow "$work/typo.json"
+jq '.secretEnv.GITHUB_PERSONAL_ACCESS_TOKEN = {"credentail": "x"}' "$work/cloud/hwc-ai-mcp-server-github.json" >"$work/typo.json"
+reject "hwc-ai-mcp wrap" 'secretEnv.GITHUB_PERSONAL_ACCESS_TOKEN' "$work/typo.json"
 
 echo "== 5. units: systemd-analyze verify and security"
 # systemd < 254 does not know these two keys and ignores them (the restart
@@ -172,7 +197,8 @@ check_units() {
         return
     fi
     local unit name verify score
-    for unit in "$out_dir"/*.service; do
+    for unit in "$out_dir"/*.service "$out_dir"/*.socket; do
+        [ -f "$unit" ] || continue
         name=$(basename "$unit")
         verify=$(systemd-analyze verify "$unit" 2>&1)
         local rc=$?
@@ -182,6 +208,8 @@ check_units() {
         else
             fail "$label: systemd-analyze verify $name: $verify"
         fi
+        # a socket runs nothing: the score is its service's
+        [ "${name%.socket}" = "$name" ] || continue
         score=$(systemd-analyze security --offline=true "$unit" 2>/dev/null |
             sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
         if [ -z "$score" ]; then
@@ -207,6 +235,9 @@ cloud_credentials=()
 while IFS= read -r pair; do
     cloud_credentials+=(--credential "$pair")
 done < <(jq -r '.cloudCredentials | to_entries[] | "\(.key)=\(.value)"' "$work/router-documents.json")
+while IFS= read -r pair; do
+    cloud_credentials+=(--credential "$pair")
+done < <(jq -r '.credentials[] | to_entries[] | "\(.key)=\(.value)"' "$work/mcp-documents.json")
 check_units "cloud providers enabled" "$work/cloud" "$work/units-cloud" "${cloud_credentials[@]}"
 
 # egress (IPAddressDeny/Allow) and credentials of the router's unit
@@ -235,6 +266,33 @@ if ! grep -q '^LoadCredential=' "$work/units-cloud/hwc-ai-prober.service"; then
 else
     fail "render-units.sh: the prober loads credentials its config does not name"
 fi
+
+# the MCP gateway and its wrapped servers: `expect_unit DIR UNIT KEY-REGEX WANT WHAT`
+expect_unit() {
+    local got
+    got=$(grep -E "^($3)=" "$1/$2" | sort | tr '\n' ' ' | sed 's/ $//')
+    if [ "$got" = "$4" ]; then
+        pass "$2 $5: ${got:-nothing}"
+    else
+        fail "$2 $5: want '$4', got '$got'"
+    fi
+}
+expect_unit "$work/units" hwc-ai-mcp.service 'IPAddress(Deny|Allow)' \
+    "IPAddressAllow=localhost IPAddressDeny=any" "without a remote server: loopback only"
+expect_unit "$work/units" hwc-ai-mcp.service 'SupplementaryGroups|After|Wants' \
+    "After=hwc-ai-mcp-server-time.socket After=network-online.target SupplementaryGroups=hwc-ai-mcp-sockets Wants=hwc-ai-mcp-server-time.socket Wants=network-online.target" \
+    "joins the sockets' group, after the sockets"
+expect_unit "$work/units" hwc-ai-mcp-server-time.socket 'ListenStream|SocketMode|SocketGroup' \
+    "ListenStream=/run/hwc-ai-mcp/time.sock SocketGroup=hwc-ai-mcp-sockets SocketMode=0660" "is open to its group only"
+expect_unit "$work/units" hwc-ai-mcp-server-time.service 'PrivateNetwork|ExecStart|WantedBy|Type' \
+    "ExecStart=$bin_dir/hwc-ai-mcp wrap --config $work/config/hwc-ai-mcp-server-time.json PrivateNetwork=true Type=notify" \
+    "runs the wrapper, without the network, started by its socket only"
+expect_unit "$work/units-cloud" hwc-ai-mcp.service 'IPAddress(Deny|Allow)|LoadCredential' \
+    "LoadCredential=mcp-key-open-webui:/run/secrets/mcp-key-open-webui LoadCredential=mcp-token-docs:/run/secrets/mcp-docs-token" \
+    "with a remote server by host name: no IP filter, its token and the client key loaded"
+expect_unit "$work/units-cloud" hwc-ai-mcp-server-github.service 'LoadCredential' \
+    "LoadCredential=GITHUB_PERSONAL_ACCESS_TOKEN:/run/secrets/github-token" "loads its own secret only"
+expect_unit "$work/units-cloud" hwc-ai-mcp-server-time.service 'LoadCredential' "" "loads no secret"
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -127,6 +127,44 @@ in
         );
       };
 
+      systemd.sockets = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              description = mkOption {
+                type = types.str;
+                default = "";
+              };
+              wantedBy = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              listenStreams = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              socketConfig = mkOption {
+                type = types.attrsOf unitOption;
+                default = { };
+              };
+            };
+          }
+        );
+      };
+
+      users.groups = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options.gid = mkOption {
+              type = types.nullOr types.int;
+              default = null;
+            };
+          }
+        );
+      };
+
       services.ollama = {
         inherit enable;
         package = mkOption {

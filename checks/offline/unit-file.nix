@@ -1,6 +1,8 @@
 # Renders a `systemd.services.<name>` attrset (the shape `modules/lib/units.nix`
 # returns) to the text of a `.service` file, the way NixOS writes it: a list
-# becomes one line per element, booleans become true/false.
+# becomes one line per element, booleans become true/false. A
+# `systemd.sockets.<name>` attrset (one with `listenStreams`) becomes a
+# `.socket` file.
 #
 # Plain Nix, no nixpkgs: the offline checks use it without `lib`.
 let
@@ -45,13 +47,25 @@ section "Unit" (
   }
   // (unit.unitConfig or { })
 )
-+ section "Service" (
-  nonEmpty (
-    (unit.serviceConfig or { })
-    // {
-      Environment = map (name: "\"${name}=${environment.${name}}\"") (builtins.attrNames environment);
-    }
-  )
++ (
+  if unit ? listenStreams then
+    section "Socket" (
+      nonEmpty (
+        {
+          ListenStream = unit.listenStreams;
+        }
+        // (unit.socketConfig or { })
+      )
+    )
+  else
+    section "Service" (
+      nonEmpty (
+        (unit.serviceConfig or { })
+        // {
+          Environment = map (name: "\"${name}=${environment.${name}}\"") (builtins.attrNames environment);
+        }
+      )
+    )
 )
 + section "Install" (nonEmpty {
   WantedBy = unit.wantedBy or [ ];

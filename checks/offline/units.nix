@@ -9,7 +9,10 @@
 #     is not known
 #   configsJson: JSON object, daemon -> its config document, when known where
 #     the unit is rendered; it decides the IP filter (loopback-only unless a
-#     target or backend is elsewhere), exactly as in the module
+#     target or backend is elsewhere), exactly as in the module. The
+#     gateway's (hwc-ai-mcp) also decides which wrapped stdio servers get a
+#     socket and a service (`hwc-ai-mcp-server-<name>`, config
+#     `<configDir>/hwc-ai-mcp-server-<name>.json`)
 {
   binDir,
   configDir,
@@ -20,6 +23,7 @@ let
   prober = import ../../modules/lib/prober.nix;
   puller = import ../../modules/lib/puller.nix;
   router = import ../../modules/lib/router.nix;
+  mcp = import ../../modules/lib/mcp.nix;
   render = import ./unit-file.nix;
   credentials = builtins.fromJSON credentialsJson;
   configs = builtins.fromJSON configsJson;
@@ -36,8 +40,41 @@ let
       )) credentials
     else
       credentials;
+
+  mcpSettings = configs.hwc-ai-mcp or { };
+  # the stdio servers the gateway reaches through wrappers' sockets
+  wrapped = builtins.filter (s: s ? socket) (mcpSettings.servers or [ ]);
+  wrappedUnits = builtins.listToAttrs (
+    builtins.concatMap (
+      s:
+      let
+        unit = mcp.serverUnit s.name;
+      in
+      [
+        {
+          name = "${unit}.socket";
+          value = render (mcp.serverSocket {
+            inherit (s) name;
+            path = s.socket;
+          });
+        }
+        {
+          name = "${unit}.service";
+          value = render (
+            mcp.serverService {
+              inherit binDir;
+              inherit (s) name;
+              configFile = "${configDir}/${unit}.json";
+              credentials = credentialsOf unit;
+            }
+          );
+        }
+      ]
+    ) wrapped
+  );
 in
-{
+wrappedUnits
+// {
   "hwc-ai-prober.service" = render (
     prober.unit {
       inherit binDir;
@@ -59,6 +96,15 @@ in
       configFile = "${configDir}/hwc-ai-router.json";
       settings = configs.hwc-ai-router or { };
       credentials = credentialsOf "hwc-ai-router";
+    }
+  );
+  "hwc-ai-mcp.service" = render (
+    mcp.unit {
+      inherit binDir;
+      configFile = "${configDir}/hwc-ai-mcp.json";
+      settings = mcpSettings;
+      credentials = credentialsOf "hwc-ai-mcp";
+      sockets = map (s: s.name) wrapped;
     }
   );
 }
