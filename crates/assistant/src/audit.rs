@@ -222,10 +222,10 @@ pub fn verify(path: &Path) -> Result<Verdict, AuditError> {
         "SELECT id, ts, client, request, intent, tool, arguments, result, outcome, refusal, prev, hash
          FROM audit ORDER BY rowid",
     )?;
-    let mut rows = stmt.query_map([], read_row)?;
+    let rows = stmt.query_map([], read_row)?;
     let mut expected_id = 1;
     let mut prev = GENESIS.to_owned();
-    while let Some(row) = rows.next() {
+    for row in rows {
         let row = row?;
         if row.id != expected_id {
             let reason = if row.id > expected_id {
@@ -312,7 +312,7 @@ mod tests {
             client: "bot".into(),
             request: format!("is everything running? #{n}"),
             intent: Some("question".into()),
-            tool: (n % 2 == 0).then(|| "services".into()),
+            tool: n.is_multiple_of(2).then(|| "services".into()),
             arguments: Some("{}".into()),
             result: Some("3 units, 0 failed".into()),
             outcome: "ok".into(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use hwc_ai_runtime::config;
 
 /// Daemons whose configs this build can check.
-pub const DAEMONS: &[&str] = &["prober", "puller", "router", "mcp", "up"];
+pub const DAEMONS: &[&str] = &["prober", "puller", "router", "mcp", "assistant", "up"];
 
 pub fn main(daemon: &str, file: &Path) -> ExitCode {
     let result = match daemon {
@@ -14,6 +14,9 @@ pub fn main(daemon: &str, file: &Path) -> ExitCode {
         "puller" | "hwc-ai-puller" => config::load::<hwc_ai_puller::Config>(file).map(drop),
         "router" | "hwc-ai-router" => config::load::<hwc_ai_router::Config>(file).map(drop),
         "mcp" | "hwc-ai-mcp" => config::load::<hwc_ai_mcp::Config>(file).map(drop),
+        "assistant" | "hwc-ai-assistant" => {
+            config::load::<hwc_ai_assistant::Config>(file).map(drop)
+        }
         "up" => config::load::<crate::up::UpConfig>(file).map(drop),
         other => {
             eprintln!(

@@ -1,5 +1,6 @@
 //! `hwc-ai`: the command line of the hwc-ai stack.
 
+mod assistant;
 mod check_config;
 mod http;
 mod mcp;
@@ -133,11 +134,52 @@ enum Command {
         #[command(subcommand)]
         action: Option<mcp::Action>,
     },
+    /// Ask the operations assistant one question; the answer is printed.
+    ///
+    /// Exit status: 0 answered, 1 refused (it changes nothing), 2 the
+    /// assistant could not answer.
+    Ask {
+        /// The question.
+        question: String,
+        /// Where the assistant listens.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9434",
+            env = "HWC_AI_ASSISTANT_URL"
+        )]
+        url: String,
+        /// A file holding a client key for the assistant.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
+    /// A conversation with the operations assistant (one session; /quit
+    /// or end of input leaves).
+    Chat {
+        /// Where the assistant listens.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9434",
+            env = "HWC_AI_ASSISTANT_URL"
+        )]
+        url: String,
+        /// A file holding a client key for the assistant.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
+    /// The assistant's audit log: verify its hash chain, or show its
+    /// newest rows. Reads the file (root, or the unit's user).
+    Audit {
+        /// The audit log.
+        #[arg(long, default_value = assistant::DEFAULT_DB, global = true)]
+        db: PathBuf,
+        #[command(subcommand)]
+        action: assistant::AuditAction,
+    },
     /// Validate a daemon's config file: exit 0 when valid, 1 with the field
     /// named when not.
     CheckConfig {
-        /// The daemon: prober, puller, router, mcp, or up (the `hwc-ai up`
-        /// document).
+        /// The daemon: prober, puller, router, mcp, assistant, or up (the
+        /// `hwc-ai up` document).
         daemon: String,
         file: PathBuf,
     },
@@ -178,6 +220,13 @@ fn main() -> ExitCode {
             json,
             action,
         }),
+        Command::Ask {
+            question,
+            url,
+            key_file,
+        } => assistant::ask(assistant::Target { url, key_file }, &question),
+        Command::Chat { url, key_file } => assistant::chat(assistant::Target { url, key_file }),
+        Command::Audit { db, action } => assistant::audit(&db, action),
         Command::CheckConfig { daemon, file } => check_config::main(&daemon, &file),
     }
 }

@@ -21,6 +21,9 @@ pub struct UpConfig {
     pub router: Option<hwc_ai_router::Config>,
     /// The MCP gateway; its `command` servers run as its children.
     pub mcp: Option<hwc_ai_mcp::Config>,
+    /// The operations assistant; off unless the document has it (it
+    /// needs a state directory).
+    pub assistant: Option<hwc_ai_assistant::Config>,
 }
 
 impl Validate for UpConfig {
@@ -41,7 +44,8 @@ impl Validate for UpConfig {
         section("prober", &self.prober)?;
         section("puller", &self.puller)?;
         section("router", &self.router)?;
-        section("mcp", &self.mcp)
+        section("mcp", &self.mcp)?;
+        section("assistant", &self.assistant)
     }
 }
 
@@ -53,6 +57,7 @@ impl UpConfig {
             puller: self.puller.or(default.puller),
             router: self.router.or(default.router),
             mcp: self.mcp.or(default.mcp),
+            assistant: self.assistant,
         })
     }
 }
@@ -125,6 +130,16 @@ async fn run(config: UpConfig) -> anyhow::Result<()> {
         tracing::info!("starting hwc-ai-mcp on {}", mcp.listen);
         let ctx = Context::embedded(shutdown.clone());
         daemons.spawn(async move { ("hwc-ai-mcp", hwc_ai_mcp::run(mcp, ctx).await) });
+    }
+    if let Some(assistant) = config.assistant {
+        tracing::info!("starting hwc-ai-assistant on {}", assistant.listen);
+        let ctx = Context::embedded(shutdown.clone());
+        daemons.spawn(async move {
+            (
+                "hwc-ai-assistant",
+                hwc_ai_assistant::run(assistant, ctx).await,
+            )
+        });
     }
     tracing::info!("hwc-ai up: `hwc-ai status` shows the stack's health; Ctrl-C stops");
     let mut failed = None;

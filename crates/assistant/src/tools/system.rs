@@ -151,13 +151,10 @@ pub fn disks(mount: Option<&str>) -> Result<Value, ToolError> {
         let Ok(stat) = nix::sys::statvfs::statvfs(point.as_str()) else {
             continue;
         };
-        let block = stat.fragment_size() as u64;
-        let size = stat.blocks() as u64 * block;
+        let (size, used, free) = sizes(&stat);
         if size == 0 {
             continue;
         }
-        let free = stat.blocks_available() as u64 * block;
-        let used = size.saturating_sub(stat.blocks_free() as u64 * block);
         // As df computes it: used of what an unprivileged user could fill.
         let used_percent = percent(used, used + free);
         out.push(json!({
@@ -177,6 +174,17 @@ pub fn disks(mount: Option<&str>) -> Result<Value, ToolError> {
         )));
     }
     Ok(json!({"filesystems": out, "warnAtPercent": DISK_WARN_PERCENT}))
+}
+
+/// Size, used and free (to unprivileged users) bytes of a filesystem.
+// fsblkcnt_t and the fragment size are 32 bits on some targets.
+#[allow(clippy::unnecessary_cast)]
+fn sizes(stat: &nix::sys::statvfs::Statvfs) -> (u64, u64, u64) {
+    let block = stat.fragment_size() as u64;
+    let size = stat.blocks() as u64 * block;
+    let free = stat.blocks_available() as u64 * block;
+    let used = size.saturating_sub(stat.blocks_free() as u64 * block);
+    (size, used, free)
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
@@ -236,7 +244,7 @@ mod tests {
         let root = &doc["filesystems"][0];
         assert_eq!(root["mount"], "/");
         let stat = nix::sys::statvfs::statvfs("/").unwrap();
-        let size = stat.blocks() as u64 * stat.fragment_size() as u64;
+        let (size, _, _) = sizes(&stat);
         assert_eq!(root["sizeBytes"].as_u64().unwrap(), size);
         let used = root["usedPercent"].as_f64().unwrap();
         assert_eq!(root["warning"].as_bool().unwrap(), used >= 80.0);
