@@ -12,9 +12,10 @@ for broken in "$VM_CHECK_DIR"/config/broken/*.json; do
 	unit_copy "$daemon.service" "$unit" "[Service]
 BindReadOnlyPaths=$broken:$(config_of "$daemon")
 Restart=no
-# its own (no) state directory: a second DynamicUser on the real unit's
-# StateDirectory would take it over
-StateDirectory="
+# its own (no) state and cache directories: a second DynamicUser on the
+# real unit's StateDirectory or CacheDirectory would take it over
+StateDirectory=
+CacheDirectory="
 
 	cursor=$(journal_cursor)
 	started=$(now)
