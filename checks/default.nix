@@ -4,8 +4,9 @@
 # - clippy (-D warnings) and rustfmt
 # - module-eval: the cases of checks/offline/cases/ through lib.evalModules,
 #   and the flake's outputs (checks/offline/flake-outputs.nix)
-# - unit-score: the prober's and the router's units as NixOS renders them,
-#   scored by `systemd-analyze security` (exposure at most 1.5)
+# - unit-score: the prober's, the router's and the MCP gateway's units, and
+#   a wrapped MCP server's, as NixOS renders them, scored by
+#   `systemd-analyze security` (exposure at most 1.5)
 # - one NixOS VM test per file in checks/nixos/, named after the file:
 #   adding a scenario is adding a file.
 { pkgs, self }:
@@ -39,12 +40,18 @@ let
     import ./offline/eval.nix { inherit lib; } ++ import ./offline/flake-outputs.nix { inherit lib; };
   moduleFailures = lib.filter (result: !result.ok) moduleResults;
 
-  # The units exactly as a NixOS system with `hwc.ai.enable = true` gets them.
+  # The units exactly as a NixOS system with `hwc.ai.enable = true` gets them,
+  # plus one stdio MCP server (the Debian VM's echo server) for the gateway
+  # and a wrapper's unit.
   nixos = pkgs.nixos {
     imports = [ self.nixosModules.default ];
     boot.isContainer = true;
     system.stateVersion = lib.trivial.release;
     hwc.ai.enable = true;
+    hwc.ai.mcp.servers.echo = {
+      command = "${pkgs.python3}/bin/python3";
+      args = [ "${./debian-vm/guest/mcp-echo-server.py}" ];
+    };
   };
   unitFile = name: "${nixos.config.systemd.units."${name}.service".unit}/${name}.service";
 in
@@ -94,7 +101,14 @@ vmTests
   );
 
   unit-score = pkgs.runCommand "hwc-ai-unit-score" { nativeBuildInputs = [ pkgs.systemd ]; } ''
-    for unit in ${unitFile "hwc-ai-prober"} ${unitFile "hwc-ai-router"}; do
+    for unit in ${
+      lib.concatMapStringsSep " " unitFile [
+        "hwc-ai-prober"
+        "hwc-ai-router"
+        "hwc-ai-mcp"
+        "hwc-ai-mcp-server-echo"
+      ]
+    }; do
       systemd-analyze security --offline=true --threshold=15 "$unit" | tee -a $out
     done
   '';
