@@ -308,7 +308,7 @@ async fn supervise(
             }
             Ok(Err(err)) => {
                 // A stdio server that exited says more by its exit status.
-                let exit = tokio::time::timeout(Duration::from_millis(500), connector.exited())
+                let exit = tokio::time::timeout(Duration::from_secs(2), connector.exited())
                     .await
                     .ok();
                 let tail = connector.stop().await;
@@ -341,6 +341,8 @@ async fn supervise(
         delay = (delay * 2).min(MAX_DELAY);
     }
     *upstream.conn.lock().unwrap() = None;
+    // Stopped: whoever waits for the server to be gone may go on.
+    upstream.set(|s| s.pid = None);
 }
 
 /// Holds a made connection until it ends; returns why it ended.
@@ -369,7 +371,7 @@ async fn serve(
             .unwrap_or_else(|| "reset".into()),
         _ = closed(service.peer()) => {
             // A stdio server's exit closes the pipe first; its status says more.
-            match tokio::time::timeout(Duration::from_millis(500), connector.exited()).await {
+            match tokio::time::timeout(Duration::from_secs(2), connector.exited()).await {
                 Ok(exit) => exit,
                 Err(_) => "the connection closed".into(),
             }

@@ -128,10 +128,18 @@ impl Daemon for Wrap {
             result = server => result?,
             _ = drain => tracing::warn!("requests still running after the drain; closing them"),
         }
-        // Let the supervisor stop the server's process group.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        while upstream.status().pid.is_some() {
-            upstream.changed().await;
+        // Let the supervisor stop the server's process group (SIGTERM,
+        // then SIGKILL after its grace period).
+        let stopped = async {
+            while upstream.status().pid.is_some() {
+                upstream.changed().await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), stopped)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the server's process group did not stop within 5s");
         }
         Ok(())
     }

@@ -225,3 +225,64 @@ fn the_wrapper_restarts_a_dead_server_and_reports_it_on_its_socket() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// A small stdio MCP server (python3): answers initialize, lists `echo`.
+const ECHO_SERVER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../checks/debian-vm/guest/mcp-echo-server.py"
+);
+
+#[test]
+fn the_wrapper_stops_at_once_on_sigterm_with_its_server_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("echo.sock");
+    let config = write(
+        &dir,
+        "wrap.json",
+        &format!(
+            r#"{{"name": "echo", "socket": "{}", "command": "python3", "args": ["{ECHO_SERVER}"]}}"#,
+            socket.display()
+        ),
+    );
+    let mut wrapper = Command::new(BIN)
+        .args(["wrap", "--config"])
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let pid = loop {
+        if let Some(status) = get_unix(&socket, "/status") {
+            if status["state"] == "up" {
+                break status["pid"].as_u64().expect("a running server has a pid") as i32;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the server never came up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    kill(Pid::from_raw(wrapper.id() as i32), Signal::SIGTERM).unwrap();
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = wrapper.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(8),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        stopping.elapsed()
+    );
+    assert!(
+        kill(Pid::from_raw(pid), None).is_err(),
+        "the server {pid} outlived its wrapper"
+    );
+}
