@@ -15,6 +15,7 @@ use crate::config::{Config, StackConfig};
 pub mod containers;
 mod docs;
 mod get;
+pub mod journal;
 mod stack;
 pub mod system;
 pub mod systemd;

@@ -212,10 +212,25 @@ impl Systemd {
             .map(Unit::json)
             .take(MAX_UNITS)
             .collect();
+        // Their error-priority journal lines, read off the async runtime.
+        let names: Vec<String> = failed
+            .iter()
+            .chain(&restarted)
+            .filter_map(|u| u["name"].as_str().map(str::to_owned))
+            .collect();
+        let journal = tokio::task::spawn_blocking(move || super::journal::errors(&names, cutoff))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let (entries, journal_error) = match journal {
+            Ok(entries) => (entries, None),
+            Err(reason) => (Vec::new(), Some(reason)),
+        };
         Ok(json!({
             "window": humantime::format_duration(window).to_string(),
             "failed": failed,
             "restarted": restarted,
+            "journal": entries,
+            "journalUnavailable": journal_error,
         }))
     }
 }
