@@ -28,9 +28,19 @@
               ./Cargo.toml
               ./Cargo.lock
               ./crates
+              # A small stdio MCP server the wrapper's tests run.
+              ./checks/debian-vm/guest/mcp-echo-server.py
             ];
           };
           cargoLock.lockFile = ./Cargo.lock;
+          # hwc-ai-assistant loads libsystemd (sd-journal) at run time.
+          env.HWC_AI_LIBSYSTEMD = "${lib.getLib pkgs.systemd}/lib/libsystemd.so.0";
+          # The tests run real processes: a private D-Bus for the
+          # assistant's systemd tool, python3 for an MCP server.
+          nativeCheckInputs = [
+            pkgs.dbus
+            pkgs.python3
+          ];
           meta = {
             description = "Small daemons and a CLI for a declarative local-AI stack";
             homepage = "https://github.com/hwc-ai/hwc-ai";
