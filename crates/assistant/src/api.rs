@@ -267,11 +267,8 @@ async fn query(
         Some(source) => format!("{client} via {source}"),
         None => client,
     };
-    match shared.engine.ask(&who, text, &[]).await {
-        Ok(answer) => {
-            Json(json!({"reply": answer.reply, "intent": answer.intent, "action_taken": false}))
-                .into_response()
-        }
+    match shared.engine.query(&who, text).await {
+        Ok(answer) => Json(answer).into_response(),
         Err(err) => ask_error(err),
     }
 }
@@ -358,7 +355,7 @@ async fn tools_spec(State(shared): State<Arc<Shared>>) -> Json<Value> {
                 "operationId": tool.as_str(),
                 "summary": tool.as_str(),
                 "description": tool.description(),
-                "requestBody": {"required": false, "content": {"application/json": {"schema": tool.parameters()}}},
+                "requestBody": {"required": false, "content": {"application/json": {"schema": shared.engine.tools.parameters(*tool)}}},
                 "responses": {"200": {"description": "The tool's data", "content": {"application/json": {"schema": {}}}}}
             }}),
         );

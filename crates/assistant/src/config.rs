@@ -46,6 +46,50 @@ pub struct Config {
     /// A directory of Markdown runbooks for `docs_search`.
     #[serde(default)]
     pub runbooks: Option<PathBuf>,
+    /// Home Assistant: off unless set.
+    #[serde(default)]
+    pub home_assistant: Option<HomeAssistantConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HomeAssistantConfig {
+    pub url: url::Url,
+    /// A long-lived access token.
+    pub token: SecretSource,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub actions: ActionsConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsConfig {
+    /// A CA (PEM) to trust for Home Assistant's certificate.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// A client certificate (PEM), for installations that require one.
+    #[serde(default)]
+    pub client_certificate: Option<PathBuf>,
+    /// Its private key (PEM), a secret.
+    #[serde(default)]
+    pub client_key: Option<SecretSource>,
+    /// The name to verify the server's certificate against (and send as
+    /// SNI), when it is not the URL's host.
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActionsConfig {
+    /// Let the assistant switch lights: off by default.
+    #[serde(default)]
+    pub enable: bool,
+    /// The only entities it may switch (`light.kitchen`).
+    #[serde(default)]
+    pub entities: Vec<String>,
 }
 
 fn default_listen() -> String {

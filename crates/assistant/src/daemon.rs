@@ -39,7 +39,7 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
         config.sessions.idle_timeout,
         config.sessions.keep_last as usize,
     )?;
-    let tools = Tools::new(&config);
+    let tools = Tools::new(&config).await?;
     let engine = Engine::new(
         tools,
         audit,

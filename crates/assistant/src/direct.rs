@@ -268,7 +268,7 @@ fn describe(tool: ToolName, v: &Value) -> Vec<String> {
                 out.push(format!("  {}", list.join("; ")));
             }
         }
-        ToolName::Alerts | ToolName::DocsSearch => {}
+        _ => {}
     }
     out
 }
@@ -319,7 +319,7 @@ mod tests {
             r#"{"stateDirectory": "/var/lib/x", "tools": ["disk_usage", "system_overview"]}"#,
         )
         .unwrap();
-        let tools = Tools::new(&config);
+        let tools = Tools::new(&config).await.unwrap();
         let (reply, results) = answer(&tools, Question::Disk).await;
         assert!(reply.contains("- /: "), "{reply}");
         assert!(reply.contains("model was not available"), "{reply}");

@@ -45,6 +45,46 @@ pub struct Answer {
     pub tools: Vec<String>,
 }
 
+/// `/v1/query`'s answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryAnswer {
+    pub reply: String,
+    pub intent: String,
+    pub action_taken: bool,
+}
+
+impl From<Answer> for QueryAnswer {
+    fn from(answer: Answer) -> Self {
+        Self {
+            reply: answer.reply,
+            intent: answer.intent,
+            action_taken: false,
+        }
+    }
+}
+
+/// The first `{...}` in `text` that parses as a JSON object (models wrap
+/// JSON in prose or code fences).
+fn first_json_object(text: &str) -> Option<Value> {
+    let start = text.find('{')?;
+    let mut depth = 0usize;
+    for (i, c) in text[start..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return serde_json::from_str(&text[start..=start + i])
+                        .ok()
+                        .filter(Value::is_object);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AskError {
     /// The model could not be reached and the question needs it.
@@ -85,6 +125,22 @@ impl Engine {
         }
     }
 
+    /// The refusal for `text`, unless it asks to switch a light and the
+    /// operator lets the assistant switch lights.
+    fn refusal(&self, text: &str) -> Option<refusal::Refusal> {
+        let refusal = refusal::check(text)?;
+        let switching = matches!(
+            refusal.action.as_str(),
+            "turn on" | "turn off" | "switch on" | "switch off"
+        );
+        let lower = text.to_lowercase();
+        let about_lights = lower.contains("light") || lower.contains("lamp");
+        if switching && about_lights && !self.tools.allowed_lights().is_empty() {
+            return None;
+        }
+        Some(refusal)
+    }
+
     /// Answers `text` from `client`, after the earlier `history`.
     pub async fn ask(
         &self,
@@ -92,7 +148,7 @@ impl Engine {
         text: &str,
         history: &[Turn],
     ) -> Result<Answer, AskError> {
-        if let Some(refusal) = refusal::check(text) {
+        if let Some(refusal) = self.refusal(text) {
             self.record(Entry {
                 client: client.into(),
                 request: text.into(),
@@ -161,6 +217,120 @@ impl Engine {
             refusal: None,
         })?;
         Ok(answer)
+    }
+
+    /// For chat bots (`/v1/query`). Without Home Assistant actions this is
+    /// [`Engine::ask`]. With them, the model first says what the text
+    /// wants as JSON (`light_on` / `light_off` with an entity, or a
+    /// `question`); a light is switched only when it is one the operator
+    /// named. Text the model's answer does not make sense of gets "I didn't
+    /// understand that"; a Home Assistant failure is said, not raised.
+    pub async fn query(&self, client: &str, text: &str) -> Result<QueryAnswer, AskError> {
+        let lights = self.tools.allowed_lights().to_vec();
+        if lights.is_empty() {
+            let answer = self.ask(client, text, &[]).await?;
+            return Ok(QueryAnswer::from(answer));
+        }
+        if let Some(refusal) = self.refusal(text) {
+            let answer = self.ask(client, text, &[]).await?;
+            debug_assert_eq!(answer.intent, "refused", "{}", refusal.action);
+            return Ok(QueryAnswer::from(answer));
+        }
+        let prompt = format!(
+            "Classify the user's message. Reply with one JSON object and nothing else:              {{\"intent\": \"light_on\" | \"light_off\" | \"question\", \"entity\": ENTITY or null}}.              The lights are: {}. Use light_on or light_off only to switch one of them, with its              entity id; anything else is a question.",
+            lights.join(", ")
+        );
+        let body = json!({"model": self.router.model, "temperature": 0, "messages": [
+            {"role": "system", "content": prompt},
+            {"role": "user", "content": text},
+        ]});
+        let deadline = Instant::now() + self.agent.budget;
+        let message = match self.complete(&body, deadline).await {
+            Ok(message) => message,
+            Err(reason) => {
+                self.record(Entry {
+                    client: client.into(),
+                    request: text.into(),
+                    intent: Some("query".into()),
+                    result: Some(reason.clone()),
+                    outcome: "model_unavailable".into(),
+                    ..Entry::default()
+                })?;
+                return Err(AskError::ModelUnavailable(reason));
+            }
+        };
+        let content = message["content"].as_str().unwrap_or_default();
+        let parsed = first_json_object(content);
+        let intent = parsed
+            .as_ref()
+            .and_then(|v| v["intent"].as_str())
+            .unwrap_or("");
+        let (tool, on) = match intent {
+            "question" => {
+                let answer = self.ask(client, text, &[]).await?;
+                return Ok(QueryAnswer::from(answer));
+            }
+            "light_on" => (ToolName::HaLightOn, true),
+            "light_off" => (ToolName::HaLightOff, false),
+            _ => {
+                let reply = "I didn't understand that.".to_owned();
+                self.record(Entry {
+                    client: client.into(),
+                    request: text.into(),
+                    intent: Some("unknown".into()),
+                    result: Some(format!("model said: {content}")),
+                    outcome: "not_understood".into(),
+                    ..Entry::default()
+                })?;
+                return Ok(QueryAnswer {
+                    reply,
+                    intent: "unknown".into(),
+                    action_taken: false,
+                });
+            }
+        };
+        let entity = parsed
+            .as_ref()
+            .and_then(|v| v["entity"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let intent = intent.to_owned();
+        let arguments = json!({"entity": entity});
+        let (reply, taken, result) = if !lights.contains(&entity) {
+            let reply =
+                format!("I can't switch `{entity}`: it is not one of the lights I may control.");
+            (reply.clone(), false, Err(reply))
+        } else {
+            match self.tools.call(tool.as_str(), &arguments).await {
+                Ok(value) => {
+                    let done = if on { "on" } else { "off" };
+                    (format!("Turned {done} {entity}."), true, Ok(value))
+                }
+                Err(err) => (
+                    "I couldn't reach Home Assistant right now.".to_owned(),
+                    false,
+                    Err(err.to_string()),
+                ),
+            }
+        };
+        self.record_tool(client, text, tool, &arguments, &result)?;
+        self.record(Entry {
+            client: client.into(),
+            request: text.into(),
+            intent: Some(intent.clone()),
+            result: Some(reply.clone()),
+            outcome: if taken {
+                "action_taken".into()
+            } else {
+                "action_not_taken".into()
+            },
+            ..Entry::default()
+        })?;
+        Ok(QueryAnswer {
+            reply,
+            intent,
+            action_taken: taken,
+        })
     }
 
     /// The model and the tools, round by round. `Err` says why the model

@@ -2,6 +2,9 @@
 //! arguments are checked against before it runs, each answer bounded.
 //! Nothing here writes, restarts, stops, deletes or executes: the only
 //! outside calls are D-Bus property reads, `GET` requests and file reads.
+//! The one exception is opt-in and narrow: Home Assistant's light
+//! switches, present only when the operator enables actions and names the
+//! lights (`home_assistant.rs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::{Config, StackConfig};
+use hwc_ai_runtime::ConfigError;
 
 pub mod containers;
 mod docs;
 mod get;
+pub mod home_assistant;
 pub mod journal;
 mod stack;
 pub mod system;
@@ -34,9 +39,13 @@ pub enum ToolName {
     AiStack,
     Alerts,
     DocsSearch,
+    HaEntities,
+    HaLightOn,
+    HaLightOff,
 }
 
 impl ToolName {
+    /// The tools that read this machine, on unless `tools` says otherwise.
     pub const ALL: [ToolName; 8] = [
         ToolName::SystemOverview,
         ToolName::DiskUsage,
@@ -46,6 +55,14 @@ impl ToolName {
         ToolName::AiStack,
         ToolName::Alerts,
         ToolName::DocsSearch,
+    ];
+
+    /// Home Assistant's, present only when it is configured (and, for the
+    /// light switches, when actions are enabled).
+    pub const HOME_ASSISTANT: [ToolName; 3] = [
+        ToolName::HaEntities,
+        ToolName::HaLightOn,
+        ToolName::HaLightOff,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,11 +75,17 @@ impl ToolName {
             ToolName::AiStack => "ai_stack",
             ToolName::Alerts => "alerts",
             ToolName::DocsSearch => "docs_search",
+            ToolName::HaEntities => "ha_entities",
+            ToolName::HaLightOn => "ha_light_on",
+            ToolName::HaLightOff => "ha_light_off",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == name)
+        Self::ALL
+            .into_iter()
+            .chain(Self::HOME_ASSISTANT)
+            .find(|t| t.as_str() == name)
     }
 
     pub fn description(self) -> &'static str {
@@ -75,10 +98,14 @@ impl ToolName {
             ToolName::AiStack => "The hwc-ai AI stack: probed services' state, declared models' state, the router's targets and circuits.",
             ToolName::Alerts => "Alerts firing now, from Alertmanager or Prometheus.",
             ToolName::DocsSearch => "The operator's runbooks: list them, read one (file), or search them (query).",
+            ToolName::HaEntities => "Home Assistant's entities and their states, optionally of one domain (e.g. light).",
+            ToolName::HaLightOn => "Switch on one of the Home Assistant lights the operator allows.",
+            ToolName::HaLightOff => "Switch off one of the Home Assistant lights the operator allows.",
         }
     }
 
-    /// JSON schema of the arguments (OpenAI `parameters`).
+    /// JSON schema of the arguments (OpenAI `parameters`); the lights'
+    /// entity list comes from the config ([`Tools::parameters`]).
     pub fn parameters(self) -> Value {
         let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
         match self {
@@ -114,8 +141,23 @@ impl ToolName {
                 },
                 "additionalProperties": false
             }),
+            ToolName::HaEntities => json!({
+                "type": "object",
+                "properties": {"domain": {"type": "string", "pattern": "^[a-z_]+$", "description": "Only this domain, e.g. light"}},
+                "additionalProperties": false
+            }),
+            ToolName::HaLightOn | ToolName::HaLightOff => lights_schema(&[]),
         }
     }
+}
+
+fn lights_schema(entities: &[String]) -> Value {
+    json!({
+        "type": "object",
+        "properties": {"entity": {"type": "string", "enum": entities, "description": "The light's entity id"}},
+        "required": ["entity"],
+        "additionalProperties": false
+    })
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -142,26 +184,32 @@ pub struct Tools {
     prometheus: Option<String>,
     runbooks: Option<PathBuf>,
     http: reqwest::Client,
+    home_assistant: Option<home_assistant::HomeAssistant>,
     validators: Vec<(ToolName, jsonschema::Validator)>,
 }
 
 impl Tools {
-    pub fn new(config: &Config) -> Arc<Self> {
-        let enabled = config
-            .tools
-            .clone()
-            .unwrap_or_else(|| ToolName::ALL.to_vec());
-        let validators = ToolName::ALL
-            .into_iter()
-            .map(|t| {
-                (
-                    t,
-                    jsonschema::validator_for(&t.parameters())
-                        .expect("the tools' own schemas compile"),
-                )
-            })
-            .collect();
-        Arc::new(Self {
+    /// Reads Home Assistant's token and TLS files when it is configured.
+    pub async fn new(config: &Config) -> Result<Arc<Self>, ConfigError> {
+        let home_assistant = match &config.home_assistant {
+            Some(ha) => Some(home_assistant::HomeAssistant::new(ha).await?),
+            None => None,
+        };
+        let mut available: Vec<ToolName> = ToolName::ALL.to_vec();
+        if let Some(ha) = &home_assistant {
+            available.push(ToolName::HaEntities);
+            if !ha.actions.is_empty() {
+                available.extend([ToolName::HaLightOn, ToolName::HaLightOff]);
+            }
+        }
+        let enabled = match &config.tools {
+            Some(listed) => available
+                .into_iter()
+                .filter(|t| listed.contains(t))
+                .collect(),
+            None => available,
+        };
+        let mut tools = Self {
             enabled,
             systemd: systemd::Systemd {
                 address: config.systemd.bus.clone(),
@@ -175,8 +223,45 @@ impl Tools {
                 .no_proxy()
                 .build()
                 .expect("HTTP client"),
-            validators,
-        })
+            home_assistant,
+            validators: Vec::new(),
+        };
+        tools.validators = ToolName::ALL
+            .into_iter()
+            .chain(ToolName::HOME_ASSISTANT)
+            .map(|t| {
+                let schema = tools.parameters(t);
+                (
+                    t,
+                    jsonschema::validator_for(&schema).expect("the tools' own schemas compile"),
+                )
+            })
+            .collect();
+        Ok(Arc::new(tools))
+    }
+
+    /// A tool's argument schema, with the allowed lights filled in.
+    pub fn parameters(&self, tool: ToolName) -> Value {
+        match tool {
+            ToolName::HaLightOn | ToolName::HaLightOff => lights_schema(
+                self.home_assistant
+                    .as_ref()
+                    .map_or(&[][..], |ha| &ha.actions),
+            ),
+            other => other.parameters(),
+        }
+    }
+
+    /// Whether `tool` changes something (the Home Assistant lights).
+    pub fn is_action(tool: ToolName) -> bool {
+        matches!(tool, ToolName::HaLightOn | ToolName::HaLightOff)
+    }
+
+    /// The lights actions may switch; empty when actions are off.
+    pub fn allowed_lights(&self) -> &[String] {
+        self.home_assistant
+            .as_ref()
+            .map_or(&[][..], |ha| &ha.actions)
     }
 
     pub fn enabled(&self) -> &[ToolName] {
@@ -191,7 +276,7 @@ impl Tools {
                 json!({"type": "function", "function": {
                     "name": t.as_str(),
                     "description": t.description(),
-                    "parameters": t.parameters(),
+                    "parameters": self.parameters(*t),
                 }})
             })
             .collect()
@@ -267,6 +352,18 @@ impl Tools {
                 a["query"].as_str(),
                 a["file"].as_str(),
             ),
+            ToolName::HaEntities | ToolName::HaLightOn | ToolName::HaLightOff => {
+                let ha = self.home_assistant.as_ref().ok_or_else(|| {
+                    ToolError::Unavailable("Home Assistant is not configured".into())
+                })?;
+                match tool {
+                    ToolName::HaEntities => ha.entities(a["domain"].as_str()).await,
+                    _ => {
+                        let entity = a["entity"].as_str().unwrap_or_default();
+                        ha.light(entity, tool == ToolName::HaLightOn).await
+                    }
+                }
+            }
         }?;
         Ok(bound(value))
     }
