@@ -95,6 +95,7 @@ async fn admit(
         }
     };
     if let Err(wait) = shared.limiter.take(&name) {
+        shared.engine.metrics.rate_limited();
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,

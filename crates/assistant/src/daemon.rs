@@ -40,12 +40,17 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
         config.sessions.keep_last as usize,
     )?;
     let tools = Tools::new(&config).await?;
+    let mut registry = hwc_ai_runtime::metrics::registry(Assistant::NAME);
+    let metrics = Arc::new(crate::metrics::Metrics::register(
+        registry.sub_registry_with_prefix("hwc_ai_assistant"),
+    ));
     let engine = Engine::new(
         tools,
         audit,
         config.router.clone(),
         router_key,
         config.agent.clone(),
+        metrics,
     );
     let shared = Arc::new(Shared {
         engine,
@@ -53,7 +58,7 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
         clients,
         limiter: Limiter::new(config.rate_limit.clone()),
     });
-    let registry = Arc::new(hwc_ai_runtime::metrics::registry(Assistant::NAME));
+    let registry = Arc::new(registry);
     let listener = http::listener(ctx.listener, &config.listen).await?;
     ctx.notify.ready(&format!("answering on {}", config.listen));
     tracing::info!(listen = %config.listen, "ready");

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::audit::{Audit, Entry};
 use crate::config::{AgentConfig, RouterConfig};
 use crate::direct;
+use crate::metrics::Metrics;
 use crate::refusal;
 use crate::tools::{ToolName, Tools};
 
@@ -102,6 +103,7 @@ pub struct Engine {
     router_key: Option<hwc_ai_runtime::Secret>,
     agent: AgentConfig,
     http: reqwest::Client,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Engine {
@@ -111,6 +113,7 @@ impl Engine {
         router: RouterConfig,
         router_key: Option<hwc_ai_runtime::Secret>,
         agent: AgentConfig,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             tools,
@@ -122,6 +125,7 @@ impl Engine {
                 .no_proxy()
                 .build()
                 .expect("HTTP client"),
+            metrics,
         }
     }
 
@@ -158,6 +162,7 @@ impl Engine {
                 refusal: Some(format!("asks to {}", refusal.action)),
                 ..Entry::default()
             })?;
+            self.metrics.request("refusal");
             return Ok(Answer {
                 reply: refusal.message,
                 intent: "refused".into(),
@@ -202,6 +207,7 @@ impl Engine {
                         outcome: "model_unavailable".into(),
                         ..Entry::default()
                     })?;
+                    self.metrics.request("model_unavailable");
                     return Err(AskError::ModelUnavailable(reason));
                 }
             },
@@ -216,6 +222,7 @@ impl Engine {
             outcome: format!("answered ({})", answer.source),
             refusal: None,
         })?;
+        self.metrics.request(answer.source);
         Ok(answer)
     }
 
@@ -498,6 +505,7 @@ impl Engine {
             Ok(value) => (summary(value), "ok"),
             Err(error) => (error.clone(), "error"),
         };
+        self.metrics.tool_call(tool.as_str(), result.is_ok());
         self.record(Entry {
             client: client.into(),
             request: text.into(),
@@ -511,10 +519,17 @@ impl Engine {
     }
 
     fn record(&self, entry: Entry) -> Result<(), AskError> {
-        self.audit
-            .append(entry)
-            .map(drop)
-            .map_err(|e| AskError::Audit(e.to_string()))
+        let result = self.audit.append(entry);
+        match result {
+            Ok(_) => {
+                self.metrics.audited();
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.request("audit_error");
+                Err(AskError::Audit(e.to_string()))
+            }
+        }
     }
 }
 

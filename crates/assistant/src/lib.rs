@@ -9,6 +9,7 @@ pub mod config;
 mod daemon;
 pub mod direct;
 pub mod engine;
+pub mod metrics;
 pub mod refusal;
 pub mod sessions;
 pub mod tools;

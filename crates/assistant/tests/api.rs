@@ -264,6 +264,20 @@ async fn refusals_never_reach_the_model_and_are_audited() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].entry.refusal.as_deref(), Some("asks to restart"));
     assert_eq!(rows[1].entry.client, "bot via matrix");
+    let metrics = reqwest::get(format!("http://{}/metrics", assistant.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hwc_ai_assistant_requests_total{source=\"refusal\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hwc_ai_assistant_audit_rows_total 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -345,6 +359,16 @@ async fn keys_rate_limits_and_streaming() {
     assert!((1..=60).contains(&wait), "{wait}");
     // Limits are per client.
     assert_eq!(models("k-bot").await.status(), 200);
+    let metrics = reqwest::get(format!("http://{}/metrics", assistant.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hwc_ai_assistant_rate_limited_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

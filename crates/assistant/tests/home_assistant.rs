@@ -228,7 +228,7 @@ async fn without_actions_lights_are_refused_and_entities_are_read() {
         .values()
         .map(|p| p["post"]["operationId"].as_str().unwrap())
         .collect();
-    assert_eq!(ops, ["disk_usage", "ha_entities"]);
+    assert_eq!(ops, ["ha_entities", "disk_usage"]);
     let lights: Value = reqwest::Client::new()
         .post(format!("{}/tools/ha_entities", a.url))
         .json(&json!({"domain": "light"}))

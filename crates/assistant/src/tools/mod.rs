@@ -203,9 +203,12 @@ impl Tools {
             }
         }
         let enabled = match &config.tools {
-            Some(listed) => available
-                .into_iter()
-                .filter(|t| listed.contains(t))
+            // In the operator's order; a Home Assistant tool only when it
+            // is configured.
+            Some(listed) => listed
+                .iter()
+                .copied()
+                .filter(|t| available.contains(t))
                 .collect(),
             None => available,
         };
