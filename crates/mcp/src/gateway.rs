@@ -87,6 +87,8 @@ pub struct Server {
     policy: Arc<Policy>,
     proxy: Proxy,
     record: Mutex<Record>,
+    /// Compiled input schemas, by tool, for the tool list they came from.
+    validators: Mutex<(usize, HashMap<String, Arc<jsonschema::Validator>>)>,
 }
 
 /// What the last check found.
@@ -128,6 +130,7 @@ impl Gateway {
                 upstream,
                 policy,
                 record: Mutex::new(Record::default()),
+                validators: Mutex::new((0, HashMap::new())),
             }));
         }
         let by_name = servers
@@ -154,8 +157,12 @@ impl Gateway {
 async fn watch(shared: Arc<Shared>, server: Arc<Server>, shutdown: Shutdown) {
     loop {
         check(&shared, &server).await;
+        let failed = server.record.lock().unwrap().error.is_some();
         tokio::select! {
             _ = tokio::time::sleep(shared.check_interval) => {}
+            // A wrapped server that failed its check is checked again as
+            // soon as its wrapper has it back.
+            _ = wrapper_back(server.config.socket.as_deref()), if failed => {}
             _ = server.upstream.next_state(State::Up) => {}
             _ = server.upstream.next_state(State::Down) => {
                 // Not a check: the supervisor saw the server go; the gauge
@@ -172,6 +179,22 @@ async fn watch(shared: Arc<Shared>, server: Arc<Server>, shutdown: Shutdown) {
                 server.upstream.notify_downstream().await;
             }
             _ = shutdown.wait() => return,
+        }
+    }
+}
+
+/// Resolves when the wrapper at `socket` says its server is up again.
+async fn wrapper_back(socket: Option<&std::path::Path>) {
+    let Some(socket) = socket else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if wrap::status(socket)
+            .await
+            .is_some_and(|s| s["state"] == "up")
+        {
+            return;
         }
     }
 }
@@ -298,6 +321,47 @@ impl Server {
         })
     }
 
+    /// Why `arguments` do not fit `tool`'s input schema, if they do not.
+    /// A schema this validator cannot compile lets the server judge.
+    fn check_arguments(
+        &self,
+        tools: &Arc<Vec<Tool>>,
+        tool: &Tool,
+        arguments: &serde_json::Map<String, Value>,
+    ) -> Option<String> {
+        let instance = Value::Object(arguments.clone());
+        let validator = {
+            let mut cache = self.validators.lock().unwrap();
+            // A new listing (another Arc) invalidates what was compiled.
+            let generation = Arc::as_ptr(tools) as usize;
+            if cache.0 != generation {
+                *cache = (generation, HashMap::new());
+            }
+            match cache.1.get(tool.name.as_ref()) {
+                Some(v) => v.clone(),
+                None => {
+                    let schema = Value::Object((*tool.input_schema).clone());
+                    let v = Arc::new(jsonschema::validator_for(&schema).ok()?);
+                    cache.1.insert(tool.name.to_string(), v.clone());
+                    v
+                }
+            }
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .take(5)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                if at.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{at}: {e}")
+                }
+            })
+            .collect();
+        (!errors.is_empty()).then(|| errors.join("; "))
+    }
+
     /// The tools clients may see, listing them first if no check has yet.
     async fn shown_tools(&self, timeout: Duration) -> Result<Vec<Tool>, String> {
         let all = match self.upstream.tools() {
@@ -345,19 +409,31 @@ fn app(
             Arc::new(LocalSessionManager::default()),
             config,
         );
-        protected = protected.nest_service(&format!("/mcp/{}", server.config.name), service);
+        let mcp = Router::new()
+            .fallback_service(service)
+            .layer(middleware::map_response(deleted_session_is_ok));
+        protected = protected.nest(&format!("/mcp/{}", server.config.name), mcp);
     }
     let protected = protected.layer(middleware::from_fn_with_state(shared.clone(), authenticate));
     let mut app = Router::new()
         .route("/health", get(health))
         .merge(protected)
         .with_state(shared.clone())
-        .merge(http::metrics_routes(registry))
-        .layer(middleware::from_fn_with_state(shared.clone(), check_origin));
+        .merge(http::metrics_routes(registry));
     if !shared.allowed_origins.is_empty() {
         app = app.layer(cors(&shared.allowed_origins));
     }
-    app
+    // Outermost: a page from another origin gets 403, its preflight too.
+    app.layer(middleware::from_fn_with_state(shared.clone(), check_origin))
+}
+
+/// rmcp answers a session's `DELETE` with 202; MCP's own SDKs expect 200
+/// (or 204) and log anything else as a failed termination.
+async fn deleted_session_is_ok(request_method: Method, mut response: Response) -> Response {
+    if request_method == Method::DELETE && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
@@ -652,6 +728,16 @@ async fn call(shared: &Shared, server: &Server, tool: &str, body: &[u8]) -> (Out
                 StatusCode::FORBIDDEN,
                 "tool_denied",
                 format!("tool `{tool}` is not offered by this gateway ({why})"),
+            ),
+        );
+    }
+    if let Some(problems) = server.check_arguments(&all, definition, &arguments) {
+        return (
+            Outcome::InvalidArguments,
+            error(
+                StatusCode::BAD_REQUEST,
+                "invalid_arguments",
+                format!("the arguments do not fit `{tool}`'s input schema: {problems}"),
             ),
         );
     }
