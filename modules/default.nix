@@ -14,6 +14,7 @@
     ./puller.nix
     ./router.nix
     ./mcp.nix
+    ./assistant.nix
     ./prometheus.nix
   ];
 }

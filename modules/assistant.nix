@@ -1,0 +1,284 @@
+# hwc-ai-assistant: a read-only operations assistant that answers from the
+# machine's own data, refuses changes and audits every call
+# (docs/assistant.md). Off unless enabled.
+#
+# The typed options feed `hwc.ai.assistant.settings` through `mkDefault`,
+# so any field of the document can be overridden there; the document is
+# checked by `hwc-ai-assistant --check-config` at build time. Secrets (client
+# keys, the router's key, Home Assistant's token and client key) are
+# absolute paths on the host, loaded with `LoadCredential=`.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+
+  cfg = config.hwc.ai.assistant;
+  pkg = config.hwc.ai.package;
+  net = import ./lib/net.nix;
+  assistant = import ./lib/assistant.nix;
+  inherit (import ./lib/prober.nix) compact;
+
+  settingsLib = import ./settings.nix { inherit lib pkgs; };
+  inherit (settingsLib) defaultsDeep field;
+
+  secret =
+    description:
+    mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/run/secrets/hwc-ai-assistant";
+      description = ''
+        ${description} An absolute path of a file on the host, loaded with
+        `LoadCredential=`; a string, not a Nix path, so the secret is never
+        copied to the store.
+      '';
+    };
+
+  listen = net.hostPort cfg.listenAddress cfg.port;
+  ha = cfg.homeAssistant;
+
+  document = compact {
+    inherit listen;
+    stateDirectory = assistant.stateDirectory;
+    clients = {
+      keys = map (name: {
+        inherit name;
+        key.credential = assistant.clientKeyCredential name;
+      }) (lib.attrNames cfg.clientKeys);
+      inherit (cfg) allowUnauthenticatedLoopback;
+    };
+    rateLimit = cfg.rateLimit;
+    inherit (cfg) allowedOrigins tools runbooks;
+    router = {
+      url =
+        if cfg.router.url != null then
+          cfg.router.url
+        else
+          net.httpUrl config.hwc.ai.router.listenAddress config.hwc.ai.router.port;
+      inherit (cfg.router) model;
+      apiKey = if cfg.router.apiKeyFile == null then null else { credential = assistant.routerKeyCredential; };
+    };
+    agent = cfg.agent;
+    sessions = cfg.sessions;
+    containers.socket = cfg.containers.socket;
+    alerts = cfg.alerts;
+    homeAssistant =
+      if ha.url == null then
+        null
+      else
+        {
+          inherit (ha) url;
+          token.credential = assistant.haTokenCredential;
+          tls =
+            if ha.tls.ca == null && ha.tls.clientCertificate == null && ha.tls.serverName == null then
+              null
+            else
+              {
+                inherit (ha.tls) ca clientCertificate serverName;
+                clientKey = if ha.tls.clientKeyFile == null then null else { credential = assistant.haClientKeyCredential; };
+              };
+          actions = { inherit (ha.actions) enable entities; };
+        };
+  };
+
+  secretPaths = lib.filterAttrs (_: path: path != null) (
+    lib.mapAttrs' (name: path: lib.nameValuePair "hwc.ai.assistant.clientKeys.${name}" path) cfg.clientKeys
+    // {
+      "hwc.ai.assistant.router.apiKeyFile" = cfg.router.apiKeyFile;
+      "hwc.ai.assistant.homeAssistant.tokenFile" = ha.tokenFile;
+      "hwc.ai.assistant.homeAssistant.tls.clientKeyFile" = ha.tls.clientKeyFile;
+    }
+  );
+
+  credentials =
+    lib.mapAttrs' (name: path: lib.nameValuePair (assistant.clientKeyCredential name) path) cfg.clientKeys
+    // lib.optionalAttrs (cfg.router.apiKeyFile != null) { ${assistant.routerKeyCredential} = cfg.router.apiKeyFile; }
+    // lib.optionalAttrs (ha.tokenFile != null) { ${assistant.haTokenCredential} = ha.tokenFile; }
+    // lib.optionalAttrs (ha.tls.clientKeyFile != null) { ${assistant.haClientKeyCredential} = ha.tls.clientKeyFile; };
+
+  checkedConfig = settingsLib.checked {
+    daemon = "hwc-ai-assistant";
+    package = pkg;
+    inherit (cfg) settings;
+  };
+
+  toolNames = [
+    "system_overview"
+    "disk_usage"
+    "services"
+    "recent_failures"
+    "containers"
+    "ai_stack"
+    "alerts"
+    "docs_search"
+    "ha_entities"
+    "ha_light_on"
+    "ha_light_off"
+  ];
+in
+{
+  options.hwc.ai.assistant = {
+    enable = lib.mkEnableOption "hwc-ai-assistant, the read-only operations assistant";
+
+    listenAddress = mkOption {
+      type = types.str;
+      default = "127.0.0.1";
+      description = "Where it listens. Beyond loopback, set `clientKeys`.";
+    };
+    port = mkOption {
+      type = types.port;
+      default = 9434;
+      description = "Its port.";
+    };
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Open `port` in the firewall.";
+    };
+
+    clientKeys = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      example = {
+        open-webui = "/run/secrets/assistant-key-open-webui";
+      };
+      description = ''
+        Named bearer keys: client name -> absolute path of a file on the
+        host holding its key, loaded with `LoadCredential=`. The name is
+        what the audit log records.
+      '';
+    };
+    allowUnauthenticatedLoopback = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Requests from 127.0.0.0/8 and ::1 need no key.";
+    };
+    allowedOrigins = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Browser origins allowed to call it (CORS).";
+    };
+    rateLimit = {
+      requestsPerMinute = field types.ints.positive "Sustained requests per minute per client (30).";
+      burst = field types.ints.positive "Requests a client may make at once (10).";
+    };
+
+    router = {
+      url = field types.str "hwc-ai-router's (or any OpenAI-compatible) base URL, without `/v1`; the local router when unset.";
+      model = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "llama3.2:3b";
+        description = "The model or router profile it asks; it must support tool calls.";
+      };
+      apiKeyFile = secret "A client key for the router, when the router wants one.";
+    };
+    agent = {
+      maxRounds = field types.ints.positive "Model turns per question (4).";
+      budget = field types.str "The whole question's time (90s).";
+    };
+    sessions = {
+      idleTimeout = field types.str "A session unused this long is removed (30m).";
+      keepLast = field types.ints.positive "Turns kept besides the first (10).";
+    };
+    tools = mkOption {
+      type = types.nullOr (types.listOf (types.enum toolNames));
+      default = null;
+      description = "The tools offered; all of them when unset (Home Assistant's only when configured).";
+    };
+    containers = {
+      socket = field types.str ''
+        The Docker or Podman API socket, e.g. `/run/docker.sock`. Its group
+        (`containers.group`) can use the engine fully, which is root-
+        equivalent; the assistant sends only GET requests.
+      '';
+      group = field types.str "The group that may use `containers.socket` (e.g. `docker`).";
+    };
+    alerts = {
+      alertmanagerUrl = field types.str "Alertmanager's URL, for the `alerts` tool.";
+      prometheusUrl = field types.str "Prometheus's URL, when there is no Alertmanager.";
+    };
+    runbooks = field types.str "A directory of Markdown runbooks for `docs_search`.";
+
+    homeAssistant = {
+      url = field types.str "Home Assistant's URL; off when unset.";
+      tokenFile = secret "A long-lived access token.";
+      tls = {
+        ca = field types.str "A CA (PEM) to trust for Home Assistant's certificate.";
+        clientCertificate = field types.str "A client certificate (PEM), for installations that require one.";
+        clientKeyFile = secret "The client certificate's private key (PEM).";
+        serverName = field types.str "The name its certificate is checked against, when not the URL's host.";
+      };
+      actions = {
+        enable = lib.mkEnableOption "switching the lights named in `entities`";
+        entities = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "light.kitchen" ];
+          description = "The only lights it may switch.";
+        };
+      };
+    };
+  }
+  // settingsLib.documentOptions {
+    name = "assistant";
+    daemon = "hwc-ai-assistant";
+    configFile = checkedConfig;
+    example = {
+      log.level = "debug";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    assertions =
+      [
+        {
+          assertion = cfg.router.model != null;
+          message = "hwc.ai.assistant.router.model: name the model or router profile the assistant asks (one that supports tool calls)";
+        }
+        {
+          assertion = cfg.allowUnauthenticatedLoopback || cfg.clientKeys != { };
+          message = "hwc.ai.assistant: allowUnauthenticatedLoopback = false and no clientKeys: no client could ask it";
+        }
+        {
+          assertion = ha.url == null || ha.tokenFile != null;
+          message = "hwc.ai.assistant.homeAssistant.tokenFile: Home Assistant needs a token";
+        }
+        {
+          assertion = (cfg.containers.socket == null) == (cfg.containers.group == null);
+          message = "hwc.ai.assistant.containers: set socket and group together";
+        }
+      ]
+      ++ lib.mapAttrsToList (option: path: {
+        assertion = lib.hasPrefix "/" path;
+        message = "${option}: `${path}` is not an absolute path";
+      }) secretPaths
+      ++ map (name: {
+        assertion = assistant.isCredentialName name;
+        message = "hwc.ai.assistant.clientKeys: `${name}` cannot name a credential; use A-Z a-z 0-9 _ . -";
+      }) (lib.attrNames cfg.clientKeys);
+
+    warnings = lib.mapAttrsToList (option: _: "${option} is in the Nix store, which every local user can read") (
+      lib.filterAttrs (_: path: lib.hasPrefix "/nix/store/" path) secretPaths
+    );
+
+    hwc.ai.assistant.settings = defaultsDeep document;
+
+    hwc.ai.internal.daemons.hwc-ai-assistant = {
+      inherit (cfg.settings) listen;
+    };
+
+    systemd.services.hwc-ai-assistant = assistant.unit {
+      binDir = "${pkg}/bin";
+      inherit (cfg) configFile settings;
+      inherit credentials;
+      containerGroup = cfg.containers.group;
+    };
+
+    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.port ];
+  };
+}

@@ -1,0 +1,101 @@
+# hwc-ai-assistant's unit, as a pure function (docs/assistant.md).
+#
+# Plain Nix: no `pkgs`, no `lib`. `modules/assistant.nix` passes the result
+# to `systemd.services.hwc-ai-assistant`; the offline checks render the
+# same unit and score it.
+#
+# The assistant reads the machine and writes nothing but its state
+# directory (the audit log and the sessions). What it reads decides the
+# relaxations of the shared hardening, each commented below.
+let
+  net = import ./net.nix;
+  units = import ./units.nix;
+
+  # Where the audit log and the sessions live (StateDirectory=).
+  stateDirectory = "/var/lib/hwc-ai-assistant";
+
+  # systemd credential names, read as $CREDENTIALS_DIRECTORY/NAME.
+  clientKeyCredential = name: "assistant-key-${name}";
+  routerKeyCredential = "assistant-router-key";
+  haTokenCredential = "assistant-ha-token";
+  haClientKeyCredential = "assistant-ha-client-key";
+
+  # A client name that can name a credential.
+  isCredentialName = name: builtins.match "[A-Za-z0-9_.-]+" name != null;
+
+  # The hosts its document makes it talk to: the router, the hwc-ai
+  # daemons, Alertmanager or Prometheus, Home Assistant.
+  peers =
+    doc:
+    let
+      urls =
+        [
+          (doc.router.url or "http://127.0.0.1:9432")
+          (doc.stack.proberUrl or "http://127.0.0.1:9430")
+          (doc.stack.pullerUrl or "http://127.0.0.1:9431")
+          (doc.stack.routerUrl or "http://127.0.0.1:9432")
+        ]
+        ++ (if doc ? alerts && doc.alerts ? alertmanagerUrl then [ doc.alerts.alertmanagerUrl ] else [ ])
+        ++ (if doc ? alerts && doc.alerts ? prometheusUrl then [ doc.alerts.prometheusUrl ] else [ ])
+        ++ (if doc ? homeAssistant then [ doc.homeAssistant.url ] else [ ]);
+    in
+    map net.hostOf urls;
+
+  # The `systemd.services.hwc-ai-assistant` attrset.
+  #   binDir: directory of the hwc-ai binaries
+  #   configFile: path of the (checked) config document
+  #   settings: the document, for the listen address and the peers
+  #   credentials: name -> path, LoadCredential=
+  #   containerGroup: the group that may use the container engine's socket,
+  #     or null
+  unit =
+    {
+      binDir,
+      configFile,
+      settings,
+      credentials ? { },
+      containerGroup ? null,
+    }:
+    let
+      base = units.service {
+        name = "hwc-ai-assistant";
+        description = "hwc-ai read-only operations assistant";
+        documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/assistant.md" ];
+        execStart = "${binDir}/hwc-ai-assistant --config ${configFile}";
+        listen = settings.listen or "127.0.0.1:9434";
+        peers = peers settings;
+        after = [ "hwc-ai-router.service" ];
+        inherit credentials;
+      };
+    in
+    base
+    // {
+      serviceConfig = base.serviceConfig // {
+        # the audit log and the sessions: the only place it writes
+        StateDirectory = "hwc-ai-assistant";
+        StateDirectoryMode = "0700";
+        # recent_failures reads the journal's files (group systemd-journal);
+        # containers reads the engine's socket (its group), GET only
+        SupplementaryGroups = [ "systemd-journal" ] ++ (if containerGroup == null then [ ] else [ containerGroup ]);
+        # system_overview reads /proc/stat, /proc/meminfo, /proc/loadavg and
+        # /proc/uptime, which ProcSubset=pid hides; other processes stay
+        # invisible (ProtectProc=invisible)
+        ProcSubset = "all";
+        # disk_usage statvfs()es every mounted filesystem, /home's too;
+        # read-only instead of hidden (it reads no file there)
+        ProtectHome = "read-only";
+      };
+    };
+in
+{
+  inherit
+    stateDirectory
+    clientKeyCredential
+    routerKeyCredential
+    haTokenCredential
+    haClientKeyCredential
+    isCredentialName
+    peers
+    unit
+    ;
+}
