@@ -279,6 +279,14 @@ in
       containerGroup = cfg.containers.group;
     };
 
+    # a static system user: dbus-daemon drops dynamic users (lib/assistant.nix)
+    users.users.${assistant.user} = {
+      isSystemUser = true;
+      group = assistant.user;
+      description = "hwc-ai-assistant";
+    };
+    users.groups.${assistant.user} = { };
+
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.port ];
   };
 }

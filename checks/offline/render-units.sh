@@ -66,7 +66,7 @@ done
 # in the NixOS module.
 configs='{}'
 source_dir=${config_source:-$config_dir}
-for daemon in hwc-ai-prober hwc-ai-puller hwc-ai-router hwc-ai-mcp; do
+for daemon in hwc-ai-prober hwc-ai-puller hwc-ai-router hwc-ai-mcp hwc-ai-assistant; do
     if [ -f "$source_dir/$daemon.json" ]; then
         configs=$(jq -c --arg d "$daemon" --slurpfile c "$source_dir/$daemon.json" '. + {($d): $c[0]}' <<<"$configs")
     else

@@ -153,6 +153,28 @@ in
         );
       };
 
+      users.users = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              isSystemUser = mkOption {
+                type = types.bool;
+                default = false;
+              };
+              group = mkOption {
+                type = types.str;
+                default = "";
+              };
+              description = mkOption {
+                type = types.str;
+                default = "";
+              };
+            };
+          }
+        );
+      };
+
       users.groups = mkOption {
         default = { };
         type = types.attrsOf (

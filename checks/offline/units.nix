@@ -24,6 +24,7 @@ let
   puller = import ../../modules/lib/puller.nix;
   router = import ../../modules/lib/router.nix;
   mcp = import ../../modules/lib/mcp.nix;
+  assistant = import ../../modules/lib/assistant.nix;
   render = import ./unit-file.nix;
   credentials = builtins.fromJSON credentialsJson;
   configs = builtins.fromJSON configsJson;
@@ -96,6 +97,14 @@ wrappedUnits
       configFile = "${configDir}/hwc-ai-router.json";
       settings = configs.hwc-ai-router or { };
       credentials = credentialsOf "hwc-ai-router";
+    }
+  );
+  "hwc-ai-assistant.service" = render (
+    assistant.unit {
+      inherit binDir;
+      configFile = "${configDir}/hwc-ai-assistant.json";
+      settings = configs.hwc-ai-assistant or { };
+      credentials = credentialsOf "hwc-ai-assistant";
     }
   );
   "hwc-ai-mcp.service" = render (

@@ -14,6 +14,12 @@ let
   # Where the audit log and the sessions live (StateDirectory=).
   stateDirectory = "/var/lib/hwc-ai-assistant";
 
+  # Its static system user and group. Not DynamicUser=: dbus-daemon runs
+  # with SYSTEMD_NSS_DYNAMIC_BYPASS=1 (no dynamic-user lookups, which could
+  # deadlock it) and so drops every connection from a dynamic user; the
+  # assistant reads systemd over the system bus.
+  user = "hwc-ai-assistant";
+
   # systemd credential names, read as $CREDENTIALS_DIRECTORY/NAME.
   clientKeyCredential = name: "assistant-key-${name}";
   routerKeyCredential = "assistant-router-key";
@@ -71,6 +77,10 @@ let
     base
     // {
       serviceConfig = base.serviceConfig // {
+        # a static user, not a dynamic one: see `user` above
+        DynamicUser = false;
+        User = user;
+        Group = user;
         # the audit log and the sessions: the only place it writes
         StateDirectory = "hwc-ai-assistant";
         StateDirectoryMode = "0700";
@@ -90,6 +100,7 @@ in
 {
   inherit
     stateDirectory
+    user
     clientKeyCredential
     routerKeyCredential
     haTokenCredential

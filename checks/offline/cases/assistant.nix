@@ -82,6 +82,8 @@
             ProcSubset
             ProtectHome
             Type
+            DynamicUser
+            User
             ;
         };
         want = {
@@ -98,6 +100,9 @@
           ProcSubset = "all";
           ProtectHome = "read-only";
           Type = "notify";
+          # dbus-daemon drops dynamic users
+          DynamicUser = false;
+          User = "hwc-ai-assistant";
         };
       }
       {

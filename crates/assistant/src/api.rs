@@ -37,7 +37,11 @@ pub struct Shared {
 #[derive(Clone)]
 struct Client(String);
 
-pub fn app(shared: Arc<Shared>, registry: Arc<prometheus_client::registry::Registry>) -> Router {
+pub fn app(
+    shared: Arc<Shared>,
+    registry: Arc<prometheus_client::registry::Registry>,
+    allowed_origins: &[String],
+) -> Router {
     let protected = Router::new()
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat_completions))
@@ -48,11 +52,32 @@ pub fn app(shared: Arc<Shared>, registry: Arc<prometheus_client::registry::Regis
         .route("/tools/openapi.json", get(tools_spec))
         .route("/tools/{name}", post(call_tool))
         .layer(middleware::from_fn_with_state(shared.clone(), admit));
-    Router::new()
+    let app = Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .merge(protected)
         .with_state(shared)
-        .merge(hwc_ai_runtime::http::metrics_routes(registry))
+        .merge(hwc_ai_runtime::http::metrics_routes(registry));
+    if allowed_origins.is_empty() {
+        app
+    } else {
+        app.layer(cors(allowed_origins))
+    }
+}
+
+/// CORS for the browser origins the operator named (Open WebUI calling
+/// the tool server from the browser).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::try_from(o.as_str()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(Duration::from_secs(600))
 }
 
 fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {

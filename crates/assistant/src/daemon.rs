@@ -64,7 +64,7 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
     tracing::info!(listen = %config.listen, "ready");
     http::serve(
         listener,
-        api::app(shared, registry),
+        api::app(shared, registry, &config.allowed_origins),
         ctx.shutdown,
         http::DEFAULT_DRAIN,
     )
