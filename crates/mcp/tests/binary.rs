@@ -71,6 +71,18 @@ fn check_config_names_the_field_and_bad_configs_exit_78() {
     );
 }
 
+/// Waits for `child` to exit after SIGTERM, failing after `limit`.
+fn exited(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(started.elapsed() < limit, "still running after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Children of `pid`, from /proc.
 fn children(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
@@ -124,17 +136,7 @@ fn sigterm_stops_the_gateway_and_its_stdio_servers() {
         std::thread::sleep(Duration::from_millis(50));
     };
     kill(Pid::from_raw(gateway.id() as i32), Signal::SIGTERM).unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = gateway.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exited(&mut gateway, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
     assert!(
         !std::path::Path::new(&format!("/proc/{child}")).exists()
@@ -212,17 +214,7 @@ fn the_wrapper_restarts_a_dead_server_and_reports_it_on_its_socket() {
     };
     assert!(metrics.contains("hwc_ai_mcp_wrap_server_up 0"), "{metrics}");
     kill(Pid::from_raw(wrapper.id() as i32), Signal::SIGTERM).unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = wrapper.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exited(&mut wrapper, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
 
@@ -265,16 +257,7 @@ fn the_wrapper_stops_at_once_on_sigterm_with_its_server_running() {
     };
     kill(Pid::from_raw(wrapper.id() as i32), Signal::SIGTERM).unwrap();
     let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = wrapper.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(8),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exited(&mut wrapper, Duration::from_secs(8));
     assert!(status.success(), "{status:?}");
     assert!(
         stopping.elapsed() < Duration::from_secs(5),
