@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hwc_ai_runtime::auth::ClientsConfig;
-use hwc_ai_runtime::config::{check_listen, check_positive};
+use hwc_ai_runtime::config::{check_listen, check_origins, check_positive};
 use hwc_ai_runtime::{Common, ConfigError, LogConfig, SecretSource, Validate};
 use serde::Deserialize;
 
@@ -270,6 +270,7 @@ impl Validate for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         check_listen("listen", &self.listen)?;
         self.clients.check("clients", "assistant")?;
+        check_origins("allowedOrigins", &self.allowed_origins)?;
         if self.rate_limit.requests_per_minute == 0 || self.rate_limit.burst == 0 {
             return Err(ConfigError::at(
                 "rateLimit",

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hwc_ai_runtime::auth::ClientsConfig;
-use hwc_ai_runtime::config::{check_listen, check_name, check_positive};
+use hwc_ai_runtime::config::{check_listen, check_name, check_origins, check_positive};
 use hwc_ai_runtime::{Common, ConfigError, LogConfig, SecretSource, Validate};
 use serde::Deserialize;
 use url::Url;
@@ -219,18 +219,7 @@ impl Validate for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         check_listen("listen", &self.listen)?;
         self.clients.check("clients", "gateway")?;
-        for (i, origin) in self.allowed_origins.iter().enumerate() {
-            let ok = origin == "null"
-                || Url::parse(origin).is_ok_and(|u| {
-                    matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.host().is_some()
-                });
-            if !ok || origin.ends_with('/') {
-                return Err(ConfigError::at(
-                    format!("allowedOrigins[{i}]"),
-                    format!("`{origin}` is not an origin such as http://localhost:8080"),
-                ));
-            }
-        }
+        check_origins("allowedOrigins", &self.allowed_origins)?;
         check_positive("checkInterval", self.check_interval)?;
         check_positive("checkTimeout", self.check_timeout)?;
         check_positive("callTimeout", self.call_timeout)?;

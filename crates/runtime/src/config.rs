@@ -163,6 +163,24 @@ pub fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// Browser origins (`allowedOrigins`): `scheme://host[:port]`, no path,
+/// or `null`. `path` is the field's path.
+pub fn check_origins(path: &str, origins: &[String]) -> Result<(), ConfigError> {
+    for (i, origin) in origins.iter().enumerate() {
+        let ok = origin == "null"
+            || url::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.host().is_some()
+            });
+        if !ok || origin.ends_with('/') {
+            return Err(ConfigError::at(
+                format!("{path}[{i}]"),
+                format!("`{origin}` is not an origin such as http://localhost:8080"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A duration that must be longer than zero (an interval, a timeout).
 pub fn check_positive(path: &str, value: std::time::Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
