@@ -36,10 +36,13 @@
           # hwc-ai-assistant loads libsystemd (sd-journal) at run time.
           env.HWC_AI_LIBSYSTEMD = "${lib.getLib pkgs.systemd}/lib/libsystemd.so.0";
           # The tests run real processes: a private D-Bus for the
-          # assistant's systemd tool, python3 for an MCP server.
+          # assistant's systemd tool, python3 for an MCP server,
+          # systemd-socket-activate for the daemons' socket activation.
+          # checks/nix-sandbox/run runs the suite with only these on PATH.
           nativeCheckInputs = [
             pkgs.dbus
             pkgs.python3
+            pkgs.systemd
           ];
           meta = {
             description = "Small daemons and a CLI for a declarative local-AI stack";
