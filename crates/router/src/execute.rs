@@ -181,6 +181,9 @@ pub async fn handle(
         );
     };
     record.route.clone_from(&route.model);
+    // Under a pattern route (`*`, `llama*`), the upstream model is the
+    // requested name unless a target names one.
+    let requested = run.model_name.clone();
     let (body, schema, budget) = match prepare(run, route) {
         Ok(prepared) => prepared,
         Err(failure) => return refuse(record, failure),
@@ -190,6 +193,7 @@ pub async fn handle(
     let outcome = structured(
         &table,
         route,
+        &requested,
         body,
         schema.as_ref(),
         deadline,
@@ -204,7 +208,7 @@ pub async fn handle(
             record.completion_tokens = Some(success.completion_tokens);
             let body = json!({
                 "content": success.content,
-                "model": route.model,
+                "model": requested,
                 "target": success.target,
                 "upstream_model": success.answer.get("model"),
                 "usage": {
@@ -265,7 +269,7 @@ fn prepare(run: RunConfig, route: &Route) -> Result<(Value, Option<Schema>, Dura
         ));
     }
     let mut body = Map::new();
-    body.insert("model".into(), Value::String(route.model.clone()));
+    body.insert("model".into(), Value::String(run.model_name.clone()));
     body.insert("messages".into(), Value::Array(messages));
     body.insert("stream".into(), Value::Bool(false));
     if let Some(t) = run.temperature {
@@ -387,9 +391,15 @@ pub async fn chat_strict(
         fields.remove("response_format");
     }
     let id = record.id.clone();
+    let requested = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(&route.model)
+        .to_owned();
     match structured(
         table,
         route,
+        &requested,
         body,
         Some(&schema),
         deadline,
@@ -453,6 +463,7 @@ pub async fn chat_strict(
 pub async fn structured(
     table: &Table,
     route: &Route,
+    requested: &str,
     base: Value,
     schema: Option<&Schema>,
     deadline: tokio::time::Instant,
@@ -481,7 +492,7 @@ pub async fn structured(
                 target,
                 endpoint: Endpoint::ChatCompletions,
                 stream: false,
-                requested: &route.model,
+                requested,
                 prompt_tokens: prompt_estimate,
                 deadline,
                 debug,

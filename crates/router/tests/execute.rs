@@ -474,3 +474,39 @@ async fn strict_chat_completions_are_checked_and_repaired() {
         .unwrap();
     assert_eq!(response.status(), 400);
 }
+
+/// The route `hwc-ai up` ships and most homelabs use: `*` to the local
+/// Ollama with no model named. The upstream must be asked for the model
+/// the caller named, on `/execute` and on strict-schema chat alike.
+#[tokio::test]
+async fn a_pattern_route_passes_the_requested_model_on() {
+    let (model, url) = Model::start(vec![Say::Content(VALID)]).await;
+    let router = RouterUnderTest::start(json!({
+        "backends": [backend("a", &url)],
+        "routes": [{"model": "*", "targets": [{"backend": "a"}]}],
+    }))
+    .await;
+    let (status, body) = execute(
+        &router,
+        json!({"model_name": "tinyllama", "prompt": "triage",
+               "model_params": {"json_schema": triage_schema()}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "tinyllama");
+    assert_eq!(body["target"], "a/*");
+    assert_eq!(model.seen()[0]["model"], "tinyllama");
+
+    let response = client()
+        .post(router.chat_url())
+        .header("x-hwc-ai-strict-schema", "1")
+        .json(&json!({"model": "qwen2.5:0.5b",
+            "messages": [{"role": "user", "content": "triage"}],
+            "response_format": {"type": "json_schema",
+                "json_schema": {"name": "t", "schema": triage_schema()}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(model.seen()[1]["model"], "qwen2.5:0.5b");
+}
