@@ -507,6 +507,43 @@ def test_official_sdk_client(gateway, server):
     assert status in (200, 204), f"the session DELETE: {exchanges}"
 
 
+async def sdk_client_auto(url: str):
+    """The SDK's high-level `Client` as Open WebUI uses it: mode "auto"
+    probes `server/discover` at the newest modern version and speaks that
+    version when the server lists it, else falls back to `initialize`."""
+    from mcp import Client
+
+    async with Client(url) as client:
+        listed = await client.list_tools()
+        result = await client.call_tool("echo", {"message": "auto"})
+        return client.protocol_version, [t.name for t in listed.tools], result
+
+
+@pytest.mark.parametrize("server", ["everything", "everything-http"])
+def test_official_sdk_client_negotiates_a_version_the_gateway_speaks(gateway, server):
+    # mcp 2.3.0's Client probes server/discover with 2026-07-28 first; a
+    # gateway that lists a version there must answer in it (2026-07-28's
+    # results carry resultType), or the client fails on tools/list.
+    version, names, result = anyio.run(sdk_client_auto, f"{gateway.url}/mcp/{server}")
+    assert version in PROTOCOL_VERSIONS, version
+    assert sorted(names) == sorted(tool_names(gateway.entry(server)["tools"]))
+    assert not result.is_error
+    assert result.content[0].text == "Echo: auto"
+
+
+def test_discover_lists_only_versions_the_gateway_speaks(gateway):
+    response = httpx2.post(gateway.url + "/mcp/everything", timeout=30, json={
+        "jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2025-11-25",
+            "io.modelcontextprotocol/clientInfo": {"name": "hwc-ai-checks", "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities": {}}}},
+        headers={"accept": McpHttp.ACCEPT, "content-type": "application/json",
+                 "mcp-protocol-version": "2025-11-25"})
+    answer = rpc_answer(response, 1)
+    assert "result" in answer, answer
+    assert set(answer["result"]["supportedVersions"]) <= set(PROTOCOL_VERSIONS), answer
+
+
 def test_official_sdk_client_hidden_tool(gateway):
     _, names, result, _ = anyio.run(sdk_session, f"{gateway.url}/mcp/paged-ro", ("lookup", {"place": {"city": "Oslo"}}))
     assert sorted(names) == ["lookup", "tree"]

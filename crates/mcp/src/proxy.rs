@@ -9,6 +9,7 @@
 //! (sampling, roots, elicitation) are not relayed: with a shared session
 //! there is no one client to ask.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,12 @@ use rmcp::{RoleServer, ServerHandler};
 use crate::metrics::{Metrics, Outcome};
 use crate::policy::Policy;
 use crate::upstream::Upstream;
+
+/// The MCP versions the gateway speaks to its clients: every one reached
+/// through `initialize` (see `supported_protocol_versions` below).
+pub fn spoken_versions() -> &'static [ProtocolVersion] {
+    ProtocolVersion::known_up_to(&ProtocolVersion::LATEST_WITH_INITIALIZE)
+}
 
 #[derive(Clone)]
 pub struct Proxy {
@@ -177,13 +184,27 @@ impl ServerHandler for Proxy {
         Ok(server_config(&info))
     }
 
+    /// The handshake-era versions only (up to 2025-11-25). 2026-07-28 is a
+    /// different protocol, not a field more: stateless requests carrying
+    /// their own `_meta`, `resultType` and caching hints on every result,
+    /// `input_required` rounds. A proxy would have to translate each
+    /// answer of its handshake-era servers into it, and rmcp leaves that to
+    /// the handler; claiming the version without doing so broke mcp 2.3.0's
+    /// client (Open WebUI's), which rejects a `tools/list` without
+    /// `resultType`. Listing only these in `server/discover` makes such a
+    /// client fall back to `initialize`, and bounds what `initialize`
+    /// agrees to.
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(spoken_versions())
+    }
+
     async fn discover(
         &self,
         _context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, ErrorData> {
         let info = self.info()?;
         Ok(DiscoverResult::from_server_info(
-            ProtocolVersion::KNOWN_VERSIONS.to_vec(),
+            spoken_versions().to_vec(),
             server_config(&info),
         ))
     }
