@@ -17,6 +17,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use hwc_ai_runtime::auth::{Clients, Verdict};
+use hwc_ai_runtime::http::JsonBody;
 
 use crate::config::RateLimit;
 use crate::engine::{AskError, Engine, Turn};
@@ -195,7 +196,7 @@ fn unix_now() -> u64 {
 async fn chat_completions(
     State(shared): State<Arc<Shared>>,
     Extension(Client(client)): Extension<Client>,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Response {
     let model = body["model"].as_str().unwrap_or(MODEL);
     if model != MODEL {
@@ -280,7 +281,7 @@ async fn chat_completions(
 async fn query(
     State(shared): State<Arc<Shared>>,
     Extension(Client(client)): Extension<Client>,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Response {
     let Some(text) = body["text"].as_str().filter(|t| !t.trim().is_empty()) else {
         return error(
@@ -348,7 +349,7 @@ async fn session_message(
     State(shared): State<Arc<Shared>>,
     Extension(Client(client)): Extension<Client>,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Response {
     let Some(text) = body["text"].as_str().filter(|t| !t.trim().is_empty()) else {
         return error(
@@ -401,20 +402,15 @@ async fn call_tool(
     State(shared): State<Arc<Shared>>,
     Extension(Client(client)): Extension<Client>,
     Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let arguments: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        match serde_json::from_slice(&body) {
+        match hwc_ai_runtime::http::parse_json_body(&headers, &body) {
             Ok(v) => v,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    format!("the body is not JSON: {e}"),
-                )
-            }
+            Err(rejection) => return rejection.into_response(),
         }
     };
     let Some(tool) = ToolName::parse(&name) else {

@@ -452,3 +452,47 @@ async fn sessions_keep_history_per_client_concurrently() {
         .unwrap();
     assert_eq!(deleted.status(), 204);
 }
+
+/// A chat bot written with curl: `-d` sends the JSON as
+/// `application/x-www-form-urlencoded`, and some scripts send no
+/// `Content-Type` at all. Both are answered; a body that is not JSON gets
+/// an error that says what to send.
+#[tokio::test]
+async fn json_from_curl_without_a_json_content_type_is_answered() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let assistant = Assistant::start(&closed, json!({})).await;
+    let send = |content_type: Option<&'static str>, body: &'static str| {
+        let mut request = assistant
+            .client
+            .post(format!("http://{}/v1/query", assistant.addr))
+            .bearer_auth("k-bot")
+            .body(body);
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let question = r#"{"text": "How much disk space is left?", "source": "matrix"}"#;
+    for content_type in [Some("application/x-www-form-urlencoded"), None] {
+        let (status, body) = send(content_type, question).await;
+        assert_eq!(status, 200, "{content_type:?}: {body}");
+        assert!(body["reply"].as_str().unwrap().contains("- /: "), "{body}");
+    }
+    let (status, body) = send(Some("application/x-www-form-urlencoded"), "text=hi").await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not JSON") && message.contains("Content-Type: application/json"),
+        "{message}"
+    );
+}

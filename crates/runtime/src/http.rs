@@ -87,3 +87,181 @@ pub async fn serve(
         }
     }
 }
+
+/// A JSON request body, read the way scripts send it: `application/json`,
+/// but also no `Content-Type` at all, or curl's `-d` default
+/// (`application/x-www-form-urlencoded`) and `text/plain`, as long as the
+/// body parses as JSON. A chat bot written as a shell one-liner works
+/// without knowing about the header; a body that is not JSON gets a 400
+/// that says what to send, and a body of another declared kind (a
+/// multipart form, ...) a 415 naming the header.
+pub struct JsonBody<T>(pub T);
+
+/// Why a body was not taken: the status and a message for the client, in
+/// the OpenAI error shape every hwc-ai API answers with.
+#[derive(Debug)]
+pub struct JsonBodyRejection {
+    pub status: axum::http::StatusCode,
+    pub message: String,
+}
+
+impl IntoResponse for JsonBodyRejection {
+    fn into_response(self) -> axum::response::Response {
+        let kind = if self.status == axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            "unsupported_media_type"
+        } else {
+            "invalid_request"
+        };
+        (
+            self.status,
+            axum::Json(serde_json::json!({"error": {"type": kind, "message": self.message}})),
+        )
+            .into_response()
+    }
+}
+
+/// Content types whose body is taken as JSON when it parses as JSON.
+fn lenient_content_type(content_type: Option<&str>) -> bool {
+    let Some(value) = content_type else {
+        return true;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence.is_empty()
+        || essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        || essence == "application/x-www-form-urlencoded"
+        || essence == "text/plain"
+}
+
+/// Parses a request body as JSON under [`JsonBody`]'s rules.
+pub fn parse_json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, JsonBodyRejection> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("(not text)"));
+    if !lenient_content_type(content_type) {
+        return Err(JsonBodyRejection {
+            status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!(
+                "the body is {}; send JSON with Content-Type: application/json",
+                content_type.unwrap_or_default()
+            ),
+        });
+    }
+    serde_json::from_slice(body).map_err(|err| {
+        let hint = match content_type {
+            None => " (no Content-Type was sent)".to_owned(),
+            Some(t) if t.starts_with("application/json") => String::new(),
+            Some(t) => format!(" (Content-Type: {t})"),
+        };
+        let what = if body.iter().all(u8::is_ascii_whitespace) {
+            "the body is empty".to_owned()
+        } else {
+            format!("the body is not JSON: {err}")
+        };
+        JsonBodyRejection {
+            status: axum::http::StatusCode::BAD_REQUEST,
+            message: format!(
+                "{what}{hint}; send a JSON object with Content-Type: application/json"
+            ),
+        }
+    })
+}
+
+impl<S, T> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = JsonBodyRejection;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let request = axum::extract::Request::from_parts(parts.clone(), body);
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|err| JsonBodyRejection {
+                status: err.status(),
+                message: err.body_text(),
+            })?;
+        parse_json_body(&parts.headers, &bytes).map(JsonBody)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderValue, StatusCode};
+
+    fn headers(content_type: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(t) = content_type {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(t).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn json_is_taken_as_scripts_send_it() {
+        for t in [
+            None,
+            Some("application/json"),
+            Some("application/json; charset=utf-8"),
+            Some("application/x-www-form-urlencoded"),
+            Some("text/plain"),
+        ] {
+            let v: serde_json::Value = parse_json_body(&headers(t), br#"{"text": "hi"}"#)
+                .unwrap_or_else(|e| panic!("{t:?}: {}", e.message));
+            assert_eq!(v["text"], "hi");
+        }
+    }
+
+    #[test]
+    fn what_is_not_json_is_named() {
+        let err = parse_json_body::<serde_json::Value>(
+            &headers(Some("application/x-www-form-urlencoded")),
+            b"text=hi",
+        )
+        .unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(
+            err.message.contains("not JSON")
+                && err
+                    .message
+                    .contains("Content-Type: application/x-www-form-urlencoded")
+                && err
+                    .message
+                    .contains("send a JSON object with Content-Type: application/json"),
+            "{}",
+            err.message
+        );
+        let err = parse_json_body::<serde_json::Value>(&headers(None), b"").unwrap_err();
+        assert!(
+            err.message
+                .starts_with("the body is empty (no Content-Type was sent)"),
+            "{}",
+            err.message
+        );
+        let err = parse_json_body::<serde_json::Value>(
+            &headers(Some("multipart/form-data; boundary=x")),
+            b"{}",
+        )
+        .unwrap_err();
+        assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(
+            err.message.contains("Content-Type: application/json"),
+            "{}",
+            err.message
+        );
+    }
+}
