@@ -122,9 +122,12 @@ def test_without_the_router_everyday_questions_are_answered_directly(orphan):
     assert refused.value.status_code == 503
     asked = cli("ask", "--url", process.url, "What is the CPU and memory usage?")
     assert asked.returncode == 0 and "Memory:" in asked.stdout, asked
-    # The burst of three is spent: the fourth request waits.
+    # The burst of three is spent: the fourth request waits. Model
+    # listings are not counted (Open WebUI lists on every page load).
+    client.models.list()
     with pytest.raises(openai.RateLimitError) as limited:
-        client.models.list()
+        client.chat.completions.create(
+            model="hwc-ai-assistant", messages=[{"role": "user", "content": "How much disk space is left?"}])
     assert int(limited.value.response.headers["retry-after"]) >= 1
     tail = cli("audit", "tail", "-n", "10", "--db", str(audit))
     assert "answered (direct)" in tail.stdout and "model_unavailable" in tail.stdout, tail.stdout

@@ -120,9 +120,21 @@ async fn admit(
             )
         }
     };
-    if let Err(wait) = shared.limiter.take(&name) {
-        shared.engine.metrics.rate_limited();
+    // Static answers are not counted: Open WebUI fetches the model list
+    // and the tool spec again on every page load and every chat with
+    // tools, and a budget spent on those would make its tools vanish.
+    let counted = !(request.method() == axum::http::Method::GET
+        && matches!(request.uri().path(), "/v1/models" | "/tools/openapi.json"));
+    let taken = if counted {
+        shared.limiter.take(&name)
+    } else {
+        Ok(())
+    };
+    if let Err(wait) = taken {
+        shared.engine.metrics.rate_limited(&name);
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        tracing::warn!(client = %name, path = %request.uri().path(), retry_after = secs,
+            "rate limited: answered 429 (raise rateLimit if this client needs more)");
         let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -377,7 +389,10 @@ async fn tools_spec(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let mut paths = serde_json::Map::new();
     for tool in shared.engine.tools.enabled() {
         paths.insert(
-            format!("/tools/{}", tool.as_str()),
+            // Relative to `servers` (/tools): Open WebUI ignores `servers`
+            // and calls its connection URL (http://HOST:9434/tools) plus
+            // the path.
+            format!("/{}", tool.as_str()),
             json!({"post": {
                 "operationId": tool.as_str(),
                 "summary": tool.as_str(),
@@ -391,7 +406,7 @@ async fn tools_spec(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "openapi": "3.1.0",
         "info": {"title": "hwc-ai-assistant tools", "version": env!("CARGO_PKG_VERSION"),
                  "description": "Read-only views of this machine: services, disks, load, containers, alerts, the AI stack, runbooks"},
-        "servers": [{"url": "/"}],
+        "servers": [{"url": "/tools"}],
         "paths": paths,
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],

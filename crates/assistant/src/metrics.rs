@@ -7,6 +7,15 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+/// How a question was answered, or why it was not.
+const SOURCES: [&str; 5] = [
+    "model",
+    "direct",
+    "refusal",
+    "model_unavailable",
+    "audit_error",
+];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// `model`, `direct`, `refusal`, `model_unavailable`, `audit_error`.
@@ -19,12 +28,18 @@ pub struct ToolLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClientLabels {
+    /// A configured client's name (`clients.keys[].name`) or `loopback`.
+    pub client: String,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     tool_calls: Family<ToolLabels, Counter>,
     audit_rows: Counter,
-    rate_limited: Counter,
+    rate_limited: Family<ClientLabels, Counter>,
 }
 
 impl Metrics {
@@ -47,9 +62,15 @@ impl Metrics {
         );
         registry.register(
             "rate_limited",
-            "Requests refused with 429",
+            "Requests refused with 429, by client",
             m.rate_limited.clone(),
         );
+        // Every source from the start at 0: a counter that first appears
+        // at 1 hides its first increase from `increase()`, and the alert on
+        // `audit_error` must fire on the first failed write.
+        for source in SOURCES {
+            series(&m.requests, &RequestLabels { source });
+        }
         m
     }
 
@@ -66,7 +87,33 @@ impl Metrics {
         self.audit_rows.inc();
     }
 
-    pub fn rate_limited(&self) {
-        self.rate_limited.inc();
+    pub fn rate_limited(&self, client: &str) {
+        series(
+            &self.rate_limited,
+            &ClientLabels {
+                client: client.to_owned(),
+            },
+        )
+        .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_is_exported_from_the_start() {
+        let mut registry = hwc_ai_runtime::metrics::registry("assistant");
+        Metrics::register(registry.sub_registry_with_prefix("hwc_ai_assistant"));
+        let text = hwc_ai_runtime::metrics::render_classic(&registry);
+        for source in SOURCES {
+            assert!(
+                text.contains(&format!(
+                    "hwc_ai_assistant_requests_total{{source=\"{source}\"}} 0\n"
+                )),
+                "{source}: {text}"
+            );
+        }
     }
 }
