@@ -185,10 +185,17 @@ fn render(health: &Health, now: SystemTime, colour: bool) -> String {
             _ => cell.to_owned(),
         },
     );
-    let down = health.targets.iter().filter(|t| t.state == "down").count();
-    out.push_str(&match down {
-        0 => format!("\n{} targets, none down\n", health.targets.len()),
-        n => format!("\n{} targets, {n} DOWN\n", health.targets.len()),
+    let count = |state: &str| health.targets.iter().filter(|t| t.state == state).count();
+    let (down, unknown) = (count("down"), count("unknown"));
+    let total = health.targets.len();
+    // A target is unknown until its first probes settle it (a failing one
+    // turns down only after `failureThreshold` failures): in the first
+    // seconds after a start, "none down" would be a promise nobody made.
+    out.push_str(&match (down, unknown) {
+        (0, 0) => format!("\n{total} targets, none down\n"),
+        (n, 0) => format!("\n{total} targets, {n} DOWN\n"),
+        (0, u) => format!("\n{total} targets, 0 down, {u} not yet known\n"),
+        (n, u) => format!("\n{total} targets, {n} DOWN, {u} not yet known\n"),
     });
     out
 }
@@ -238,6 +245,42 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("2 targets, 1 DOWN\n"), "{text}");
+    }
+
+    /// In the first seconds every target is still unknown (its first
+    /// failures are not yet enough to call it down): that is not "none
+    /// down".
+    #[test]
+    fn targets_not_yet_known_are_counted() {
+        let health: Health = serde_json::from_str(
+            r#"{"status":"ok","service":"hwc-ai-prober","version":"0","targets":[
+              {"name":"ollama","kind":"ollama","state":"unknown","lastError":"connection refused"},
+              {"name":"webui","kind":"open-webui","state":"unknown","lastError":"connection refused"},
+              {"name":"router","kind":"hwc-ai","state":"down","lastError":"connection refused"},
+              {"name":"prober","kind":"hwc-ai","state":"up"}]}"#,
+        )
+        .unwrap();
+        let now = humantime::parse_rfc3339("2026-11-22T04:03:00Z").unwrap();
+        let text = render(&health, now, false);
+        assert!(
+            text.contains("ollama  ollama      UNKNOWN         connection refused"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("4 targets, 1 DOWN, 2 not yet known\n"),
+            "{text}"
+        );
+        let all_unknown: Health = serde_json::from_str(
+            r#"{"status":"ok","service":"hwc-ai-prober","version":"0","targets":[
+              {"name":"ollama","kind":"ollama","state":"unknown","lastError":"connection refused"},
+              {"name":"prober","kind":"hwc-ai","state":"up"}]}"#,
+        )
+        .unwrap();
+        let text = render(&all_unknown, now, false);
+        assert!(
+            text.ends_with("2 targets, 0 down, 1 not yet known\n"),
+            "{text}"
+        );
     }
 
     #[test]

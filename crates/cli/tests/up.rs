@@ -138,3 +138,46 @@ async fn status_without_a_router_shows_the_prober_alone() {
     assert_eq!(code, 0, "{table}{stderr}");
     assert!(!table.contains("ROUTER"), "{table}");
 }
+
+/// Right after a start, a target whose first probes failed is still
+/// unknown (not yet `failureThreshold` failures): status says so rather
+/// than "none down".
+#[tokio::test]
+async fn status_counts_the_targets_not_yet_known() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let closed = free_port();
+    let config: hwc_ai_prober::Config = hwc_ai_runtime::config::parse(
+        &serde_json::json!({
+            "defaults": { "interval": "1h", "timeout": "1s", "failureThreshold": 3 },
+            "targets": [
+                { "name": "ollama", "kind": "ollama", "url": format!("http://127.0.0.1:{closed}") },
+                { "name": "self", "kind": "hwc-ai", "url": url },
+            ],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let ctx = hwc_ai_runtime::Context {
+        shutdown: hwc_ai_runtime::Shutdown::new(),
+        notify: hwc_ai_runtime::notify::Notifier::disabled(),
+        listener: Some(listener),
+    };
+    tokio::spawn(hwc_ai_prober::run(config, ctx));
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let mut last = (0, String::new(), String::new());
+    for _ in 0..250 {
+        last = hwc_ai(&["status", "--url", &url, "--router-url", &nowhere]).await;
+        if last.1.contains("connection refused") && last.1.contains(" UP ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, table, stderr) = last;
+    assert!(table.contains("ollama  ollama  UNKNOWN"), "{table}{stderr}");
+    assert!(
+        table.ends_with("2 targets, 0 down, 1 not yet known\n"),
+        "{table}{stderr}"
+    );
+}
