@@ -201,6 +201,9 @@ impl Puller {
         let mut scratch = Registry::default();
         let registry = registry.unwrap_or(&mut scratch);
         let metrics = Metrics::register(registry.sub_registry_with_prefix("hwc_ai_puller"));
+        metrics
+            .disk_min_free
+            .set(i64::try_from(config.disk.min_free.0).unwrap_or(i64::MAX));
         let ollama = Ollama::new(&config.ollama_url, config.timeouts.request)?;
         let mut slots = Vec::with_capacity(config.models.len());
         let mut declared = HashMap::new();

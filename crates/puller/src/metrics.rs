@@ -49,6 +49,7 @@ pub struct Metrics {
     pub reconciles: Family<ResultLabels, Counter>,
     pub disk_used_ratio: GaugeF,
     pub disk_free: Gauge,
+    pub disk_min_free: Gauge,
     pub disk_refusals: Counter,
     pub ollama_up: Gauge,
     pub undeclared: Gauge,
@@ -138,6 +139,12 @@ impl Metrics {
             "Bytes free on the models file system",
             Unit::Bytes,
             m.disk_free.clone(),
+        );
+        registry.register_with_unit(
+            "disk_min_free",
+            "The free space pulls keep (disk.minFree): below it they are refused",
+            Unit::Bytes,
+            m.disk_min_free.clone(),
         );
         registry.register(
             "disk_refusals",

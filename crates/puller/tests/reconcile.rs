@@ -282,6 +282,11 @@ async fn a_disk_below_the_floor_refuses_pulls_until_there_is_room() {
         metric(&metrics, "hwc_ai_puller_disk_used_ratio"),
         Some(0.95)
     );
+    // The floor, for the alert that compares free space with it.
+    assert_eq!(
+        metric(&metrics, "hwc_ai_puller_disk_min_free_bytes"),
+        Some(10.0 * GIB as f64)
+    );
     let (code, _) = daemon.health().await;
     assert_eq!(code, 503);
 

@@ -4,7 +4,10 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::atomic::AtomicU64;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `Content-Type` of an OpenMetrics text exposition.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -29,7 +32,30 @@ pub fn registry(daemon: &str) -> Registry {
         "Build of this hwc-ai daemon, as labels; always 1",
         info,
     );
+    // The name every Prometheus client library uses, so the usual "a
+    // process restarting" queries (`changes(process_start_time_seconds[..])`)
+    // work on hwc-ai as on anything else; hwc-ai's alert rules use it.
+    let start: Gauge<f64, AtomicU64> = Gauge::default();
+    start.set(start_time());
+    registry.register_with_unit(
+        "process_start_time",
+        "Start time of the process since the Unix epoch",
+        Unit::Seconds,
+        start,
+    );
     registry
+}
+
+/// When this process started: the first time a daemon asked for its
+/// registry, which each does at start.
+fn start_time() -> f64 {
+    static START: OnceLock<f64> = OnceLock::new();
+    *START.get_or_init(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    })
 }
 
 /// One series of a family, as an owned handle to keep and update later.
@@ -107,6 +133,21 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn the_process_start_time_is_exported_and_fixed() {
+        let first = render_classic(&registry("prober"));
+        let again = render_classic(&registry("router"));
+        let line = |text: &str| {
+            text.lines()
+                .find(|l| l.starts_with("process_start_time_seconds "))
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("no start time in {text}"))
+        };
+        let started: f64 = line(&first)[27..].parse().unwrap();
+        assert!(started > 1.7e9, "{started}");
+        assert_eq!(line(&first), line(&again));
     }
 
     #[test]
