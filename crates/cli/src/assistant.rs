@@ -12,6 +12,18 @@ use serde_json::{json, Value};
 /// Where the NixOS unit keeps its audit log.
 pub const DEFAULT_DB: &str = "/var/lib/hwc-ai-assistant/audit.db";
 
+/// The unit's audit log; on a machine without one, `hwc-ai up`'s.
+pub fn default_db() -> PathBuf {
+    let unit = PathBuf::from(DEFAULT_DB);
+    if unit.exists() {
+        return unit;
+    }
+    crate::up::user_state_directory()
+        .map(|dir| dir.join("audit.db"))
+        .filter(|db| db.exists())
+        .unwrap_or(unit)
+}
+
 pub struct Target {
     pub url: String,
     pub key_file: Option<PathBuf>,

@@ -17,7 +17,7 @@ pub fn main(daemon: &str, file: &Path) -> ExitCode {
         "assistant" | "hwc-ai-assistant" => {
             config::load::<hwc_ai_assistant::Config>(file).map(drop)
         }
-        "up" => config::load::<crate::up::UpConfig>(file).map(drop),
+        "up" => crate::up::load(file).map(drop),
         other => {
             eprintln!(
                 "unknown daemon `{other}`; this build knows: {}",

@@ -169,9 +169,11 @@ enum Command {
     /// The assistant's audit log: verify its hash chain, or show its
     /// newest rows. Reads the file (root, or the unit's user).
     Audit {
-        /// The audit log.
-        #[arg(long, default_value = assistant::DEFAULT_DB, global = true)]
-        db: PathBuf,
+        /// The audit log [default: the unit's,
+        /// /var/lib/hwc-ai-assistant/audit.db, or when there is none,
+        /// `hwc-ai up`'s in ~/.local/state/hwc-ai/assistant]
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
         #[command(subcommand)]
         action: assistant::AuditAction,
     },
@@ -226,7 +228,9 @@ fn main() -> ExitCode {
             key_file,
         } => assistant::ask(assistant::Target { url, key_file }, &question),
         Command::Chat { url, key_file } => assistant::chat(assistant::Target { url, key_file }),
-        Command::Audit { db, action } => assistant::audit(&db, action),
+        Command::Audit { db, action } => {
+            assistant::audit(&db.unwrap_or_else(assistant::default_db), action)
+        }
         Command::CheckConfig { daemon, file } => check_config::main(&daemon, &file),
     }
 }

@@ -3,7 +3,7 @@
 //! Each daemon is a library whose `run(config, ctx)` is the same code the
 //! systemd units run; here they share one runtime and one Ctrl-C.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use hwc_ai_runtime::{config, ConfigError, Context, LogConfig, Shutdown, Validate};
@@ -21,9 +21,13 @@ pub struct UpConfig {
     pub router: Option<hwc_ai_router::Config>,
     /// The MCP gateway; its `command` servers run as its children.
     pub mcp: Option<hwc_ai_mcp::Config>,
-    /// The operations assistant; off unless the document has it (it
-    /// needs a state directory).
+    /// The operations assistant. Its `stateDirectory` (audit log,
+    /// sessions) may be left out: `up` keeps it per user, see
+    /// [`user_state_directory`].
     pub assistant: Option<hwc_ai_assistant::Config>,
+    /// Sections the document set to `null`: those daemons are not run.
+    #[serde(skip)]
+    off: Vec<String>,
 }
 
 impl Validate for UpConfig {
@@ -49,15 +53,72 @@ impl Validate for UpConfig {
     }
 }
 
+/// Where `up` keeps the assistant's audit log and sessions when the
+/// document names no `assistant.stateDirectory`: per user, as the XDG base
+/// directories say state belongs (`$XDG_STATE_HOME/hwc-ai/assistant`, or
+/// `~/.local/state/hwc-ai/assistant`), so `up` needs no root and a second
+/// user's stack keeps its own log.
+pub fn user_state_directory() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
+        _ => {
+            PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/state")
+        }
+    };
+    Some(base.join("hwc-ai/assistant"))
+}
+
+/// Parses an `up` document: an `assistant` section without a
+/// `stateDirectory` gets the per-user one, and a section set to `null` is
+/// a daemon turned off.
+pub fn parse(text: &str) -> Result<UpConfig, ConfigError> {
+    // A document that is not JSON is left to `config::parse`, whose
+    // message says where.
+    let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_str::<serde_json::Value>(text)
+    else {
+        return config::parse(text);
+    };
+    let off: Vec<String> = doc
+        .iter()
+        .filter(|(_, v)| v.is_null())
+        .map(|(k, _)| k.clone())
+        .collect();
+    if let Some(serde_json::Value::Object(assistant)) = doc.get_mut("assistant") {
+        if !assistant.contains_key("stateDirectory") {
+            let dir = user_state_directory().ok_or_else(|| {
+                ConfigError::at(
+                    "assistant.stateDirectory",
+                    "neither XDG_STATE_HOME nor HOME is set: name a directory for the audit log and sessions",
+                )
+            })?;
+            assistant.insert("stateDirectory".into(), dir.to_string_lossy().into());
+        }
+    }
+    let mut config: UpConfig = config::parse(&serde_json::Value::Object(doc).to_string())?;
+    config.off = off;
+    Ok(config)
+}
+
+/// Reads and parses an `up` document (see [`parse`]).
+pub fn load(path: &Path) -> Result<UpConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| ConfigError::at("", format!("cannot read {}: {err}", path.display())))?;
+    parse(&text)
+}
+
 impl UpConfig {
     fn with_defaults(self) -> Result<Self, ConfigError> {
-        let default: UpConfig = config::parse(DEFAULT)?;
+        let default = parse(DEFAULT)?;
+        let on = |name: &str| !self.off.iter().any(|o| o == name);
         Ok(Self {
-            prober: self.prober.or(default.prober),
-            puller: self.puller.or(default.puller),
-            router: self.router.or(default.router),
-            mcp: self.mcp.or(default.mcp),
-            assistant: self.assistant,
+            prober: self.prober.or(default.prober.filter(|_| on("prober"))),
+            puller: self.puller.or(default.puller.filter(|_| on("puller"))),
+            router: self.router.or(default.router.filter(|_| on("router"))),
+            mcp: self.mcp.or(default.mcp.filter(|_| on("mcp"))),
+            assistant: self
+                .assistant
+                .or(default.assistant.filter(|_| on("assistant"))),
+            off: self.off,
         })
     }
 }
@@ -68,8 +129,8 @@ pub fn main(file: Option<&Path>, print_default: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let loaded = match file {
-        Some(path) => config::load::<UpConfig>(path),
-        None => config::parse::<UpConfig>(DEFAULT),
+        Some(path) => load(path),
+        None => parse(DEFAULT),
     }
     .and_then(UpConfig::with_defaults);
     let config = match loaded {
@@ -162,10 +223,7 @@ mod tests {
 
     #[test]
     fn default_config_is_valid_and_complete() {
-        let config = config::parse::<UpConfig>(DEFAULT)
-            .unwrap()
-            .with_defaults()
-            .unwrap();
+        let config = parse(DEFAULT).unwrap().with_defaults().unwrap();
         let prober = config.prober.unwrap();
         assert_eq!(prober.listen, "127.0.0.1:9430");
         assert!(prober.targets.iter().any(|t| t.name == "ollama"));
@@ -178,29 +236,52 @@ mod tests {
         );
         // Every name a client asks for reaches the local Ollama.
         assert!(router.routes.iter().any(|r| r.model == "*"));
+        // The assistant runs too: `hwc-ai ask` works on a fresh machine.
+        let assistant = config.assistant.unwrap();
+        assert_eq!(assistant.listen, "127.0.0.1:9434");
+        assert_eq!(Some(assistant.state_directory), user_state_directory());
+        assert!(prober.targets.iter().any(|t| t.name == "hwc-ai-assistant"));
+    }
+
+    #[test]
+    fn the_assistant_keeps_its_state_per_user_unless_told() {
+        let config = parse(r#"{"assistant": {"listen": "127.0.0.1:1"}}"#)
+            .unwrap()
+            .with_defaults()
+            .unwrap();
+        let dir = config.assistant.unwrap().state_directory;
+        assert!(dir.ends_with("hwc-ai/assistant"), "{}", dir.display());
+        assert!(dir.is_absolute(), "{}", dir.display());
+        let config = parse(r#"{"assistant": {"stateDirectory": "/srv/a"}}"#).unwrap();
+        assert_eq!(
+            config.assistant.unwrap().state_directory,
+            PathBuf::from("/srv/a")
+        );
+        // `null` turns a daemon off; the others keep their defaults.
+        let config = parse(r#"{"assistant": null}"#)
+            .unwrap()
+            .with_defaults()
+            .unwrap();
+        assert!(config.assistant.is_none() && config.router.is_some());
+        // Errors still name the field inside the section.
+        let err = parse(r#"{"assistant": {"listen": "nowhere"}}"#).unwrap_err();
+        assert_eq!(err.path, "assistant.listen");
     }
 
     #[test]
     fn errors_name_the_section() {
-        let err = config::parse::<UpConfig>(
-            r#"{"prober":{"targets":[{"name":"x","kind":"http","url":"/relative"}]}}"#,
-        )
-        .unwrap_err();
+        let err = parse(r#"{"prober":{"targets":[{"name":"x","kind":"http","url":"/relative"}]}}"#)
+            .unwrap_err();
         assert_eq!(err.path, "prober.targets[0].url");
         assert_eq!(err.message, "relative URL without a base: \"/relative\"");
-        let err = config::parse::<UpConfig>(
-            r#"{"prober":{"targets":[{"name":"x","kind":"tcp","url":"http://a"}]}}"#,
-        )
-        .unwrap_err();
+        let err = parse(r#"{"prober":{"targets":[{"name":"x","kind":"tcp","url":"http://a"}]}}"#)
+            .unwrap_err();
         assert_eq!(err.path, "prober.targets[0].address");
     }
 
     #[test]
     fn a_missing_section_gets_the_default() {
-        let config = config::parse::<UpConfig>("{}")
-            .unwrap()
-            .with_defaults()
-            .unwrap();
+        let config = parse("{}").unwrap().with_defaults().unwrap();
         assert!(config.prober.is_some());
     }
 }

@@ -39,6 +39,9 @@ async fn up_routes_to_ollama_and_status_shows_the_circuits() {
                                "baseUrl": format!("{ollama}/v1") }],
                 "routes": [{ "model": "*", "targets": [{ "backend": "ollama" }] }],
             },
+            // Not needed here, and their default ports may be taken.
+            "mcp": null,
+            "assistant": null,
         })
         .to_string(),
     )
@@ -180,4 +183,76 @@ async fn status_counts_the_targets_not_yet_known() {
         table.ends_with("2 targets, 0 down, 1 not yet known\n"),
         "{table}{stderr}"
     );
+}
+
+/// On a fresh machine, `hwc-ai up` runs the assistant too: an assistant
+/// section that names only its port keeps its audit log in the user's
+/// state directory, and `hwc-ai ask` gets disk questions answered without
+/// a model and without a D-Bus system bus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_runs_the_assistant_and_ask_is_answered_without_a_model() {
+    let port = free_port();
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("up.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "prober": null, "puller": null, "router": null, "mcp": null,
+            "assistant": {
+                "listen": format!("127.0.0.1:{port}"),
+                "router": { "url": nowhere },
+                "stack": { "proberUrl": nowhere, "pullerUrl": nowhere, "routerUrl": nowhere },
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let state = home.path().join("state");
+    let mut up = tokio::process::Command::new(BIN)
+        .args(["up", "--config", config.to_str().unwrap()])
+        .env("XDG_STATE_HOME", &state)
+        .env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            format!("unix:path={}/no-bus", home.path().display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last = (0, String::new(), String::new());
+    for _ in 0..250 {
+        last = hwc_ai(&["ask", "--url", &url, "how much disk is left?"]).await;
+        if !last.2.contains("cannot reach the assistant") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, answer, stderr) = last;
+    assert_eq!(code, 0, "{answer}{stderr}");
+    assert!(answer.contains("- /: "), "{answer}");
+    let (code, answer, stderr) = hwc_ai(&["ask", "--url", &url, "is everything running?"]).await;
+    assert_eq!(code, 0, "{answer}{stderr}");
+    // `hwc-ai audit` finds up's log in the same per-user directory.
+    let verified = tokio::process::Command::new(BIN)
+        .args(["audit", "verify"])
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{stdout}{:?}", verified.stderr);
+    let audit = state.join("hwc-ai/assistant/audit.db");
+    assert!(
+        stdout.starts_with(&format!("{}: intact, ", audit.display())),
+        "{stdout}"
+    );
+    kill(Pid::from_raw(up.id().unwrap() as i32), Signal::SIGTERM).unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(15), up.wait())
+        .await
+        .expect("hwc-ai up stops within the drain bound")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
 }
