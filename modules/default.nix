@@ -15,6 +15,7 @@
     ./router.nix
     ./mcp.nix
     ./assistant.nix
+    ./open-webui.nix
     ./prometheus.nix
   ];
 }

@@ -64,6 +64,7 @@ in
       generate = name: value: fakeDrv name { json = builtins.toJSON value; };
     };
     runCommand = name: env: buildCommand: fakeDrv name (env // { inherit buildCommand; });
+    writeShellScript = name: text: fakeDrv name { inherit text; };
     stdenv = {
       buildPlatform.canExecute = _: true;
       hostPlatform = { };
@@ -212,6 +213,14 @@ in
         port = mkOption {
           type = types.port;
           default = 8080;
+        };
+        environment = mkOption {
+          type = types.attrsOf types.str;
+          default = {
+            SCARF_NO_ANALYTICS = "True";
+            DO_NOT_TRACK = "True";
+            ANONYMIZED_TELEMETRY = "False";
+          };
         };
       };
 
