@@ -1,6 +1,7 @@
-//! Answers without a model: the six everyday questions ("is everything
+//! Answers without a model: the seven everyday questions ("is everything
 //! running?", "what containers are running?", "is any service unhealthy?",
-//! "how much disk is left?", "CPU and memory?", "did anything crash?")
+//! "how much disk is left?", "CPU and memory?", "did anything crash?",
+//! "are there any alerts?")
 //! recognised by their words and answered from the tools' data. Used when
 //! the model cannot be reached, and marked as such.
 
@@ -17,6 +18,7 @@ pub enum Question {
     Disk,
     Load,
     Crashes,
+    Alerts,
 }
 
 impl Question {
@@ -28,6 +30,7 @@ impl Question {
             Question::Disk => "disk",
             Question::Load => "load",
             Question::Crashes => "crashes",
+            Question::Alerts => "alerts",
         }
     }
 }
@@ -38,6 +41,8 @@ pub fn recognise(text: &str) -> Option<Question> {
     let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
     if has(&["container", "docker", "podman"]) {
         Some(Question::Containers)
+    } else if has(&["alert", "firing"]) {
+        Some(Question::Alerts)
     } else if has(&[
         "crash",
         "restarted",
@@ -84,6 +89,7 @@ pub fn tools_for(question: Question) -> &'static [ToolName] {
         Question::Disk => &[ToolName::DiskUsage],
         Question::Load => &[ToolName::SystemOverview],
         Question::Crashes => &[ToolName::RecentFailures],
+        Question::Alerts => &[ToolName::Alerts],
     }
 }
 
@@ -180,6 +186,32 @@ fn describe(tool: ToolName, v: &Value) -> Vec<String> {
                 .collect();
             if !open.is_empty() {
                 out.push(format!("- Router: circuit open for {}.", open.join(", ")));
+            }
+        }
+        ToolName::Alerts => {
+            let alerts: Vec<String> = v["alerts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    format!(
+                        "{} ({}): {}, since {}",
+                        text(&a["name"]),
+                        text(&a["severity"]),
+                        text(&a["summary"]),
+                        text(&a["since"])
+                    )
+                })
+                .collect();
+            let source = text(&v["source"]);
+            if alerts.is_empty() {
+                out.push(format!("- Alerts: none active ({source})."));
+            } else {
+                out.push(format!(
+                    "- Alerts: {} active ({source}): {}.",
+                    alerts.len(),
+                    alerts.join("; ")
+                ));
             }
         }
         ToolName::DiskUsage => {
@@ -298,7 +330,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_six_questions_are_recognised() {
+    fn the_seven_questions_are_recognised() {
         let cases = [
             ("Is everything running correctly?", Question::Everything),
             ("What containers are running?", Question::Containers),
@@ -306,6 +338,8 @@ mod tests {
             ("How much disk space is left?", Question::Disk),
             ("What is the CPU and memory usage?", Question::Load),
             ("Did any service crash recently?", Question::Crashes),
+            ("Are there any alerts?", Question::Alerts),
+            ("Is anything firing?", Question::Alerts),
         ];
         for (text, question) in cases {
             assert_eq!(recognise(text), Some(question), "{text}");

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::Json;
+use hwc_ai_assistant::direct;
 use hwc_ai_assistant::tools::Tools;
 use hwc_ai_ollama_fake::FakeOllama;
 use hwc_ai_runtime::{Context, Shutdown};
@@ -146,15 +147,20 @@ async fn alerts_come_from_alertmanager_active_and_unsilenced() {
         &json!({"stateDirectory": "/nonexistent", "tools": ["alerts"], "alerts": {"alertmanagerUrl": url}}).to_string(),
     )
     .unwrap();
-    let alerts = Tools::new(&config)
-        .await
-        .unwrap()
-        .call("alerts", &json!({}))
-        .await
-        .unwrap();
+    let tools = Tools::new(&config).await.unwrap();
+    let alerts = tools.call("alerts", &json!({})).await.unwrap();
     assert_eq!(alerts["source"], "alertmanager");
     assert_eq!(alerts["alerts"][0]["name"], "DiskAlmostFull");
     assert_eq!(alerts["alerts"][0]["summary"], "/ is 91% full");
+    // Without a model, "Are there any alerts?" is answered from them.
+    let question = direct::recognise("Are there any alerts?").unwrap();
+    let (reply, _) = direct::answer(&tools, question).await;
+    assert!(
+        reply.contains(
+            "- Alerts: 1 active (alertmanager): DiskAlmostFull (warning): / is 91% full, since 2026-11-22T08:00:00Z."
+        ),
+        "{reply}"
+    );
     let none: hwc_ai_assistant::Config =
         hwc_ai_runtime::config::parse(r#"{"stateDirectory": "/x", "tools": ["alerts"]}"#).unwrap();
     let err = Tools::new(&none)
