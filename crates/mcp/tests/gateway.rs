@@ -277,3 +277,48 @@ async fn unknown_servers_and_bad_bodies_are_named() {
     assert_eq!(body["error"]["kind"], "invalid_request");
     gateway.stop().await;
 }
+
+/// docs/mcp.md promises the exit status in `lastError`: a server killed
+/// while connected is reported as killed, every time, not as "the
+/// connection closed" (the pipe closing and the exit race each other).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_is_reported_by_its_signal_every_time() {
+    let echo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../checks/debian-vm/guest/mcp-echo-server.py"
+    );
+    let gateway = Gateway::start(json!({
+        "checkTimeout": "5s",
+        "servers": [{"name": "echo", "command": "python3", "args": [echo]}]
+    }))
+    .await;
+    let client = reqwest::Client::new();
+    for round in 0..8 {
+        let entry = gateway
+            .wait_for("echo", Duration::from_secs(20), |e| {
+                e["state"] == "up" && e["pid"].as_u64().is_some()
+            })
+            .await;
+        let pid = entry["pid"].as_u64().unwrap() as i32;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let entry = gateway
+            .wait_for("echo", Duration::from_secs(10), |e| e["state"] == "down")
+            .await;
+        let error = entry["lastError"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("was killed by SIGKILL"),
+            "round {round}: {error}"
+        );
+        // Start it again now rather than after the backoff.
+        client
+            .post(gateway.url("/servers/echo/check"))
+            .send()
+            .await
+            .unwrap();
+    }
+    gateway.stop().await;
+}

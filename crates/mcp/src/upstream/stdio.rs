@@ -94,10 +94,13 @@ impl Child {
         let Some(process) = self.process.as_mut() else {
             return std::future::pending().await;
         };
+        // Cancel-safe: tokio keeps a reaped child's status, so a call that
+        // is dropped (another `select!` branch won) and made again returns
+        // the same status. The process is forgotten only once reported.
         let status = process.wait().await;
-        self.process = None;
         // Give the stderr reader a moment to take the last lines.
         tokio::time::sleep(Duration::from_millis(50)).await;
+        self.process = None;
         match status {
             Ok(status) => format!("the server {}", describe(status)),
             Err(err) => format!("cannot wait for the server: {err}"),
@@ -137,5 +140,38 @@ fn describe(status: std::process::ExitStatus) -> String {
             format!("was killed by {name}")
         }
         _ => format!("exited ({status})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The interleaving behind "the connection closed" in place of the
+    /// exit status: `exited()` has reaped the server and is giving stderr
+    /// its moment when another `select!` branch (the pipe closing) wins and
+    /// drops it; that branch asks `exited()` again and must get the status.
+    #[tokio::test]
+    async fn exited_keeps_the_status_when_a_call_is_dropped_midway() {
+        let mut child = Child::new(
+            "killed",
+            StdioConfig {
+                command: Some("sh".into()),
+                args: vec!["-c".into(), "kill -9 $$".into()],
+                ..StdioConfig::default()
+            },
+            "",
+        )
+        .unwrap();
+        let _pipes = child.start().unwrap();
+        // Let the child die first, so the call below reaps it at once.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Long enough to reap the child, shorter than the stderr pause.
+        let first = tokio::time::timeout(Duration::from_millis(30), child.exited()).await;
+        assert!(first.is_err(), "the first call was to be dropped");
+        let again = tokio::time::timeout(Duration::from_secs(2), child.exited())
+            .await
+            .expect("a second call returns the status");
+        assert_eq!(again, "the server was killed by SIGKILL");
     }
 }
