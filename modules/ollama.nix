@@ -1,6 +1,10 @@
-# Ollama, through nixpkgs' own `services.ollama`: hwc-ai sets what it needs to
-# know (where Ollama listens) and leaves every other `services.ollama.*`
-# option to the user.
+# Ollama, through nixpkgs' own `services.ollama`: hwc-ai turns it on and
+# suggests a package, host and port (`mkDefault`), and leaves every
+# `services.ollama.*` option to the user: `services.ollama.package =
+# pkgs.ollama-cuda` or `services.ollama.host = "0.0.0.0"` win over hwc-ai's.
+# Everything that talks to Ollama (the prober's target, the puller's
+# ollamaUrl, the router's backend) reads the effective
+# `config.services.ollama.host`/`port` back.
 {
   config,
   lib,
@@ -28,20 +32,22 @@ in
       type = types.str;
       default = "127.0.0.1";
       example = "[::]";
-      description = "The address Ollama's HTTP API listens on (`services.ollama.host`).";
+      description = "The address Ollama's HTTP API listens on: the default of `services.ollama.host`, which wins when set.";
     };
 
     port = mkOption {
       type = types.port;
       default = 11434;
-      description = "The port Ollama's HTTP API listens on (`services.ollama.port`).";
+      description = "The port Ollama's HTTP API listens on: the default of `services.ollama.port`, which wins when set.";
     };
   };
 
   config = lib.mkIf cfg.enable {
     services.ollama = {
       enable = true;
-      inherit (cfg) package host port;
+      package = lib.mkDefault cfg.package;
+      host = lib.mkDefault cfg.host;
+      port = lib.mkDefault cfg.port;
     };
   };
 }

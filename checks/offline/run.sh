@@ -280,7 +280,7 @@ expect_unit() {
 expect_unit "$work/units" hwc-ai-mcp.service 'IPAddress(Deny|Allow)' \
     "IPAddressAllow=localhost IPAddressDeny=any" "without a remote server: loopback only"
 expect_unit "$work/units" hwc-ai-mcp.service 'SupplementaryGroups|After|Wants' \
-    "After=hwc-ai-mcp-server-time.socket After=network-online.target SupplementaryGroups=hwc-ai-mcp-sockets Wants=hwc-ai-mcp-server-time.socket Wants=network-online.target" \
+    "After=network-online.target hwc-ai-mcp-server-time.socket SupplementaryGroups=hwc-ai-mcp-sockets Wants=network-online.target hwc-ai-mcp-server-time.socket" \
     "joins the sockets' group, after the sockets"
 expect_unit "$work/units" hwc-ai-mcp-server-time.socket 'ListenStream|SocketMode|SocketGroup' \
     "ListenStream=/run/hwc-ai-mcp/time.sock SocketGroup=hwc-ai-mcp-sockets SocketMode=0660" "is open to its group only"

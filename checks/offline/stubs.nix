@@ -1,7 +1,23 @@
 # Stand-ins for the NixOS options and the `pkgs` attributes the hwc-ai module
 # uses, so the module evaluates with `lib.evalModules` and nixpkgs' `lib`
-# alone. Each declaration mirrors its NixOS counterpart's type; an option the
-# module sets that is not declared here is an evaluation error, as in NixOS.
+# alone. Each declaration has its NixOS counterpart's type, default and
+# merge, and the typed unit options render into `unitConfig` as NixOS renders
+# them, so a definition NixOS would reject (two values of one option, a unit
+# name without its suffix, an unknown Type=) is rejected here too; an option
+# the module sets that is not declared here is an evaluation error, as in
+# NixOS.
+#
+# They follow nixpkgs' declarations at these commits:
+#   nixos/lib/systemd-unit-options.nix          515c8fb59bc189b54fc47113d6248cd45f607f65
+#     (unitOption, the unit options and their types)
+#   nixos/lib/systemd-lib.nix                   6f03be6bc8255385259c5652a993fbbd751e2103
+#     (unitNameType, checkUnitConfig, the rendering into [Unit]; the Type=
+#     and Restart= values are those of current nixpkgs, notify-reload and
+#     on-watchdog included)
+#   nixos/modules/services/misc/ollama.nix      071a30aead7675355a957e8a9f9295aa24c6d91c
+#   nixos/modules/services/monitoring/prometheus/default.nix
+#                                               80f38e9032a8fc3af44a04800e1e149f30b00603
+#     (scrape_config and static_config)
 { lib }:
 let
   inherit (lib) mkOption types;
@@ -16,7 +32,11 @@ let
     }
     // extra;
 
-  # nixos/lib/systemd-unit-options.nix: lists concatenate, other values must agree
+  # nixos/lib/systemd-lib.nix: a unit name, with the suffix of its kind
+  unitNameType = types.strMatching "[a-zA-Z0-9@%:_.\\-]+[.](service|socket|device|mount|automount|swap|target|path|timer|scope|slice)";
+
+  # nixos/lib/systemd-unit-options.nix: lists concatenate, other values must
+  # agree; a mix of both is an error
   unitOption = lib.mkOptionType {
     name = "systemd option";
     merge =
@@ -24,10 +44,262 @@ let
       let
         defs' = lib.filterOverrides defs;
       in
-      if lib.any (def: lib.isList def.value) defs' then
-        lib.concatMap (def: lib.toList def.value) defs'
+      if lib.isList (lib.head defs').value then
+        lib.concatMap (
+          def:
+          if builtins.typeOf def.value == "list" then
+            def.value
+          else
+            throw "The definitions for systemd unit options should be either all lists, representing repeatable options, or all non-lists, but for the option ${lib.showOption loc}, the definitions are a mix of list and non-list ${lib.options.showDefs defs'}"
+        ) defs'
       else
         lib.mergeEqualOption loc defs';
+  };
+
+  # nixos/lib/systemd-lib.nix: checkUnitConfig and assertValueOneOf, as
+  # serviceConfig's type checks Type= and Restart=
+  checkUnitConfig =
+    group: checks: attrs:
+    let
+      defs = lib.mapAttrs (
+        _: v:
+        if v._type or "" == "override" then
+          v.content
+        else if v._type or "" == "if" then
+          v.content
+        else
+          v
+      ) attrs;
+      errors = lib.concatMap (c: c group defs) checks;
+    in
+    if errors == [ ] then true else builtins.trace (lib.concatStringsSep "\n" errors) false;
+  assertValueOneOf =
+    name: values: group: attr:
+    lib.optional (
+      attr ? ${name} && !lib.elem attr.${name} values
+    ) "Systemd ${group} field `${name}' cannot have value `${toString attr.${name}}'.";
+  checkService = checkUnitConfig "Service" [
+    (assertValueOneOf "Type" [
+      "exec"
+      "simple"
+      "forking"
+      "oneshot"
+      "dbus"
+      "notify"
+      "notify-reload"
+      "idle"
+    ])
+    (assertValueOneOf "Restart" [
+      "no"
+      "on-success"
+      "on-failure"
+      "on-abnormal"
+      "on-abort"
+      "on-watchdog"
+      "always"
+    ])
+  ];
+
+  unitList = mkOption {
+    type = types.listOf unitNameType;
+    default = [ ];
+  };
+
+  # nixos/lib/systemd-unit-options.nix (sharedOptions, commonUnitOptions,
+  # stage2CommonUnitOptions) and systemd-lib.nix's `unitConfig`, which
+  # renders the typed options into `[Unit]`
+  commonUnit =
+    { config, options, ... }:
+    {
+      options = {
+        enable = mkOption {
+          type = types.bool;
+          default = true;
+        };
+        overrideStrategy = mkOption {
+          type = types.enum [
+            "asDropinIfExists"
+            "asDropin"
+          ];
+          default = "asDropinIfExists";
+        };
+        wantedBy = unitList;
+        requiredBy = unitList;
+        aliases = unitList;
+        description = mkOption {
+          type = types.singleLineStr;
+          default = "";
+        };
+        documentation = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+        requires = unitList;
+        wants = unitList;
+        upholds = unitList;
+        after = unitList;
+        before = unitList;
+        bindsTo = unitList;
+        partOf = unitList;
+        conflicts = unitList;
+        requisite = unitList;
+        onFailure = unitList;
+        onSuccess = unitList;
+        unitConfig = mkOption {
+          type = types.attrsOf unitOption;
+          default = { };
+        };
+        # no default: rendered only when defined
+        startLimitBurst = mkOption { type = types.int; };
+        startLimitIntervalSec = mkOption { type = types.int; };
+        restartTriggers = mkOption {
+          type = types.listOf types.unspecified;
+          default = [ ];
+        };
+        reloadTriggers = mkOption {
+          type = types.listOf unitOption;
+          default = [ ];
+        };
+      };
+      config.unitConfig =
+        lib.optionalAttrs (config.requires != [ ]) { Requires = toString config.requires; }
+        // lib.optionalAttrs (config.wants != [ ]) { Wants = toString config.wants; }
+        // lib.optionalAttrs (config.upholds != [ ]) { Upholds = toString config.upholds; }
+        // lib.optionalAttrs (config.after != [ ]) { After = toString config.after; }
+        // lib.optionalAttrs (config.before != [ ]) { Before = toString config.before; }
+        // lib.optionalAttrs (config.bindsTo != [ ]) { BindsTo = toString config.bindsTo; }
+        // lib.optionalAttrs (config.partOf != [ ]) { PartOf = toString config.partOf; }
+        // lib.optionalAttrs (config.conflicts != [ ]) { Conflicts = toString config.conflicts; }
+        // lib.optionalAttrs (config.requisite != [ ]) { Requisite = toString config.requisite; }
+        // lib.optionalAttrs (config.description != "") { Description = config.description; }
+        // lib.optionalAttrs (config.documentation != [ ]) {
+          Documentation = toString config.documentation;
+        }
+        // lib.optionalAttrs (config.onFailure != [ ]) { OnFailure = toString config.onFailure; }
+        // lib.optionalAttrs (config.onSuccess != [ ]) { OnSuccess = toString config.onSuccess; }
+        // lib.optionalAttrs options.startLimitIntervalSec.isDefined {
+          StartLimitIntervalSec = toString config.startLimitIntervalSec;
+        }
+        // lib.optionalAttrs options.startLimitBurst.isDefined {
+          StartLimitBurst = toString config.startLimitBurst;
+        };
+    };
+
+  # serviceOptions and stage2ServiceOptions (the options a service unit adds)
+  serviceUnit = {
+    imports = [ commonUnit ];
+    options = {
+      environment = mkOption {
+        type = with types; attrsOf (nullOr (oneOf [ str path package ]));
+        default = { };
+      };
+      path = mkOption {
+        type = with types; listOf (oneOf [ package str ]);
+        default = [ ];
+      };
+      serviceConfig = mkOption {
+        type = types.addCheck (types.attrsOf unitOption) checkService;
+        default = { };
+      };
+      script = mkOption {
+        type = types.lines;
+        default = "";
+      };
+      preStart = mkOption {
+        type = types.lines;
+        default = "";
+      };
+      postStart = mkOption {
+        type = types.lines;
+        default = "";
+      };
+      restartIfChanged = mkOption {
+        type = types.bool;
+        default = true;
+      };
+      reloadIfChanged = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      stopIfChanged = mkOption {
+        type = types.bool;
+        default = true;
+      };
+      startAt = mkOption {
+        type = with types; either str (listOf str);
+        default = [ ];
+      };
+    };
+  };
+
+  # socketOptions
+  socketUnit = {
+    imports = [ commonUnit ];
+    options = {
+      listenStreams = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      listenDatagrams = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      socketConfig = mkOption {
+        type = types.attrsOf unitOption;
+        default = { };
+      };
+    };
+  };
+
+  # nixos/modules/services/monitoring/prometheus/default.nix: `mkOpt`, and
+  # the scrape config's options (the service discoveries other than static
+  # are left out: setting one here is an error, never a silent pass)
+  mkOpt =
+    type:
+    mkOption {
+      type = types.nullOr type;
+      default = null;
+    };
+  staticConfig = types.submodule {
+    options = {
+      targets = mkOption { type = types.listOf types.str; };
+      labels = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+      };
+    };
+  };
+  scrapeConfig = types.submodule {
+    options = {
+      authorization = mkOpt types.attrs;
+      job_name = mkOption { type = types.str; };
+      scrape_interval = mkOpt types.str;
+      scrape_timeout = mkOpt types.str;
+      scrape_protocols = mkOpt (types.listOf types.str);
+      fallback_scrape_protocol = mkOpt types.str;
+      metrics_path = mkOpt types.str;
+      honor_labels = mkOpt types.bool;
+      honor_timestamps = mkOpt types.bool;
+      scheme = mkOpt (
+        types.enum [
+          "http"
+          "https"
+        ]
+      );
+      params = mkOpt (types.attrsOf (types.listOf types.str));
+      bearer_token = mkOpt types.str;
+      bearer_token_file = mkOpt types.str;
+      proxy_url = mkOpt types.str;
+      static_configs = mkOpt (types.listOf staticConfig);
+      relabel_configs = mkOpt (types.listOf (types.attrsOf types.anything));
+      metric_relabel_configs = mkOpt (types.listOf (types.attrsOf types.anything));
+      body_size_limit = mkOpt types.str;
+      sample_limit = mkOpt types.int;
+      label_limit = mkOpt types.int;
+      label_name_length_limit = mkOpt types.int;
+      label_value_length_limit = mkOpt types.int;
+      target_limit = mkOpt types.int;
+    };
   };
 
   # pkgs.formats.json's value type
@@ -58,6 +330,9 @@ in
 {
   pkgs = {
     ollama = fakeDrv "ollama" { };
+    # nixpkgs' GPU builds, as its services.ollama documents them
+    ollama-cuda = fakeDrv "ollama-cuda" { };
+    ollama-rocm = fakeDrv "ollama-rocm" { };
     formats.json = _: {
       type = jsonValue;
       # the document stays readable as `.json` for assertions
@@ -71,169 +346,161 @@ in
     };
   };
 
-  module = {
-    options = {
-      assertions = mkOption {
-        type = types.listOf types.unspecified;
-        default = [ ];
-      };
-      warnings = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-      };
-      environment.systemPackages = mkOption {
-        type = types.listOf types.package;
-        default = [ ];
-      };
-      networking.firewall.allowedTCPPorts = mkOption {
-        type = types.listOf types.port;
-        default = [ ];
-      };
+  module =
+    { config, ... }:
+    {
+      options = {
+        assertions = mkOption {
+          type = types.listOf types.unspecified;
+          default = [ ];
+        };
+        warnings = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+        environment.systemPackages = mkOption {
+          type = types.listOf types.package;
+          default = [ ];
+        };
+        networking.firewall.allowedTCPPorts = mkOption {
+          type = types.listOf types.port;
+          default = [ ];
+        };
 
-      systemd.services = mkOption {
-        default = { };
-        type = types.attrsOf (
-          types.submodule {
-            options = {
-              description = mkOption {
-                type = types.str;
-                default = "";
+        systemd.services = mkOption {
+          default = { };
+          type = types.attrsOf (types.submodule serviceUnit);
+        };
+
+        systemd.sockets = mkOption {
+          default = { };
+          type = types.attrsOf (types.submodule socketUnit);
+        };
+
+        users.users = mkOption {
+          default = { };
+          type = types.attrsOf (
+            types.submodule {
+              options = {
+                isSystemUser = mkOption {
+                  type = types.bool;
+                  default = false;
+                };
+                group = mkOption {
+                  type = types.str;
+                  default = "";
+                };
+                description = mkOption {
+                  type = types.str;
+                  default = "";
+                };
               };
-              environment = mkOption {
-                type = types.attrsOf types.str;
-                default = { };
+            }
+          );
+        };
+
+        users.groups = mkOption {
+          default = { };
+          type = types.attrsOf (
+            types.submodule {
+              options.gid = mkOption {
+                type = types.nullOr types.int;
+                default = null;
               };
-              wantedBy = mkOption {
-                type = types.listOf types.str;
-                default = [ ];
-              };
-              after = mkOption {
-                type = types.listOf types.str;
-                default = [ ];
-              };
-              wants = mkOption {
-                type = types.listOf types.str;
-                default = [ ];
-              };
-              unitConfig = mkOption {
-                type = types.attrsOf unitOption;
-                default = { };
-              };
-              serviceConfig = mkOption {
-                type = types.attrsOf unitOption;
-                default = { };
-              };
+            }
+          );
+        };
+
+        # nixos/modules/services/misc/ollama.nix
+        services.ollama = {
+          enable = lib.mkEnableOption "ollama server for local large language models";
+          package = mkOption {
+            type = types.package;
+            default = fakeDrv "ollama" { };
+          };
+          user = mkOption {
+            type = with types; nullOr str;
+            default = null;
+          };
+          group = mkOption {
+            type = with types; nullOr str;
+            default = config.services.ollama.user;
+          };
+          home = mkOption {
+            type = types.str;
+            default = "/var/lib/ollama";
+          };
+          models = mkOption {
+            type = types.str;
+            default = "${config.services.ollama.home}/models";
+          };
+          host = mkOption {
+            type = types.str;
+            default = "127.0.0.1";
+          };
+          port = mkOption {
+            type = types.port;
+            default = 11434;
+          };
+          acceleration = mkOption {
+            type = types.nullOr (
+              types.enum [
+                false
+                "rocm"
+                "cuda"
+                "vulkan"
+              ]
+            );
+            default = null;
+          };
+          environmentVariables = mkOption {
+            type = types.attrsOf types.str;
+            default = { };
+          };
+          loadModels = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          syncModels = mkOption {
+            type = types.bool;
+            default = false;
+          };
+          openFirewall = mkOption {
+            type = types.bool;
+            default = false;
+          };
+        };
+
+        services.open-webui = {
+          inherit enable;
+          host = mkOption {
+            type = types.str;
+            default = "127.0.0.1";
+          };
+          port = mkOption {
+            type = types.port;
+            default = 8080;
+          };
+          environment = mkOption {
+            type = types.attrsOf types.str;
+            default = {
+              SCARF_NO_ANALYTICS = "True";
+              DO_NOT_TRACK = "True";
+              ANONYMIZED_TELEMETRY = "False";
             };
-          }
-        );
-      };
-
-      systemd.sockets = mkOption {
-        default = { };
-        type = types.attrsOf (
-          types.submodule {
-            options = {
-              description = mkOption {
-                type = types.str;
-                default = "";
-              };
-              wantedBy = mkOption {
-                type = types.listOf types.str;
-                default = [ ];
-              };
-              listenStreams = mkOption {
-                type = types.listOf types.str;
-                default = [ ];
-              };
-              socketConfig = mkOption {
-                type = types.attrsOf unitOption;
-                default = { };
-              };
-            };
-          }
-        );
-      };
-
-      users.users = mkOption {
-        default = { };
-        type = types.attrsOf (
-          types.submodule {
-            options = {
-              isSystemUser = mkOption {
-                type = types.bool;
-                default = false;
-              };
-              group = mkOption {
-                type = types.str;
-                default = "";
-              };
-              description = mkOption {
-                type = types.str;
-                default = "";
-              };
-            };
-          }
-        );
-      };
-
-      users.groups = mkOption {
-        default = { };
-        type = types.attrsOf (
-          types.submodule {
-            options.gid = mkOption {
-              type = types.nullOr types.int;
-              default = null;
-            };
-          }
-        );
-      };
-
-      services.ollama = {
-        inherit enable;
-        package = mkOption {
-          type = types.package;
-          default = fakeDrv "ollama" { };
+          };
         };
-        host = mkOption {
-          type = types.str;
-          default = "127.0.0.1";
-        };
-        port = mkOption {
-          type = types.port;
-          default = 11434;
-        };
-      };
 
-      services.open-webui = {
-        inherit enable;
-        host = mkOption {
-          type = types.str;
-          default = "127.0.0.1";
-        };
-        port = mkOption {
-          type = types.port;
-          default = 8080;
-        };
-        environment = mkOption {
-          type = types.attrsOf types.str;
-          default = {
-            SCARF_NO_ANALYTICS = "True";
-            DO_NOT_TRACK = "True";
-            ANONYMIZED_TELEMETRY = "False";
+        services.prometheus = {
+          inherit enable;
+          scrapeConfigs = mkOption {
+            type = types.listOf scrapeConfig;
+            default = [ ];
           };
         };
       };
 
-      services.prometheus = {
-        inherit enable;
-        scrapeConfigs = mkOption {
-          type = types.listOf (types.attrsOf types.anything);
-          default = [ ];
-        };
-      };
+      # below the flake's mkDefault, which the flake-outputs check exercises
+      config.hwc.ai.package = lib.mkOptionDefault (fakeDrv "hwc-ai" { });
     };
-
-    # below the flake's mkDefault, which the flake-outputs check exercises
-    config.hwc.ai.package = lib.mkOptionDefault (fakeDrv "hwc-ai" { });
-  };
 }

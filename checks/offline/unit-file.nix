@@ -1,6 +1,9 @@
 # Renders a `systemd.services.<name>` attrset (the shape `modules/lib/units.nix`
 # returns) to the text of a `.service` file, the way NixOS writes it: a list
-# becomes one line per element, booleans become true/false. A
+# becomes one line per element, booleans become true/false, and the typed
+# options NixOS renders into [Unit] itself (`after`, `documentation`,
+# `startLimitIntervalSec`, ...) are rendered the same way: a space-separated
+# list on one line, a number as a string. A `mkDefault` value is its content. A
 # `systemd.sockets.<name>` attrset (one with `listenStreams`) becomes a
 # `.socket` file.
 #
@@ -32,6 +35,12 @@ let
     in
     if body == [ ] then "" else "[${name}]\n" + builtins.concatStringsSep "\n" body + "\n\n";
 
+  # NixOS: `optionalAttrs (config.after != [ ]) { After = toString config.after; }`
+  spaced = list: if list == [ ] then [ ] else builtins.concatStringsSep " " list;
+
+  # a `mkDefault` definition (modules/lib/units.nix) is its content
+  contentOf = value: if builtins.isAttrs value && value._type or "" == "override" then value.content else value;
+
   nonEmpty = attrs: builtins.removeAttrs attrs (builtins.filter (k: attrs.${k} == [ ]) (builtins.attrNames attrs));
 in
 unit:
@@ -41,10 +50,18 @@ in
 section "Unit" (
   nonEmpty {
     Description = unit.description;
-    After = unit.after or [ ];
-    Wants = unit.wants or [ ];
-    Requires = unit.requires or [ ];
+    After = spaced (unit.after or [ ]);
+    Wants = spaced (unit.wants or [ ]);
+    Requires = spaced (unit.requires or [ ]);
+    BindsTo = spaced (unit.bindsTo or [ ]);
+    Documentation = spaced (unit.documentation or [ ]);
   }
+  // (
+    if unit ? startLimitIntervalSec then
+      { StartLimitIntervalSec = toString (contentOf unit.startLimitIntervalSec); }
+    else
+      { }
+  )
   // (unit.unitConfig or { })
 )
 + (

@@ -83,9 +83,7 @@ let
       else
         {
           # Bound to a local Ollama: stopped with it, started with it.
-          unitConfig = base.unitConfig // {
-            BindsTo = [ ollamaUnit ];
-          };
+          bindsTo = [ ollamaUnit ];
           wantedBy = base.wantedBy ++ [ ollamaUnit ];
         }
     )

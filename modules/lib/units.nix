@@ -8,6 +8,15 @@ let
   hardening = import ./hardening.nix;
 
   net = import ./net.nix;
+
+  # `lib.mkDefault value`, spelled out: this file has no `lib`. The module
+  # system reads it as a definition of priority 1000, below the operator's
+  # own (100); `unit-file.nix` renders its content.
+  mkDefault = content: {
+    _type = "override";
+    priority = 1000;
+    inherit content;
+  };
   inherit (net) hostOf isLoopback isIpLiteral;
 
   # Where a daemon may exchange packets (systemd IPAddressDeny/Allow).
@@ -68,14 +77,17 @@ let
       wantedBy = [ "multi-user.target" ];
       after = [ "network-online.target" ] ++ after;
       wants = [ "network-online.target" ] ++ wants;
-      unitConfig = {
-        # Restart= counts against the start limit (5 starts in 10 s by
-        # default), which would end the backoff below with "start request
-        # repeated too quickly". A daemon waiting for a credential or a disk
-        # should keep trying, slowly, instead of giving up for good.
-        StartLimitIntervalSec = 0;
-      }
-      // (if documentation == [ ] then { } else { Documentation = documentation; });
+      # NixOS' own unit options, not `unitConfig` keys: NixOS renders them
+      # into [Unit] itself, so an operator's `documentation`, `after` or
+      # `startLimitIntervalSec` on the same unit adds to or overrides these
+      # instead of conflicting with them.
+      inherit documentation;
+      # Restart= counts against the start limit (5 starts in 10 s by
+      # default), which would end the backoff below with "start request
+      # repeated too quickly". A daemon waiting for a credential or a disk
+      # should keep trying, slowly, instead of giving up for good. A default:
+      # the operator's `startLimitIntervalSec` wins.
+      startLimitIntervalSec = mkDefault 0;
       serviceConfig =
         hardening
         // ipAddressRules { inherit listen peers; }
@@ -105,6 +117,7 @@ in
   inherit
     hardening
     ipAddressRules
+    mkDefault
     service
     ;
 }

@@ -44,19 +44,35 @@
       }
       {
         what = "Prometheus scrapes every daemon, wildcard listeners through loopback";
-        got = config.services.prometheus.scrapeConfigs;
+        # as nixpkgs writes them to prometheus.yml: the unset (null) fields dropped
+        got = map (lib.filterAttrsRecursive (_: v: v != null)) (config.services.prometheus.scrapeConfigs);
         want = [
           {
             job_name = "hwc-ai-prober";
-            static_configs = [ { targets = [ "127.0.0.1:9430" ]; } ];
+            static_configs = [
+              {
+                targets = [ "127.0.0.1:9430" ];
+                labels = { };
+              }
+            ];
           }
           {
             job_name = "hwc-ai-puller";
-            static_configs = [ { targets = [ "127.0.0.1:9431" ]; } ];
+            static_configs = [
+              {
+                targets = [ "127.0.0.1:9431" ];
+                labels = { };
+              }
+            ];
           }
           {
             job_name = "hwc-ai-router";
-            static_configs = [ { targets = [ "127.0.0.1:9432" ]; } ];
+            static_configs = [
+              {
+                targets = [ "127.0.0.1:9432" ];
+                labels = { };
+              }
+            ];
           }
         ];
       }

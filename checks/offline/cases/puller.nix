@@ -69,12 +69,14 @@
         what = "ordered after and bound to the local Ollama, started with it";
         got = {
           after = lib.elem "ollama.service" unit.after;
-          inherit (unit.unitConfig) BindsTo;
+          inherit (unit) bindsTo;
+          BindsTo = unit.unitConfig.BindsTo;
           wantedBy = unit.wantedBy;
         };
         want = {
           after = true;
-          BindsTo = [ "ollama.service" ];
+          bindsTo = [ "ollama.service" ];
+          BindsTo = "ollama.service";
           wantedBy = [
             "multi-user.target"
             "ollama.service"
@@ -119,11 +121,17 @@
       }
       {
         what = "Prometheus scrapes the puller";
-        got = lib.filter (c: c.job_name == "hwc-ai-puller") config.services.prometheus.scrapeConfigs;
+        # as nixpkgs writes them to prometheus.yml: the unset (null) fields dropped
+        got = map (lib.filterAttrsRecursive (_: v: v != null)) (lib.filter (c: c.job_name == "hwc-ai-puller") config.services.prometheus.scrapeConfigs);
         want = [
           {
             job_name = "hwc-ai-puller";
-            static_configs = [ { targets = [ "127.0.0.1:9431" ]; } ];
+            static_configs = [
+              {
+                targets = [ "127.0.0.1:9431" ];
+                labels = { };
+              }
+            ];
           }
         ];
       }

@@ -128,11 +128,17 @@
       }
       {
         what = "Prometheus scrapes the router";
-        got = lib.filter (c: c.job_name == "hwc-ai-router") config.services.prometheus.scrapeConfigs;
+        # as nixpkgs writes them to prometheus.yml: the unset (null) fields dropped
+        got = map (lib.filterAttrsRecursive (_: v: v != null)) (lib.filter (c: c.job_name == "hwc-ai-router") config.services.prometheus.scrapeConfigs);
         want = [
           {
             job_name = "hwc-ai-router";
-            static_configs = [ { targets = [ "127.0.0.1:9432" ]; } ];
+            static_configs = [
+              {
+                targets = [ "127.0.0.1:9432" ];
+                labels = { };
+              }
+            ];
           }
         ];
       }
