@@ -17,5 +17,6 @@
     ./assistant.nix
     ./open-webui.nix
     ./prometheus.nix
+    ./grafana.nix
   ];
 }

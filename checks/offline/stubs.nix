@@ -17,7 +17,11 @@
 #   nixos/modules/services/misc/ollama.nix      071a30aead7675355a957e8a9f9295aa24c6d91c
 #   nixos/modules/services/monitoring/prometheus/default.nix
 #                                               80f38e9032a8fc3af44a04800e1e149f30b00603
-#     (scrape_config and static_config)
+#     (scrape_config and static_config; listenAddress, port, rules,
+#     ruleFiles and globalConfig as in current nixpkgs)
+#   nixos/modules/services/monitoring/grafana.nix
+#                                               88c82ee3ecd674f2a7a7f599170d505260849c49
+#     (provision.enable, provision.{datasources,dashboards}.{settings,path})
 { lib }:
 let
   inherit (lib) mkOption types;
@@ -326,6 +330,57 @@ let
     type = types.bool;
     default = false;
   };
+
+  # nixos/modules/services/monitoring/grafana.nix: grafanaTypes.datasourceConfig
+  # and grafanaTypes.dashboardConfig
+  grafanaDatasource = types.submodule {
+    freeformType = jsonValue;
+    options = {
+      name = mkOption { type = types.str; };
+      type = mkOption { type = types.str; };
+      access = mkOption {
+        type = types.enum [
+          "proxy"
+          "direct"
+        ];
+        default = "proxy";
+      };
+      uid = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      url = mkOption {
+        type = types.str;
+        default = "localhost";
+      };
+      editable = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      jsonData = mkOption {
+        type = types.nullOr types.attrs;
+        default = null;
+      };
+      secureJsonData = mkOption {
+        type = types.nullOr types.attrs;
+        default = null;
+      };
+    };
+  };
+  grafanaDashboardProvider = types.submodule {
+    freeformType = jsonValue;
+    options = {
+      name = mkOption {
+        type = types.str;
+        default = "default";
+      };
+      type = mkOption {
+        type = types.str;
+        default = "file";
+      };
+      options.path = mkOption { type = types.path; };
+    };
+  };
 in
 {
   pkgs = {
@@ -340,6 +395,8 @@ in
     };
     runCommand = name: env: buildCommand: fakeDrv name (env // { inherit buildCommand; });
     writeShellScript = name: text: fakeDrv name { inherit text; };
+    # the entries stay readable for assertions
+    linkFarm = name: entries: fakeDrv name { inherit entries; };
     stdenv = {
       buildPlatform.canExecute = _: true;
       hostPlatform = { };
@@ -497,10 +554,116 @@ in
             type = types.listOf scrapeConfig;
             default = [ ];
           };
+          listenAddress = mkOption {
+            type = types.str;
+            default = "0.0.0.0";
+          };
+          port = mkOption {
+            type = types.port;
+            default = 9090;
+          };
+          ruleFiles = mkOption {
+            type = types.listOf types.path;
+            default = [ ];
+          };
+          rules = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          globalConfig.scrape_interval = mkOpt types.str;
+        };
+
+        # nixos/modules/services/monitoring/grafana.nix: `provision`, its
+        # data source and dashboard provider types (freeform, with the
+        # declared fields typed), and the assertion that `settings` and
+        # `path` are not both set
+        services.grafana = {
+          inherit enable;
+          provision = {
+            enable = mkOption {
+              type = types.bool;
+              default = false;
+            };
+            datasources = mkOption {
+              default = { };
+              type = types.submodule {
+                options.settings = mkOption {
+                  default = null;
+                  type = types.nullOr (
+                    types.submodule {
+                      options = {
+                        apiVersion = mkOption {
+                          type = types.int;
+                          default = 1;
+                        };
+                        datasources = mkOption {
+                          type = types.listOf grafanaDatasource;
+                          default = [ ];
+                        };
+                        deleteDatasources = mkOption {
+                          type = types.listOf (
+                            types.submodule {
+                              options.name = mkOption { type = types.str; };
+                              options.orgId = mkOption { type = types.int; };
+                            }
+                          );
+                          default = [ ];
+                        };
+                      };
+                    }
+                  );
+                };
+                options.path = mkOption {
+                  type = types.nullOr types.path;
+                  default = null;
+                };
+              };
+            };
+            dashboards = mkOption {
+              default = { };
+              type = types.submodule {
+                options.settings = mkOption {
+                  default = null;
+                  type = types.nullOr (
+                    types.submodule {
+                      options.apiVersion = mkOption {
+                        type = types.int;
+                        default = 1;
+                      };
+                      options.providers = mkOption {
+                        type = types.listOf grafanaDashboardProvider;
+                        default = [ ];
+                      };
+                    }
+                  );
+                };
+                options.path = mkOption {
+                  type = types.nullOr types.path;
+                  default = null;
+                };
+              };
+            };
+          };
         };
       };
 
       # below the flake's mkDefault, which the flake-outputs check exercises
       config.hwc.ai.package = lib.mkOptionDefault (fakeDrv "hwc-ai" { });
+
+      # grafana.nix's own assertions on provisioning
+      config.assertions =
+        let
+          provision = config.services.grafana.provision;
+        in
+        [
+          {
+            assertion = provision.datasources.settings == null || provision.datasources.path == null;
+            message = "Cannot set both datasources settings and datasources path";
+          }
+          {
+            assertion = provision.dashboards.settings == null || provision.dashboards.path == null;
+            message = "Cannot set both dashboards settings and dashboards path";
+          }
+        ];
     };
 }
