@@ -132,12 +132,14 @@ in
                          "clientInfo": {"name": "nixos-test", "version": "1"}},
           })
           assert session, "no Mcp-Session-Id"
+          assert answer is not None, "no answer to initialize"
           assert answer["result"]["serverInfo"]["name"] == "hwc-check-echo", answer
           rpc({"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
           _, answer = rpc({
               "jsonrpc": "2.0", "id": 2, "method": "tools/call",
               "params": {"name": "echo", "arguments": {"text": "through /mcp/echo"}},
           }, session)
+          assert answer is not None, "no answer to tools/call"
           assert answer["result"]["content"] == [{"type": "text", "text": "through /mcp/echo"}], answer
 
       with subtest("the server has no network; the gateway has the host's"):
@@ -153,7 +155,9 @@ in
               f"journalctl -b -u {server} -o cat | grep -q 'ECHO_TOKEN is set ({len(canary)} characters)'",
               timeout=30,
           )
-          config = re.search(r"--config (\S+)", prop(server, "ExecStart"))[1]
+          found = re.search(r"--config (\S+)", prop(server, "ExecStart"))
+          assert found, prop(server, "ExecStart")
+          config = found[1]
           for where, text in [
               ("the journal", machine.succeed("journalctl -b -o cat")),
               ("the wrapper's config", machine.succeed(f"cat {config}")),
@@ -188,8 +192,9 @@ in
               machine.succeed(f"systemctl stop {unit}")
               assert (prop(unit, "Result"), prop(unit, "ExecMainCode"), prop(unit, "ExecMainStatus")) == ("success", "1", "0"), (
                   prop(unit, "Result"), prop(unit, "ExecMainCode"), prop(unit, "ExecMainStatus"))
-              log = journal_since(cursor, f"-u {unit} -o cat")
-              assert "timed out" not in log and "SIGKILL" not in log, log
+              # not `log`: the driver's logger has that name
+              journal = journal_since(cursor, f"-u {unit} -o cat")
+              assert "timed out" not in journal and "SIGKILL" not in journal, journal
               machine.fail(f"kill -0 {pid}")
           assert prop(socket, "SubState") == "listening", prop(socket, "SubState")
 
