@@ -27,6 +27,11 @@ class Matching(unittest.TestCase):
         self.assertFalse(run.matches(["a"], ["a", "b"]))
         self.assertFalse(run.matches(["a", "b"], ["a"]))
 
+    def test_hashes_vary_but_keep_their_length(self):
+        self.assertTrue(run.matches(["hash 99f45f0a1b2c3d4e"], ["hash 0123456789abcdef"]))
+        self.assertFalse(run.matches(["hash 99f45f0a1b2c3d4e"], ["hash 0123456789abcde"]))
+        self.assertFalse(run.matches(["hash 99f45f0a1b2c3d4e"], ["hash none"]))
+
     def test_placeholders(self):
         self.assertTrue(run.matches(["hash [..]"], ["hash 99f45f0a"]))
         self.assertTrue(run.matches(["first", "...", "last"], ["first", "x", "y", "last"]))
