@@ -10,8 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::backend::Endpoint;
 use crate::error::ApiError;
-use crate::proxy::{self, Endpoint};
+use crate::proxy;
 use crate::table::Table;
 
 pub fn routes(table: Arc<Table>) -> Router {
@@ -101,7 +102,7 @@ async fn discover(table: &Table, i: usize) -> (usize, Vec<String>) {
         (Some(key), crate::config::BackendKind::Anthropic) => {
             request = request
                 .header("x-api-key", key.expose())
-                .header("anthropic-version", crate::anthropic::VERSION);
+                .header("anthropic-version", crate::backend::anthropic::VERSION);
         }
         (Some(key), _) => request = request.bearer_auth(key.expose()),
         (None, _) => {}

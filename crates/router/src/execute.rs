@@ -16,8 +16,12 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::admission::{admit, debug_on, flag};
+use crate::attempt::{estimate_prompt_tokens, Attempt};
+use crate::backend::Endpoint;
 use crate::error::ApiError;
-use crate::proxy::{self, Answer, Attempt, Endpoint, Record};
+use crate::record::{printable, Record};
+use crate::relay::{finish, Answer};
 use crate::schema::{self, Schema};
 use crate::table::{Route, Table};
 
@@ -146,7 +150,7 @@ pub async fn handle(
     request: Request,
 ) -> Response {
     let mut record = Record::start(table.clone());
-    let (headers, bytes) = match proxy::admit(&table, peer, request, &mut record).await {
+    let (headers, bytes) = match admit(&table, peer, request, &mut record).await {
         Ok(admitted) => admitted,
         Err(error) => {
             let kind = if error.status == StatusCode::UNAUTHORIZED {
@@ -167,7 +171,7 @@ pub async fn handle(
             return refuse(record, Failure::new(Kind::InvalidRequest, message));
         }
     };
-    record.model = proxy::printable(&run.model_name);
+    record.model = printable(&run.model_name);
     let Some(route) = table.resolve(&run.model_name) else {
         return refuse(
             record,
@@ -175,7 +179,7 @@ pub async fn handle(
                 Kind::ProfileError,
                 format!(
                     "no profile or route is named `{}`; GET /v1/models lists them",
-                    proxy::printable(&run.model_name)
+                    printable(&run.model_name)
                 ),
             ),
         );
@@ -189,7 +193,7 @@ pub async fn handle(
         Err(failure) => return refuse(record, failure),
     };
     let deadline = tokio::time::Instant::from_std(begun) + budget;
-    let debug = proxy::debug_on(&table, &headers);
+    let debug = debug_on(&table, &headers);
     let outcome = structured(
         &table,
         route,
@@ -359,7 +363,7 @@ pub fn wants_strict(route: &Route, headers: &HeaderMap, body: &Value) -> bool {
         .and_then(Value::as_str)
         == Some("json_schema");
     let strict = route.profile.as_ref().is_some_and(|p| p.strict_schema)
-        || proxy::flag(headers, "x-hwc-ai-strict-schema");
+        || flag(headers, "x-hwc-ai-strict-schema");
     asked && strict
 }
 
@@ -428,7 +432,7 @@ pub async fn chat_strict(
             }
             drop(record);
             let response = Json(answer).into_response();
-            proxy::finish(response, table, begun, Duration::ZERO, &id)
+            finish(response, table, begun, Duration::ZERO, &id)
         }
         Err(failure) => {
             let code = match failure.kind {
@@ -474,7 +478,7 @@ pub async fn structured(
     let mut last_kind = Kind::ProviderError;
     let mut schema_failed = false;
     let mut budget_out = false;
-    let prompt_estimate = proxy::estimate_prompt_tokens(&base);
+    let prompt_estimate = estimate_prompt_tokens(&base);
     'targets: for target in &route.targets {
         let backend = &table.backends[target.backend];
         let mut body = base.clone();

@@ -7,8 +7,10 @@
 //! [`run`] is the whole daemon; `main.rs` hands it to the shared runtime,
 //! and `hwc-ai up` calls it directly.
 
-pub mod anthropic;
+mod admission;
 pub mod api;
+mod attempt;
+pub mod backend;
 pub mod breaker;
 pub mod config;
 pub mod error;
@@ -16,7 +18,9 @@ pub mod execute;
 pub mod metrics;
 pub mod profile;
 pub mod proxy;
+mod record;
 pub mod redact;
+mod relay;
 pub mod schema;
 pub mod table;
 

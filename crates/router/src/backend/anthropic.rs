@@ -11,7 +11,14 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use serde_json::{json, Map, Value};
+
+use super::Endpoint;
+use crate::attempt::Failure;
+use crate::error::ApiError;
+use crate::record::unix_now;
+use crate::table::Backend;
 
 /// The API version this translation follows.
 pub const VERSION: &str = "2023-06-01";
@@ -481,6 +488,59 @@ fn emit(value: &Value, out: &mut Vec<u8>) {
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(value.to_string().as_bytes());
     out.extend_from_slice(b"\n\n");
+}
+
+// ---- the kind's wire: URL, credentials, headers ----
+
+pub(super) fn outgoing(
+    backend: &Backend,
+    endpoint: Endpoint,
+    body: &Value,
+    model: &str,
+    stream: bool,
+) -> Result<(String, Vec<u8>), Failure> {
+    if endpoint != Endpoint::ChatCompletions {
+        return Err((
+            ApiError::bad_request(format!(
+                "backend `{}` (anthropic) has no {} endpoint",
+                backend.name,
+                endpoint.path()
+            )),
+            "unsupported",
+        ));
+    }
+    let translated = request(body, model, stream)
+        .map_err(|message| (ApiError::bad_request(message), "invalid_request"))?;
+    Ok((
+        format!("{}/messages", backend.base),
+        serde_json::to_vec(&translated).expect("a JSON value serialises"),
+    ))
+}
+
+pub(super) fn authorize(
+    backend: &Backend,
+    request: reqwest::RequestBuilder,
+) -> reqwest::RequestBuilder {
+    let request = request.header("anthropic-version", VERSION);
+    match &backend.key {
+        Some(key) => request.header("x-api-key", key.expose()),
+        None => request,
+    }
+}
+
+pub(super) fn answer(body: Bytes) -> Bytes {
+    match response(&body, unix_now()) {
+        Ok(translated) => Bytes::from(translated),
+        Err(_) => Bytes::new(),
+    }
+}
+
+pub(super) fn stream_translator(body: &Value) -> StreamTranslator {
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
+    StreamTranslator::new(unix_now(), include_usage)
 }
 
 #[cfg(test)]
