@@ -37,7 +37,9 @@ let
   }) (lib.filterAttrs (file: type: type == "regular" && lib.hasSuffix ".nix" file) (builtins.readDir ./nixos));
 
   moduleResults =
-    import ./offline/eval.nix { inherit lib; } ++ import ./offline/flake-outputs.nix { inherit lib; };
+    import ./offline/eval.nix { inherit lib; }
+    ++ import ./offline/stubs-strict.nix { inherit lib; }
+    ++ import ./offline/flake-outputs.nix { inherit lib; };
   moduleFailures = lib.filter (result: !result.ok) moduleResults;
 
   # The units exactly as a NixOS system with `hwc.ai.enable = true` gets them,

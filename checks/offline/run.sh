@@ -14,7 +14,8 @@
 # 2. the pure functions of modules/lib/ against expectations (pure.nix);
 # 3. with NIXPKGS_LIB: the module through lib.evalModules against stand-ins
 #    of the NixOS options it sets, one case per file in cases/ (eval.nix),
-#    and the flake's outputs with stand-in packages (flake-outputs.nix);
+#    the stand-ins rejecting what NixOS rejects (stubs-strict.nix), and the
+#    flake's outputs with stand-in packages (flake-outputs.nix);
 # 4. the prober, router and MCP documents (the module's, with and without
 #    cloud providers or remote MCP servers, and the docs' examples) through
 #    `hwc-ai-prober --check-config`, `hwc-ai-router --check-config`,
@@ -120,6 +121,11 @@ else
             fail "$(basename "$case_file") does not evaluate: $(grep -m3 -v '^ *$' "$work/err" | tr '\n' ' ')"
         fi
     done
+    if results=$(nix_eval "$here/stubs-strict.nix" --arg lib "import $lib_dir" 2>"$work/err"); then
+        report <<<"$results"
+    else
+        fail "stubs-strict.nix does not evaluate: $(grep -m3 -v '^ *$' "$work/err" | tr '\n' ' ')"
+    fi
     if results=$(nix_eval "$here/flake-outputs.nix" --arg lib "import $lib_dir" 2>"$work/err"); then
         report <<<"$results"
     else

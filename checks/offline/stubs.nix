@@ -448,7 +448,7 @@ in
                   default = "";
                 };
                 description = mkOption {
-                  type = types.str;
+                  type = types.passwdEntry types.str;
                   default = "";
                 };
               };
