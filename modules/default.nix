@@ -16,6 +16,7 @@
     ./mcp.nix
     ./assistant.nix
     ./open-webui.nix
+    ./migration.nix
     ./prometheus.nix
     ./grafana.nix
   ];
