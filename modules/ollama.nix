@@ -7,6 +7,7 @@
 # `config.services.ollama.host`/`port` back.
 {
   config,
+  options,
   lib,
   pkgs,
   ...
@@ -14,6 +15,14 @@
 let
   inherit (lib) mkOption types;
   cfg = config.hwc.ai.ollama;
+
+  # hwc.ai.ollama.<name> set by the operator (not its default) and
+  # services.ollama.<name> set to something else, which wins
+  shadowed = lib.filter (
+    name:
+    options.hwc.ai.ollama.${name}.highestPrio < (lib.mkOptionDefault null).priority
+    && cfg.${name} != config.services.ollama.${name}
+  ) [ "host" "port" ];
 in
 {
   options.hwc.ai.ollama = {
@@ -43,6 +52,11 @@ in
   };
 
   config = lib.mkIf cfg.enable {
+    warnings = map (
+      name:
+      "hwc.ai.ollama.${name} = ${builtins.toJSON cfg.${name}} is overridden by services.ollama.${name} = ${builtins.toJSON config.services.ollama.${name}}, which Ollama and hwc-ai use; set only one of them"
+    ) shadowed;
+
     services.ollama = {
       enable = true;
       package = lib.mkDefault cfg.package;

@@ -47,6 +47,11 @@
         want = "http://127.0.0.1:11500";
       }
       {
+        what = "no warning: hwc.ai.ollama.* are left at their defaults";
+        got = config.warnings;
+        want = [ ];
+      }
+      {
         what = "the router's backend is that Ollama";
         got = map (b: b.baseUrl) config.hwc.ai.router.settings.backends;
         want = [ "http://127.0.0.1:11500/v1" ];
