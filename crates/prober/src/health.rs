@@ -140,7 +140,7 @@ impl Board {
                 }
             }
             if let Some(t) = transition {
-                entry.metrics.set_up(t.to == State::Up, true);
+                entry.metrics.set_up(t.to == State::Up, unix);
                 let previous_since = entry.since.replace(now);
                 announce(
                     target,

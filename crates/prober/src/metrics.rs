@@ -42,6 +42,7 @@ pub struct Metrics {
     consecutive_failures: Family<TargetLabels, Gauge>,
     last_success: Family<TargetLabels, GaugeF>,
     up: Family<TargetLabels, Gauge>,
+    state_since: Family<TargetLabels, GaugeF>,
     transitions: Family<TargetLabels, Counter>,
     probes: Family<ResultLabels, Counter>,
     models: Family<TargetLabels, Gauge>,
@@ -83,6 +84,12 @@ impl Metrics {
             "target_up",
             "Target state after flap control: 1 up, 0 down; absent until known",
             m.up.clone(),
+        );
+        registry.register_with_unit(
+            "target_state_since_timestamp",
+            "Unix time the target entered its current state (target_up); absent until known",
+            Unit::Seconds,
+            m.state_since.clone(),
         );
         registry.register(
             "state_changes",
@@ -130,6 +137,7 @@ impl Metrics {
             failed: series(&self.probes, &result("failure")),
             models: self.models.clone(),
             up_family: self.up.clone(),
+            since_family: self.state_since.clone(),
             labels,
         }
     }
@@ -147,6 +155,7 @@ pub struct TargetMetrics {
     /// Created on the first answer: absent, not 0, while Ollama is unreachable.
     models: Family<TargetLabels, Gauge>,
     up_family: Family<TargetLabels, Gauge>,
+    since_family: Family<TargetLabels, GaugeF>,
     labels: TargetLabels,
 }
 
@@ -168,12 +177,13 @@ impl TargetMetrics {
         }
     }
 
-    pub fn set_up(&self, up: bool, changed: bool) {
+    /// The state after a transition at `now_unix`: "down since 14:02" on a
+    /// dashboard comes from here.
+    pub fn set_up(&self, up: bool, now_unix: f64) {
         self.up_family
             .get_or_create(&self.labels)
             .set(i64::from(up));
-        if changed {
-            self.transitions.inc();
-        }
+        self.since_family.get_or_create(&self.labels).set(now_unix);
+        self.transitions.inc();
     }
 }

@@ -55,6 +55,22 @@ async fn target_goes_down_with_the_reason_and_comes_back_up() {
         .unwrap()
             >= 2.0
     );
+    let since = |metrics: &str| {
+        sample(
+            metrics,
+            &format!("hwc_ai_prober_target_state_since_timestamp_seconds{labels}"),
+        )
+        .unwrap()
+    };
+    let down_since = since(&metrics);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        down_since <= now && down_since > now - 10.0,
+        "down since {down_since}, now {now}"
+    );
 
     upstream.set("health", Reply::Status(200, "ok"));
     prober.wait_state("svc", "up", FAST).await;
@@ -71,6 +87,10 @@ async fn target_goes_down_with_the_reason_and_comes_back_up() {
         ),
         Some(3.0),
         "unknown→up, up→down, down→up"
+    );
+    assert!(
+        since(&metrics) > down_since,
+        "up since is the later transition"
     );
     prober.stop().await;
 }
