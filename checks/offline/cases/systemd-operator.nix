@@ -1,6 +1,8 @@
-# The operator sets NixOS' own unit options on hwc-ai's units: they win over
-# the module's defaults without "conflicting definition values", and render
-# into [Unit] as NixOS renders them.
+# The operator sets NixOS' own options that the module sets too: unit
+# options on hwc-ai's units win over the module's defaults without
+# "conflicting definition values" and render into [Unit] as NixOS renders
+# them; lists (serviceConfig additions, scrape configs, firewall ports) are
+# added to the module's.
 {
   config = {
     hwc.ai.enable = true;
@@ -11,7 +13,19 @@
       startLimitBurst = 20;
       after = [ "postgresql.service" ];
       documentation = [ "https://wiki.example.org/hwc-ai" ];
+      serviceConfig.MemoryMax = "2G";
     };
+    services.prometheus = {
+      enable = true;
+      scrapeConfigs = [
+        {
+          job_name = "node";
+          static_configs = [ { targets = [ "127.0.0.1:9100" ]; } ];
+        }
+      ];
+    };
+    networking.firewall.allowedTCPPorts = [ 22 ];
+    hwc.ai.router.openFirewall = true;
   };
 
   expect =
@@ -51,6 +65,35 @@
         want = {
           after = true;
           documentation = 2;
+        };
+      }
+      {
+        what = "the operator's serviceConfig key is added to the module's";
+        got = {
+          inherit (router.serviceConfig) MemoryMax Type;
+        };
+        want = {
+          MemoryMax = "2G";
+          Type = "notify";
+        };
+      }
+      {
+        what = "the operator's scrape config and firewall port are kept beside the module's";
+        got = {
+          jobs = lib.sort lib.lessThan (map (c: c.job_name) config.services.prometheus.scrapeConfigs);
+          ports = lib.sort lib.lessThan config.networking.firewall.allowedTCPPorts;
+        };
+        want = {
+          jobs = [
+            "hwc-ai-prober"
+            "hwc-ai-puller"
+            "hwc-ai-router"
+            "node"
+          ];
+          ports = [
+            22
+            9432
+          ];
         };
       }
     ];
