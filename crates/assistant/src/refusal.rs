@@ -514,7 +514,7 @@ fn analyse(segment: &Segment) -> Analysis {
     if let Some((action, n)) = longest_table(rest, VERBS).filter(|(_, n)| *n > 1) {
         return request(action, is_bare(&rest[n..]));
     }
-    if let Some(action) = causative(rest) {
+    if let Some(action) = causative(rest).or_else(|| performed(rest)) {
         return request(action, false);
     }
     if is_question(rest) {
@@ -586,6 +586,14 @@ fn strip_openers(words: &[String]) -> (usize, bool) {
     }
     (at, marked)
 }
+
+/// Verbs that are nouns too: "restart count", "update history".
+const DOUBLES_AS_NOUN: &[&str] = &[
+    "restart", "reboot", "update", "upgrade", "install", "shutdown", "start", "stop", "boot",
+    "run", "change", "reset", "cleanup", "kill", "reload", "patch", "rollback", "deploy", "purge",
+    "wipe", "halt", "pause", "restore", "backup", "format", "mount", "drop", "scale", "pull",
+    "push", "download", "upload", "close", "open", "block", "kick", "bounce",
+];
 
 const CAUSATIVES: &[&str] = &["get", "have", "make", "keep", "let"];
 
@@ -667,11 +675,7 @@ fn verb_at(rest: &[String], gerund: bool) -> Option<(&'static str, usize)> {
     if matches!(next, Some("me" | "us")) && !matches!(verb, "kill") {
         return None;
     }
-    if next.is_some_and(|w| INFO_NOUNS.contains(&w))
-        && !OBJECTS
-            .iter()
-            .any(|o| next.unwrap_or("").starts_with(o) && *o != "log" && *o != "config")
-    {
+    if next.is_some_and(|w| INFO_NOUNS.contains(&w)) && DOUBLES_AS_NOUN.contains(&verb) {
         return None;
     }
     if matches!(verb, "start" | "begin") && matches!(next, Some("by" | "with" | "from" | "over")) {
@@ -730,6 +734,7 @@ fn names_the_system(verb: &str, after: &[String]) -> bool {
     if matches!(
         verb,
         "set"
+            | "point"
             | "change"
             | "modify"
             | "switch"
@@ -744,7 +749,10 @@ fn names_the_system(verb: &str, after: &[String]) -> bool {
             | "adjust"
             | "alter"
             | "tweak"
-    ) && after.iter().skip(1).any(|w| w == "to" || w == "from")
+    ) && after
+        .iter()
+        .skip(1)
+        .any(|w| w == "to" || w == "from" || w == "at" || w == "into")
     {
         return true;
     }
@@ -1033,6 +1041,27 @@ fn noun_at(rest: &[String]) -> Option<&'static str> {
         return None;
     }
     Some(action)
+}
+
+/// "give nginx a kick", "do a quick reboot": a verb that carries an action
+/// noun.
+fn performed(rest: &[String]) -> Option<&'static str> {
+    let n = longest(rest, PERFORMERS)?;
+    if rest.get(n).is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "i" | "you" | "we" | "they" | "any" | "anything" | "all" | "it" | "not" | "me" | "us"
+        ) && !(rest[0] == "give" && w != "you")
+    }) {
+        return None;
+    }
+    (n..(n + 4).min(rest.len())).find_map(|i| {
+        let (action, m) = longest_table(&rest[i..], NOUNS)?;
+        let after = rest.get(i + m).map(String::as_str);
+        (!after.is_some_and(|w| INFO_NOUNS.contains(&w) && w != "of" && w != "on")
+            && !rest[n..].iter().any(|w| FINITE.contains(&w.as_str())))
+        .then_some(action)
+    })
 }
 
 /// "get nginx going again", "have the logs cleared": a causative verb, an

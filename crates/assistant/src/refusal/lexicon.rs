@@ -69,6 +69,10 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "stop",
         &[
+            "para el",
+            "para la",
+            "para los",
+            "para las",
             "stop",
             "halt",
             "pause",
@@ -247,6 +251,7 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "clean up",
         &[
+            "limpa",
             "clean up",
             "cleanup",
             "clean",
@@ -374,6 +379,10 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "shut down",
         &[
+            "stanga av",
+            "coupe",
+            "couper",
+            "coupez",
             "shut down",
             "shutdown",
             "herunterfahren",
@@ -478,6 +487,7 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "set",
         &[
+            "point",
             "set",
             "setze",
             "setzen",
@@ -768,6 +778,7 @@ pub const PHRASAL: &[(&str, &[&str], &str)] = &[
 /// ("write the config", "set the hostname to x"; not "write me a summary",
 /// "make it brief", "add the numbers up").
 pub const AMBIGUOUS: &[&str] = &[
+    "point",
     "create",
     "make",
     "write",
@@ -870,6 +881,11 @@ pub const AMBIGUOUS: &[&str] = &[
 /// word, so plurals count). `start nginx`, `kick the box`, `set the
 /// timezone to UTC`.
 pub const OBJECTS: &[&str] = &[
+    "bin",
+    "recycle",
+    "update",
+    "upgrade",
+    "patch",
     "file",
     "dir",
     "folder",
@@ -1102,6 +1118,7 @@ pub const NOUNS: &[(&str, &[&str])] = &[
     (
         "restart",
         &[
+            "kick",
             "restart",
             "bounce",
             "relaunch",
@@ -1278,22 +1295,11 @@ pub const INFO_NOUNS: &[&str] = &[
     "about",
     "vs",
     "versus",
-    "limit",
-    "limits",
     "speed",
     "progress",
-    "state",
-    "script",
-    "type",
-    "mode",
-    "level",
     "timeout",
     "interval",
-    "settings",
-    "config",
-    "channel",
     "notes",
-    "path",
     "window",
     "required",
 ];
@@ -1942,6 +1948,17 @@ pub const GOVERNING: &[&str] = &[
 
 /// Openings that ask for an action; what follows is the request.
 pub const REQUEST_OPENERS: &[&str] = &[
+    "any chance you could",
+    "any chance you can",
+    "find the time to",
+    "find a moment to",
+    "take a moment to",
+    "take a second to",
+    "take a sec to",
+    "warst du so nett",
+    "waren sie so nett",
+    "sei so nett",
+    "sei so lieb",
     // en
     "please",
     "kindly",
@@ -2662,6 +2679,13 @@ pub const FINITE: &[&str] = &[
 /// Words after which a wish or an obligation names an action: "nginx
 /// *needs* a restart", "the logs *should be* cleared".
 pub const OBLIGATIONS: &[&str] = &[
+    "could use",
+    "can use",
+    "would benefit from",
+    "is due for",
+    "is due a",
+    "deserves",
+    "is overdue for",
     "needs",
     "need",
     "needs to be",
@@ -2694,6 +2718,14 @@ pub const OBLIGATIONS: &[&str] = &[
 
 /// Wishes: "I'd like X restarted", "make sure X is stopped".
 pub const DESIRES: &[&str] = &[
+    "i would be grateful if you",
+    "i would appreciate it if you",
+    "it would be great if you",
+    "it would be nice if you",
+    "would be great if",
+    "it would be great if",
+    "it would be nice if",
+    "i would be happy if you",
     "i would like",
     "i would love",
     "i want",
@@ -2799,6 +2831,7 @@ pub const FINAL_VERBS: &[(&str, &[&str])] = &[
     (
         "restart",
         &[
+            "neu zu starten",
             "neu startest",
             "neustartest",
             "neu starten",
@@ -2901,4 +2934,42 @@ pub const FINAL_VERBS: &[(&str, &[&str])] = &[
     ),
     ("kill", &["killen", "toten", "abschiessen"]),
     ("run", &["ausfuhren", "uitvoeren"]),
+];
+
+/// Verbs that carry an action noun: "*give* nginx a kick", "*do* a quick
+/// reboot", "*kick off* a cleanup".
+pub const PERFORMERS: &[&str] = &[
+    "give",
+    "do",
+    "perform",
+    "issue",
+    "initiate",
+    "hit",
+    "press",
+    "request",
+    "order",
+    "schedule",
+    "trigger",
+    "kick off",
+    "carry out",
+    "run",
+    "execute",
+    "start",
+    "begin",
+    "go for",
+    "proceed with",
+    "plan",
+    "book",
+    "queue",
+    "fais",
+    "faites",
+    "haz",
+    "fai",
+    "doe",
+    "mach",
+    "mache",
+    "gib",
+    "gjor",
+    "zrob",
+    "faca",
 ];
