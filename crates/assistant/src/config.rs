@@ -93,7 +93,7 @@ pub struct ActionsConfig {
 }
 
 fn default_listen() -> String {
-    "127.0.0.1:9434".into()
+    hwc_ai_runtime::daemons::ASSISTANT.listen.into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,7 +150,7 @@ impl Default for RouterConfig {
 }
 
 fn default_router_url() -> String {
-    "http://127.0.0.1:9432".into()
+    hwc_ai_runtime::daemons::ROUTER.url.into()
 }
 
 fn default_model() -> String {
@@ -250,11 +250,11 @@ impl Default for StackConfig {
 }
 
 fn default_prober() -> String {
-    "http://127.0.0.1:9430".into()
+    hwc_ai_runtime::daemons::PROBER.url.into()
 }
 
 fn default_puller() -> String {
-    "http://127.0.0.1:9431".into()
+    hwc_ai_runtime::daemons::PULLER.url.into()
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

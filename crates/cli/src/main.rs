@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use hwc_ai_runtime::daemons;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,7 +51,7 @@ enum Command {
         /// Where the prober listens.
         #[arg(
             long,
-            default_value = "http://127.0.0.1:9430",
+            default_value = daemons::PROBER.url,
             env = "HWC_AI_PROBER_URL"
         )]
         url: String,
@@ -58,7 +59,7 @@ enum Command {
         /// when it answers.
         #[arg(
             long,
-            default_value = "http://127.0.0.1:9432",
+            default_value = daemons::ROUTER.url,
             env = "HWC_AI_ROUTER_URL"
         )]
         router_url: String,
@@ -75,7 +76,7 @@ enum Command {
         /// Where the puller listens.
         #[arg(
             long,
-            default_value = "http://127.0.0.1:9431",
+            default_value = daemons::PULLER.url,
             env = "HWC_AI_PULLER_URL",
             global = true
         )]
@@ -97,7 +98,7 @@ enum Command {
         /// Where the router listens.
         #[arg(
             long,
-            default_value = "http://127.0.0.1:9432",
+            default_value = daemons::ROUTER.url,
             env = "HWC_AI_ROUTER_URL"
         )]
         url: String,
@@ -120,7 +121,7 @@ enum Command {
         /// Where the gateway listens.
         #[arg(
             long,
-            default_value = "http://127.0.0.1:9433",
+            default_value = daemons::MCP.url,
             env = "HWC_AI_MCP_URL",
             global = true
         )]
@@ -144,7 +145,7 @@ enum Command {
         /// Where the assistant listens.
         #[arg(
             long,
-            default_value = "http://127.0.0.1:9434",
+            default_value = daemons::ASSISTANT.url,
             env = "HWC_AI_ASSISTANT_URL"
         )]
         url: String,
@@ -158,7 +159,7 @@ enum Command {
         /// Where the assistant listens.
         #[arg(
             long,
-            default_value = "http://127.0.0.1:9434",
+            default_value = daemons::ASSISTANT.url,
             env = "HWC_AI_ASSISTANT_URL"
         )]
         url: String,

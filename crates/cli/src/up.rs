@@ -6,11 +6,47 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use hwc_ai_runtime::{config, ConfigError, Context, LogConfig, Shutdown, Validate};
+use hwc_ai_runtime::{config, daemons, ConfigError, Context, LogConfig, Shutdown, Validate};
 use serde::Deserialize;
 
 /// The built-in config: the default ports, probing the local stack.
-pub const DEFAULT: &str = include_str!("up.default.json");
+/// The default document less what the daemon table gives: each daemon's
+/// `listen`, the prober's target for each daemon, the assistant's router.
+const DEFAULT_BASE: &str = include_str!("up.default.json");
+
+/// The built-in `up` document (`--print-default`): `up.default.json`
+/// completed from the runtime's daemon table, so a daemon or port is
+/// written once.
+pub fn default_document() -> String {
+    use serde_json::{json, Map, Value};
+    let Ok(Value::Object(base)) = serde_json::from_str::<Value>(DEFAULT_BASE) else {
+        unreachable!("up.default.json is a JSON object");
+    };
+    let mut doc = Map::new();
+    for (name, section) in base {
+        let mut out = Map::new();
+        if let Some(d) = daemons::find(&name) {
+            out.insert("listen".into(), d.listen.into());
+        }
+        if let Value::Object(fields) = section {
+            out.extend(fields);
+        }
+        doc.insert(name, Value::Object(out));
+    }
+    if let Some(Value::Array(targets)) = doc.get_mut("prober").and_then(|p| p.get_mut("targets")) {
+        targets.extend(
+            daemons::ALL
+                .iter()
+                .map(|d| json!({"name": d.unit, "kind": "hwc-ai", "url": d.url})),
+        );
+    }
+    if let Some(Value::Object(assistant)) = doc.get_mut("assistant") {
+        assistant.insert("router".into(), json!({"url": daemons::ROUTER.url}));
+    }
+    let mut text = serde_json::to_string_pretty(&Value::Object(doc)).expect("JSON");
+    text.push('\n');
+    text
+}
 
 /// One section per daemon; a missing section gets the built-in default.
 #[derive(Debug, Deserialize)]
@@ -108,7 +144,7 @@ pub fn load(path: &Path) -> Result<UpConfig, ConfigError> {
 
 impl UpConfig {
     fn with_defaults(self) -> Result<Self, ConfigError> {
-        let default = parse(DEFAULT)?;
+        let default = parse(&default_document())?;
         let on = |name: &str| !self.off.iter().any(|o| o == name);
         Ok(Self {
             prober: self.prober.or(default.prober.filter(|_| on("prober"))),
@@ -125,12 +161,12 @@ impl UpConfig {
 
 pub fn main(file: Option<&Path>, print_default: bool) -> ExitCode {
     if print_default {
-        print!("{DEFAULT}");
+        print!("{}", default_document());
         return ExitCode::SUCCESS;
     }
     let loaded = match file {
         Some(path) => load(path),
-        None => parse(DEFAULT),
+        None => parse(&default_document()),
     }
     .and_then(UpConfig::with_defaults);
     let config = match loaded {
@@ -223,7 +259,7 @@ mod tests {
 
     #[test]
     fn default_config_is_valid_and_complete() {
-        let config = parse(DEFAULT).unwrap().with_defaults().unwrap();
+        let config = parse(&default_document()).unwrap().with_defaults().unwrap();
         let prober = config.prober.unwrap();
         assert_eq!(prober.listen, "127.0.0.1:9430");
         assert!(prober.targets.iter().any(|t| t.name == "ollama"));

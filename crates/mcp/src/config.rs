@@ -48,7 +48,7 @@ pub struct Config {
 }
 
 fn default_listen() -> String {
-    "127.0.0.1:9433".into()
+    hwc_ai_runtime::daemons::MCP.listen.into()
 }
 
 fn default_allowed_hosts() -> Vec<String> {

@@ -37,7 +37,7 @@ pub struct Config {
 /// Loopback only: metrics and health are for the local Prometheus and the
 /// `hwc-ai` command; exposing them is the operator's explicit choice.
 fn default_listen() -> String {
-    "127.0.0.1:9430".to_owned()
+    hwc_ai_runtime::daemons::PROBER.listen.to_owned()
 }
 
 /// Enough to probe a homelab's services all at once, few enough that a

@@ -56,7 +56,7 @@ pub struct Config {
 /// Loopback only: metrics, health and the reconcile trigger are for the
 /// local Prometheus and the `hwc-ai` command.
 fn default_listen() -> String {
-    "127.0.0.1:9431".to_owned()
+    hwc_ai_runtime::daemons::PULLER.listen.to_owned()
 }
 
 /// Where nixpkgs' `services.ollama` listens.

@@ -143,7 +143,7 @@ const RESERVED_PARAMS: &[&str] = &["model", "messages", "stream", "input"];
 /// Loopback only: the router fronts backends that may cost money or carry
 /// private data; exposing it is the operator's explicit choice.
 fn default_listen() -> String {
-    "127.0.0.1:9432".to_owned()
+    hwc_ai_runtime::daemons::ROUTER.listen.to_owned()
 }
 
 /// 8 MiB: a long conversation with a few inline images fits; a runaway

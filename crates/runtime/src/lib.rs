@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod daemon;
+pub mod daemons;
 pub mod http;
 pub mod logging;
 pub mod metrics;
