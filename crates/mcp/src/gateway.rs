@@ -656,6 +656,7 @@ async fn server_spec(
 async fn call_tool(
     AxumState(shared): AxumState<Arc<Shared>>,
     Path((name, tool)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
@@ -663,18 +664,26 @@ async fn call_tool(
         Ok(server) => server,
         Err(response) => return *response,
     };
-    let (outcome, response) = call(&shared, &server, &tool, &body).await;
+    let (outcome, response) = call(&shared, &server, &tool, &headers, &body).await;
     shared
         .metrics
         .call(&name, &tool, outcome, started.elapsed());
     response
 }
 
-async fn call(shared: &Shared, server: &Server, tool: &str, body: &[u8]) -> (Outcome, Response) {
+async fn call(
+    shared: &Shared,
+    server: &Server,
+    tool: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> (Outcome, Response) {
     let arguments = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::Map::new()
     } else {
-        match serde_json::from_slice::<Value>(body) {
+        // As every hwc-ai API reads JSON from scripts: curl's `-d` or no
+        // Content-Type is fine when the body is JSON.
+        match hwc_ai_runtime::http::parse_json_body::<Value>(headers, body) {
             Ok(Value::Object(map)) => map,
             Ok(_) => {
                 return (
@@ -686,15 +695,16 @@ async fn call(shared: &Shared, server: &Server, tool: &str, body: &[u8]) -> (Out
                     ),
                 )
             }
-            Err(err) => {
+            Err(rejection) => {
+                let kind = if rejection.status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    "unsupported_media_type"
+                } else {
+                    "invalid_request"
+                };
                 return (
                     Outcome::InvalidArguments,
-                    error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        format!("the body is not JSON: {err}"),
-                    ),
-                )
+                    error(rejection.status, kind, rejection.message),
+                );
             }
         }
     };
