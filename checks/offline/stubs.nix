@@ -22,6 +22,9 @@
 #   nixos/modules/services/monitoring/grafana.nix
 #                                               88c82ee3ecd674f2a7a7f599170d505260849c49
 #     (provision.enable, provision.{datasources,dashboards}.{settings,path})
+#   nixos/modules/config/users-groups.nix (users.users: the description is
+#     a passwd entry)
+# stubs-strict.nix proves that they reject what NixOS rejects.
 { lib }:
 let
   inherit (lib) mkOption types;
