@@ -23,8 +23,7 @@
 #                                               88c82ee3ecd674f2a7a7f599170d505260849c49
 #     (provision.enable, provision.{datasources,dashboards}.{settings,path})
 #   nixos/modules/config/users-groups.nix      b69a0b599fef1d6fd5aff59e1e07135fff17c359
-#     (users.users: the description is
-#     a passwd entry)
+#     (users.users: the description is a passwd entry)
 # stubs-strict.nix proves that they reject what NixOS rejects.
 { lib }:
 let
