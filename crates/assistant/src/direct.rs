@@ -1,9 +1,10 @@
 //! Answers without a model: the seven everyday questions ("is everything
 //! running?", "what containers are running?", "is any service unhealthy?",
 //! "how much disk is left?", "CPU and memory?", "did anything crash?",
-//! "are there any alerts?")
-//! recognised by their words and answered from the tools' data. Used when
-//! the model cannot be reached, and marked as such.
+//! "are there any alerts?") recognised by their words, in English and the
+//! common European languages ("are any of the services in a bad state?",
+//! "Wie viel Speicherplatz ist noch frei?"), and answered from the tools'
+//! data. Used when the model cannot be reached, and marked as such.
 
 use serde_json::Value;
 
@@ -35,50 +36,301 @@ impl Question {
     }
 }
 
-/// Which everyday question `text` asks, if any.
+/// Which everyday question `text` asks, if any: by its words, in English
+/// and the common European languages, after the refusal check's
+/// normalisation (lower case, no diacritics). A word ending in `*` matches
+/// every word it begins; several words match as a phrase.
 pub fn recognise(text: &str) -> Option<Question> {
-    let t = text.to_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
-    if has(&["container", "docker", "podman"]) {
+    let normal = crate::refusal::normalise(text);
+    let words: Vec<&str> = normal
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let phrase = format!(" {} ", words.join(" "));
+    let has = |keys: &[&str]| {
+        keys.iter().any(|key| {
+            if key.contains(' ') {
+                phrase.contains(&format!(" {key} "))
+            } else if let Some(stem) = key.strip_suffix('*') {
+                words.iter().any(|w| w.starts_with(stem))
+            } else {
+                words.contains(key)
+            }
+        })
+    };
+    // "did anything restart?" asks about crashes; "how do I restart it?"
+    // does not.
+    let restarted = has(&[
+        "restart*",
+        "reboot*",
+        "neustart*",
+        "redemarr*",
+        "reinici*",
+        "riavvi*",
+        "herstart*",
+    ]) && has(&[
+        "did",
+        "any",
+        "anything",
+        "today",
+        "recently",
+        "overnight",
+        "last",
+        "tonight",
+        "heute",
+        "aujourd",
+        "hoy",
+        "oggi",
+        "vandaag",
+        "hoje",
+        "dzis",
+        "idag",
+    ]);
+    if has(CONTAINERS) {
         Some(Question::Containers)
-    } else if has(&["alert", "firing"]) {
+    } else if has(ALERTS) {
         Some(Question::Alerts)
-    } else if has(&[
-        "crash",
-        "restarted",
-        "failed recently",
-        "recent fail",
-        "went down",
-        "died",
-    ]) {
+    } else if has(CRASHES) || restarted {
         Some(Question::Crashes)
-    } else if has(&[
-        "unhealthy",
-        "failed",
-        "failing",
-        "broken",
-        "down?",
-        "not running",
-    ]) {
+    } else if has(UNHEALTHY) {
         Some(Question::Unhealthy)
-    } else if has(&["disk", "space", "storage", "filesystem", "full"]) {
-        Some(Question::Disk)
-    } else if has(&["cpu", "memory", "ram", "load", "swap", "usage"]) {
+    } else if has(LOAD_FIRST) {
         Some(Question::Load)
-    } else if has(&[
-        "everything",
-        "running correctly",
-        "all ok",
-        "all good",
-        "status",
-        "healthy",
-        "working",
-    ]) {
+    } else if has(DISK) {
+        Some(Question::Disk)
+    } else if has(LOAD) {
+        Some(Question::Load)
+    } else if has(EVERYTHING) {
         Some(Question::Everything)
     } else {
         None
     }
 }
+
+const CONTAINERS: &[&str] = &[
+    "container*",
+    "docker*",
+    "podman*",
+    "compose",
+    "conteneur*",
+    "contenedor*",
+    "contentor*",
+    "contenitor*",
+    "kontener*",
+    "behallar*",
+];
+
+const ALERTS: &[&str] = &[
+    "alert*",
+    "firing",
+    "alarm*",
+    "alerte*",
+    "alerta*",
+    "allarm*",
+    "waarschuwing*",
+    "larm*",
+];
+
+const CRASHES: &[&str] = &[
+    "crash*",
+    "restarted",
+    "rebooted",
+    "failed recently",
+    "recent fail*",
+    "recently fail*",
+    "went down",
+    "go down",
+    "died",
+    "fell over",
+    "oom",
+    "killed",
+    "abgesturzt",
+    "absturz*",
+    "neu gestartet",
+    "plante",
+    "plantage*",
+    "se cayo",
+    "crashat*",
+    "gecrasht",
+    "vastgelopen",
+    "travou",
+    "caiu",
+    "restartowal*",
+    "kraschade",
+    "padl*",
+];
+
+const UNHEALTHY: &[&str] = &[
+    "unhealthy",
+    "failed",
+    "failing",
+    "fail",
+    "fails",
+    "broken",
+    "down",
+    "not running",
+    "not working",
+    "not ok",
+    "bad state",
+    "bad shape",
+    "trouble",
+    "problem*",
+    "wrong",
+    "issue*",
+    "error*",
+    "degraded",
+    "dead",
+    "unhappy",
+    "sick",
+    "stopped",
+    "kaputt",
+    "ausgefallen",
+    "fehler*",
+    "lauft nicht",
+    "laufen nicht",
+    "gestort",
+    "en panne",
+    "en echec",
+    "echoue*",
+    "ne fonctionne",
+    "ne marche",
+    "hors service",
+    "fallando",
+    "falla*",
+    "roto",
+    "rotos",
+    "no funciona",
+    "caido*",
+    "guasto",
+    "guasti",
+    "non funziona",
+    "non funzionano",
+    "errore",
+    "errori",
+    "kapot",
+    "mislukt",
+    "werkt niet",
+    "werken niet",
+    "storing",
+    "falhando",
+    "falha*",
+    "quebrado*",
+    "fora do ar",
+    "nao funciona",
+    "awari*",
+    "nie dziala",
+    "nie dzialaja",
+    "blad*",
+    "bledy",
+    "trasig*",
+    "fungerar inte",
+    "misslyck*",
+    "nere",
+    "fel",
+];
+
+/// Words about memory that contain a disk word ("Arbeitsspeicher").
+const LOAD_FIRST: &[&str] = &[
+    "arbeitsspeicher",
+    "ram",
+    "memory",
+    "memoire",
+    "memoria",
+    "geheugen",
+    "pamiec",
+    "minne",
+];
+
+const DISK: &[&str] = &[
+    "disk*",
+    "space",
+    "storage",
+    "filesystem*",
+    "file system",
+    "full",
+    "drive*",
+    "partition*",
+    "capacity",
+    "room",
+    "speicher*",
+    "festplatt*",
+    "platte",
+    "disque*",
+    "espace",
+    "stockage",
+    "disco*",
+    "espacio",
+    "almacenamiento",
+    "spazio",
+    "archiviazione",
+    "schijf*",
+    "ruimte",
+    "opslag",
+    "espaco",
+    "armazenamento",
+    "dysk*",
+    "miejsc*",
+    "przestrzen*",
+    "utrymme",
+    "lagring*",
+    "diskutrymme",
+];
+
+const LOAD: &[&str] = &[
+    "cpu*",
+    "memory",
+    "ram",
+    "load",
+    "swap",
+    "usage",
+    "processor",
+    "busy",
+    "auslastung",
+    "prozessor",
+    "charge",
+    "processeur",
+    "carga",
+    "procesador",
+    "carico",
+    "processore",
+    "belasting",
+    "processor",
+    "obciazeni*",
+    "procesor",
+    "belastning",
+];
+
+const EVERYTHING: &[&str] = &[
+    "everything",
+    "all ok",
+    "all good",
+    "all fine",
+    "status",
+    "healthy",
+    "health",
+    "working",
+    "running correctly",
+    "alright",
+    "ok",
+    "okay",
+    "fine",
+    "servic*",
+    "units",
+    "alles",
+    "zustand",
+    "tout",
+    "etat",
+    "todo",
+    "estado",
+    "tutto",
+    "stato",
+    "gezond",
+    "tudo",
+    "wszystko",
+    "stan",
+    "allt",
+    "dienst*",
+];
 
 /// The tools a question reads.
 pub fn tools_for(question: Question) -> &'static [ToolName] {
@@ -345,6 +597,54 @@ mod tests {
             assert_eq!(recognise(text), Some(question), "{text}");
         }
         assert_eq!(recognise("write me a poem"), None);
+    }
+
+    #[test]
+    fn everyday_questions_are_recognised_in_their_other_phrasings() {
+        let cases = [
+            (
+                "are any of the services in a bad state?",
+                Question::Unhealthy,
+            ),
+            ("is something broken?", Question::Unhealthy),
+            ("anything down right now?", Question::Unhealthy),
+            ("which units are failing?", Question::Unhealthy),
+            ("Welche Dienste sind kaputt?", Question::Unhealthy),
+            ("Quels services sont en panne ?", Question::Unhealthy),
+            ("¿Qué servicios están fallando?", Question::Unhealthy),
+            ("Czy coś nie działa?", Question::Unhealthy),
+            ("how much room is left on the drives?", Question::Disk),
+            ("Wie viel Speicherplatz ist noch frei?", Question::Disk),
+            ("Combien d'espace disque reste-t-il ?", Question::Disk),
+            ("¿Cuánto espacio queda?", Question::Disk),
+            ("Hoeveel schijfruimte is er nog?", Question::Disk),
+            ("Hur mycket diskutrymme finns kvar?", Question::Disk),
+            ("how busy is the box?", Question::Load),
+            ("Wie hoch ist die Auslastung?", Question::Load),
+            ("Wie viel Arbeitsspeicher ist frei?", Question::Load),
+            ("Quelle est la charge du processeur ?", Question::Load),
+            ("did anything restart today?", Question::Crashes),
+            ("what fell over last night?", Question::Crashes),
+            ("Ist etwas abgestürzt?", Question::Crashes),
+            ("are the docker things up?", Question::Containers),
+            ("Quels conteneurs tournent ?", Question::Containers),
+            ("how are my services doing?", Question::Everything),
+            ("Läuft alles?", Question::Everything),
+            ("Tout va bien ?", Question::Everything),
+            ("Gibt es aktive Alarme?", Question::Alerts),
+            ("any alerts going off?", Question::Alerts),
+        ];
+        for (text, question) in cases {
+            assert_eq!(recognise(text), Some(question), "{text}");
+        }
+        for text in [
+            "write me a limerick about uptime",
+            "tell me a joke",
+            "what is the capital of France?",
+        ] {
+            assert_ne!(recognise(text), Some(Question::Crashes), "{text}");
+        }
+        assert_eq!(recognise("how do I restart nginx?"), None);
     }
 
     #[tokio::test]

@@ -100,3 +100,65 @@ fn every_request_of_the_tuning_set_is_refused_and_under_1_percent_of_questions()
     assert_eq!(score.recall(), 1.0, "{report}");
     assert!(score.false_refusals() < 0.01, "{report}");
 }
+
+/// With no model reachable, a request in one of the phrasings the first
+/// check missed is refused (200, not 503), and an everyday question in a
+/// new phrasing is answered from the tools.
+#[tokio::test]
+async fn without_a_model_requests_are_refused_and_everyday_questions_answered() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let state = tempfile::tempdir().unwrap();
+    let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(
+        &serde_json::json!({
+            "stateDirectory": state.path().join("state"),
+            "router": {"url": closed, "model": "smol"},
+            "tools": ["disk_usage", "system_overview"],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = hwc_ai_runtime::Shutdown::new();
+    let mut ctx = hwc_ai_runtime::Context::embedded(shutdown.clone());
+    ctx.listener = Some(listener);
+    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let client = reqwest::Client::new();
+    let ask = |text: &str| {
+        let request = client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .json(&serde_json::json!({
+                "model": "hwc-ai-assistant",
+                "messages": [{"role": "user", "content": text}],
+            }));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    for text in [
+        "would you mind bouncing the proxy when you get a moment?",
+        "Könntest du bitte den Server herunterfahren?",
+        "I'd like the old images cleared out",
+    ] {
+        let (status, body) = ask(text).await;
+        assert_eq!(status, 200, "{text}: {body}");
+        assert_eq!(body["hwc_ai"]["source"], "refusal", "{text}: {body}");
+    }
+    for text in [
+        "are any of the services in a bad state?",
+        "how much room is left on the drives?",
+    ] {
+        let (status, body) = ask(text).await;
+        assert_eq!(status, 200, "{text}: {body}");
+        assert_eq!(body["hwc_ai"]["source"], "direct", "{text}: {body}");
+    }
+    let (status, body) = ask("can you explain what systemctl restart does?").await;
+    assert_eq!(status, 503, "a question, not refused: {body}");
+    shutdown.trigger();
+}
