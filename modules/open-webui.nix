@@ -357,7 +357,7 @@ in
         }
         {
           assertion = cfg.router.enable || cfg.assistant.enable || cfg.ollama.keepNativeConnection;
-          message = "hwc.ai.open-webui: no model connection (router, assistant and Ollama all off)";
+          message = "hwc.ai.open-webui: no model connection: enable the router (hwc.ai.enable), the assistant (hwc.ai.assistant.enable) or ollama.keepNativeConnection, or set router.url";
         }
       ]
       ++ lib.mapAttrsToList (option: v: {
