@@ -199,8 +199,26 @@ in
       group = field types.str "The group that may use `containers.socket` (e.g. `docker`).";
     };
     alerts = {
-      alertmanagerUrl = field types.str "Alertmanager's URL, for the `alerts` tool.";
-      prometheusUrl = field types.str "Prometheus's URL, when there is no Alertmanager.";
+      alertmanagerUrl = mkOption {
+        type = types.nullOr types.str;
+        default =
+          let
+            am = config.services.prometheus.alertmanager;
+          in
+          if am.enable then net.httpUrl am.listenAddress am.port else null;
+        defaultText = lib.literalMD "this host's Alertmanager (`services.prometheus.alertmanager`) when it runs one";
+        description = "Alertmanager's URL, for the `alerts` tool.";
+      };
+      prometheusUrl = mkOption {
+        type = types.nullOr types.str;
+        default =
+          let
+            prometheus = config.services.prometheus;
+          in
+          if prometheus.enable then net.httpUrl prometheus.listenAddress prometheus.port else null;
+        defaultText = lib.literalMD "this host's Prometheus (`services.prometheus`) when it runs one";
+        description = "Prometheus's URL, for the `alerts` tool when there is no Alertmanager (its firing alerts).";
+      };
     };
     runbooks = field types.str "A directory of Markdown runbooks for `docs_search`.";
 

@@ -574,6 +574,18 @@ in
             default = [ ];
           };
           globalConfig.scrape_interval = mkOpt types.str;
+          # nixos/modules/services/monitoring/prometheus/alertmanager.nix
+          alertmanager = {
+            inherit enable;
+            listenAddress = mkOption {
+              type = types.str;
+              default = "";
+            };
+            port = mkOption {
+              type = types.port;
+              default = 9093;
+            };
+          };
         };
 
         # nixos/modules/services/monitoring/grafana.nix: `provision`, its

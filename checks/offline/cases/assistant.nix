@@ -60,7 +60,8 @@
           agent = { };
           sessions = { };
           containers.socket = "/run/docker.sock";
-          alerts = { };
+          # this host's Prometheus, for lack of an Alertmanager
+          alerts.prometheusUrl = "http://127.0.0.1:9090";
           homeAssistant = {
             url = "https://ha.lan:8123";
             token.credential = "assistant-ha-token";

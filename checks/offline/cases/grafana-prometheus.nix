@@ -1,5 +1,6 @@
-# Grafana and Prometheus on the same host: the alert rules are loaded, and
-# Grafana gets this Prometheus as a data source and the dashboards.
+# Grafana, Prometheus and Alertmanager on the same host: the alert rules
+# are loaded, Grafana gets this Prometheus as a data source and the
+# dashboards, and the assistant's alerts tool asks this Alertmanager.
 {
   config = {
     hwc.ai.enable = true;
@@ -8,8 +9,13 @@
       listenAddress = "0.0.0.0";
       port = 9091;
       globalConfig.scrape_interval = "30s";
+      alertmanager.enable = true;
     };
     services.grafana.enable = true;
+    hwc.ai.assistant = {
+      enable = true;
+      router.model = "llama3.2:3b";
+    };
   };
 
   expect =
@@ -19,6 +25,14 @@
       providers = provision.dashboards.settings.providers;
     in
     [
+      {
+        what = "the assistant's alerts tool asks this host's Alertmanager (and Prometheus)";
+        got = config.hwc.ai.assistant.settings.alerts;
+        want = {
+          alertmanagerUrl = "http://127.0.0.1:9093";
+          prometheusUrl = "http://127.0.0.1:9091";
+        };
+      }
       {
         what = "the alert rules are a rule file of Prometheus";
         got = map baseNameOf config.services.prometheus.ruleFiles;
