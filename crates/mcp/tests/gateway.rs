@@ -322,3 +322,76 @@ async fn a_killed_server_is_reported_by_its_signal_every_time() {
     }
     gateway.stop().await;
 }
+
+/// One JSON-RPC request to `/mcp/echo`, answered as JSON or as SSE.
+async fn rpc(gateway: &Gateway, version: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(gateway.url("/mcp/echo"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", version)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let json = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or(&text);
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// `server/discover` as mcp 2.x's client sends it first (Open WebUI's):
+/// the gateway lists only the versions it speaks, those reached through
+/// `initialize`, so the client falls back to it; a request that claims
+/// 2026-07-28 is told which versions there are.
+#[tokio::test]
+async fn discover_lists_only_the_versions_the_gateway_speaks() {
+    let echo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../checks/debian-vm/guest/mcp-echo-server.py"
+    );
+    let gateway = Gateway::start(json!({
+        "servers": [{"name": "echo", "command": "python3", "args": [echo]}]
+    }))
+    .await;
+    gateway
+        .wait_for("echo", Duration::from_secs(20), |e| e["state"] == "up")
+        .await;
+    let meta = |version: &str| {
+        json!({
+            "io.modelcontextprotocol/protocolVersion": version,
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities": {}
+        })
+    };
+    let discovered = rpc(
+        &gateway,
+        "2025-11-25",
+        json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover",
+               "params": {"_meta": meta("2025-11-25")}}),
+    )
+    .await;
+    assert_eq!(
+        discovered["result"]["supportedVersions"],
+        json!(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]),
+        "{discovered}"
+    );
+    let modern = rpc(
+        &gateway,
+        "2026-07-28",
+        json!({"jsonrpc": "2.0", "id": 2, "method": "server/discover",
+               "params": {"_meta": meta("2026-07-28")}}),
+    )
+    .await;
+    assert!(modern["error"].is_object(), "{modern}");
+    assert!(
+        !modern["error"]["data"]
+            .to_string()
+            .contains("2026-07-28\"]"),
+        "{modern}"
+    );
+    gateway.stop().await;
+}
