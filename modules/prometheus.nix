@@ -1,4 +1,5 @@
-# Prometheus scrapes every hwc-ai daemon when this host runs Prometheus.
+# Prometheus scrapes every hwc-ai daemon, and evaluates hwc-ai's alert rules
+# (prometheus/alert-rules.yml), when this host runs Prometheus.
 { config, lib, ... }:
 let
   inherit (lib) mkOption types;
