@@ -128,10 +128,32 @@ const COMMANDS: &[&str] = &[
 /// Recognises a request to change state; `None` for everything else.
 pub fn check(text: &str) -> Option<Refusal> {
     let normal = normalise(text);
-    sentences(&normal)
-        .iter()
-        .find_map(|sentence| sentence_action(sentence))
-        .map(refuse)
+    let mut after_question = false;
+    for sentence in sentences(&normal) {
+        // "What do you recommend, restart or reload?": a choice offered
+        // to a question is part of it.
+        if after_question && is_choice(&tokens(&sentence).words) {
+            continue;
+        }
+        if let Some(action) = sentence_action(&sentence) {
+            return Some(refuse(action));
+        }
+        let words = tokens(&sentence).words;
+        let (start, _) = strip_openers(&words);
+        after_question = words.get(start).is_some() && is_question(&words[start..]);
+    }
+    None
+}
+
+/// "restart or reload", "stop or kill it": alternatives, not an order.
+fn is_choice(words: &[String]) -> bool {
+    words.len() <= 5
+        && words.iter().skip(1).any(|w| {
+            matches!(
+                w.as_str(),
+                "or" | "oder" | "ou" | "o" | "of" | "lub" | "eller" | "versus" | "vs"
+            )
+        })
 }
 
 /// Lower case, no diacritics, contractions expanded, chat spellings
@@ -172,6 +194,15 @@ pub fn normalise(text: &str) -> String {
         };
         let word = word.replace('\'', " ");
         let word = split_clitics(&word);
+        // Intensifiers change nothing: "I would *really* appreciate".
+        if matches!(
+            word.as_str(),
+            "really" | "actually" | "truly" | "kindly" | "possibly"
+        ) {
+            out.push_str(tail);
+            out.push(' ');
+            continue;
+        }
         let word = match CHAT.iter().find(|(from, _)| *from == word) {
             Some((_, to)) => (*to).to_owned(),
             None => word,
@@ -535,6 +566,9 @@ fn analyse(segment: &Segment) -> Analysis {
     if let Some(action) = noun_at(rest) {
         return request(action, false);
     }
+    if let Some(action) = welcomed(rest) {
+        return request(action, false);
+    }
     if let Some(action) = wished(words, start) {
         return request(action, false);
     }
@@ -573,7 +607,19 @@ fn strip_openers(words: &[String]) -> (usize, bool) {
         let desire =
             longest(rest, DESIRES).filter(|&n| n > 1 || !CAUSATIVES.contains(&rest[0].as_str()));
         let filler = longest(rest, FILLERS);
-        let best = [request, desire, filler].into_iter().flatten().max();
+        // "je veux *que* ...", "ich möchte, *dass* ...": after a wish.
+        let subordinator = (marked
+            && rest.first().is_some_and(|w| {
+                matches!(
+                    w.as_str(),
+                    "que" | "che" | "dass" | "dat" | "att" | "zeby" | "that"
+                )
+            }))
+        .then_some(1);
+        let best = [request, desire, filler, subordinator]
+            .into_iter()
+            .flatten()
+            .max();
         match best {
             Some(n) => {
                 if request == Some(n) || desire == Some(n) {
@@ -1056,11 +1102,29 @@ fn performed(rest: &[String]) -> Option<&'static str> {
         return None;
     }
     (n..(n + 4).min(rest.len())).find_map(|i| {
+        if rest[0] == "give" && GRANTS.contains(&rest[i].as_str()) {
+            return Some("allow");
+        }
         let (action, m) = longest_table(&rest[i..], NOUNS)?;
         let after = rest.get(i + m).map(String::as_str);
         (!after.is_some_and(|w| INFO_NOUNS.contains(&w) && w != "of" && w != "on")
             && !rest[n..].iter().any(|w| FINITE.contains(&w.as_str())))
         .then_some(action)
+    })
+}
+
+/// "restarting nginx would be great", "a reboot would help": an action
+/// named, then welcomed.
+fn welcomed(rest: &[String]) -> Option<&'static str> {
+    let welcome = (1..rest.len()).any(|i| longest(&rest[i..], WOULD_BE_GOOD).is_some());
+    if !welcome {
+        return None;
+    }
+    verb_at(rest, true).map(|(action, _)| action).or_else(|| {
+        let at = rest
+            .iter()
+            .position(|w| !matches!(w.as_str(), "a" | "an" | "the" | "quick"))?;
+        longest_table(&rest[at..], NOUNS).map(|(action, _)| action)
     })
 }
 

@@ -109,6 +109,7 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "start",
         &[
+            "begin",
             "start",
             "boot",
             "launch",
@@ -590,6 +591,8 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "block",
         &[
+            "unlock",
+            "lock",
             "block",
             "unblock",
             "ban",
@@ -723,6 +726,9 @@ pub const PHRASAL: &[(&str, &[&str], &str)] = &[
     ("start", &["up", "back"], "start"),
     ("boot", &["up"], "start"),
     ("turn", &["off"], "turn off"),
+    ("turn", &["up", "down"], "change"),
+    ("schmeiss", &["weg", "raus"], "delete"),
+    ("wirf", &["weg"], "delete"),
     ("turn", &["on"], "turn on"),
     ("switch", &["off"], "switch off"),
     ("switch", &["on"], "switch on"),
@@ -778,6 +784,9 @@ pub const PHRASAL: &[(&str, &[&str], &str)] = &[
 /// ("write the config", "set the hostname to x"; not "write me a summary",
 /// "make it brief", "add the numbers up").
 pub const AMBIGUOUS: &[&str] = &[
+    "lock",
+    "unlock",
+    "begin",
     "point",
     "create",
     "make",
@@ -1389,6 +1398,8 @@ pub const PARTICIPLES: &[(&str, &[&str])] = &[
     (
         "delete",
         &[
+            "out of the way",
+            "away",
             "deleted",
             "removed",
             "erased",
@@ -1524,6 +1535,40 @@ pub const PARTICIPLES: &[(&str, &[&str])] = &[
 /// Words a clause opens with when it asks or tells something, not for an
 /// action: wh-words, inverted auxiliaries, and verbs that only read.
 pub const QUESTION_HEADS: &[&str] = &[
+    "dirmi",
+    "dire",
+    "dimmi",
+    "dime",
+    "decirme",
+    "decir",
+    "dizer",
+    "diga",
+    "me",
+    "sagen",
+    "zeggen",
+    "vertellen",
+    "vertel",
+    "powiedziec",
+    "powiedz",
+    "beratta",
+    "saga",
+    "mostrarmi",
+    "mostrarme",
+    "mostrar",
+    "mostrare",
+    "zeigen",
+    "montrer",
+    "laten",
+    "pokazac",
+    "visa",
+    "erzahlen",
+    "erzahl",
+    "raconter",
+    "contar",
+    "cuentame",
+    "raccontare",
+    "spiegarmi",
+    "explicarme",
     // en
     "what",
     "which",
@@ -1948,6 +1993,25 @@ pub const GOVERNING: &[&str] = &[
 
 /// Openings that ask for an action; what follows is the request.
 pub const REQUEST_OPENERS: &[&str] = &[
+    "would it be possible to",
+    "would it be possible for you to",
+    "is it possible to",
+    "can i get you to",
+    "could i get you to",
+    "can i ask you to",
+    "could i ask you to",
+    "may i ask you to",
+    "have a go at",
+    "have a crack at",
+    "take a stab at",
+    "try",
+    "go ahead with",
+    "proceed with",
+    "confirm",
+    "approve",
+    "authorise",
+    "authorize",
+    "yes to",
     "any chance you could",
     "any chance you can",
     "find the time to",
@@ -2306,8 +2370,6 @@ pub const FILLERS: &[&str] = &[
     "once more",
     "one more time",
     "also please",
-    "que",
-    "che",
     "mal",
     "doch",
     "jetzt",
@@ -2972,4 +3034,38 @@ pub const PERFORMERS: &[&str] = &[
     "gjor",
     "zrob",
     "faca",
+];
+
+/// What a performing verb may also give: "give bob sudo rights".
+pub const GRANTS: &[&str] = &[
+    "sudo",
+    "access",
+    "rights",
+    "permission",
+    "permissions",
+    "root",
+    "admin",
+];
+
+/// What makes a gerund or an action noun a wish: "restarting nginx *would
+/// be great*".
+pub const WOULD_BE_GOOD: &[&str] = &[
+    "would be great",
+    "would be nice",
+    "would be good",
+    "would be helpful",
+    "would be appreciated",
+    "would be awesome",
+    "would be lovely",
+    "would be ideal",
+    "would help",
+    "is needed",
+    "is required",
+    "is necessary",
+    "is in order",
+    "please",
+    "asap",
+    "thanks",
+    "would be perfect",
+    "would be best",
 ];
