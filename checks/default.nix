@@ -4,9 +4,9 @@
 # - clippy (-D warnings) and rustfmt
 # - module-eval: the cases of checks/offline/cases/ through lib.evalModules,
 #   and the flake's outputs (checks/offline/flake-outputs.nix)
-# - unit-score: the prober's, the router's and the MCP gateway's units, and
-#   a wrapped MCP server's, as NixOS renders them, scored by
-#   `systemd-analyze security` (exposure at most 1.5)
+# - unit-score: every daemon's unit (modules/lib/daemons.nix), and a wrapped
+#   MCP server's, as NixOS renders them, scored by `systemd-analyze security`
+#   (exposure at most 1.5)
 # - one NixOS VM test per file in checks/nixos/, named after the file:
 #   adding a scenario is adding a file.
 { pkgs, self }:
@@ -15,6 +15,8 @@ let
   inherit (pkgs.stdenv.hostPlatform) system;
 
   package = self.packages.${system}.default;
+
+  daemons = import ../modules/lib/daemons.nix;
 
   # One VM test: the file is a test module (nodes, testScript); every node
   # gets hwc-ai's module, and every test a global deadline.
@@ -43,13 +45,19 @@ let
   moduleFailures = lib.filter (result: !result.ok) moduleResults;
 
   # The units exactly as a NixOS system with `hwc.ai.enable = true` gets them,
-  # plus one stdio MCP server (the Debian VM's echo server) for the gateway
-  # and a wrapper's unit.
+  # with every daemon of the table enabled and what some need to run: a
+  # model for the puller and the assistant, one stdio MCP server (the Debian
+  # VM's echo server) for the gateway and a wrapper's unit.
   nixos = pkgs.nixos {
-    imports = [ self.nixosModules.default ];
+    imports = [
+      self.nixosModules.default
+    ]
+    ++ map (daemon: lib.setAttrByPath (daemon.option ++ [ "enable" ]) true) daemons.all;
     boot.isContainer = true;
     system.stateVersion = lib.trivial.release;
     hwc.ai.enable = true;
+    hwc.ai.models = [ "llama3.2:3b" ];
+    hwc.ai.assistant.router.model = "llama3.2:3b";
     hwc.ai.mcp.servers.echo = {
       command = "${pkgs.python3}/bin/python3";
       args = [ "${./debian-vm/guest/mcp-echo-server.py}" ];
@@ -104,12 +112,7 @@ vmTests
 
   unit-score = pkgs.runCommand "hwc-ai-unit-score" { nativeBuildInputs = [ pkgs.systemd ]; } ''
     for unit in ${
-      lib.concatMapStringsSep " " unitFile [
-        "hwc-ai-prober"
-        "hwc-ai-router"
-        "hwc-ai-mcp"
-        "hwc-ai-mcp-server-echo"
-      ]
+      lib.concatMapStringsSep " " unitFile (daemons.units ++ [ "hwc-ai-mcp-server-echo" ])
     }; do
       systemd-analyze security --offline=true --threshold=15 "$unit" | tee -a $out
     done

@@ -20,7 +20,8 @@ let
   pkg = config.hwc.ai.package;
   net = import ./lib/net.nix;
   assistant = import ./lib/assistant.nix;
-  inherit (import ./lib/prober.nix) compact;
+  daemon = (import ./lib/daemons.nix).assistant;
+  inherit (import ./lib/util.nix) compact;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
   inherit (settingsLib) defaultsDeep field;
@@ -131,7 +132,7 @@ in
     };
     port = mkOption {
       type = types.port;
-      default = 9434;
+      default = daemon.port;
       description = "Its port.";
     };
     openFirewall = mkOption {

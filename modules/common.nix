@@ -23,7 +23,7 @@ in
       default = { };
       description = ''
         Every hwc-ai daemon this configuration runs, keyed by unit name. Each
-        daemon's module adds itself here; `health.nix` probes them and
+        daemon's module adds itself here; `prober.nix` probes them and
         `prometheus.nix` scrapes them.
       '';
       type = types.attrsOf (

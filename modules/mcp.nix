@@ -22,6 +22,7 @@ let
   pkg = config.hwc.ai.package;
   net = import ./lib/net.nix;
   mcp = import ./lib/mcp.nix;
+  daemon = (import ./lib/daemons.nix).mcp;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
   inherit (settingsLib) defaultsDeep field;
@@ -285,7 +286,7 @@ in
 
     port = mkOption {
       type = types.port;
-      default = 9433;
+      default = daemon.port;
       description = "Their port.";
     };
 

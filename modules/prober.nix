@@ -1,7 +1,7 @@
 # hwc-ai-prober: probes every AI service on an interval, exports Prometheus
 # metrics, alerts on state changes (docs/prober.md).
 #
-# The typed options below feed `hwc.ai.health.settings` through `mkDefault`,
+# The typed options below feed `hwc.ai.prober.settings` through `mkDefault`,
 # so any field of the rendered document can be overridden there. The
 # document is checked by `hwc-ai-prober --check-config` at build time.
 {
@@ -13,21 +13,21 @@
 let
   inherit (lib) mkOption types;
 
-  cfg = config.hwc.ai.health;
+  cfg = config.hwc.ai.prober;
   pkg = config.hwc.ai.package;
   net = import ./lib/net.nix;
   prober = import ./lib/prober.nix;
+  util = import ./lib/util.nix;
+  daemon = (import ./lib/daemons.nix).prober;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
   inherit (settingsLib) defaultsDeep field;
   settingsFormat = settingsLib.format;
 
-
-
   secretType = types.submodule {
     options = {
       file = field types.str "Absolute path of a file holding the secret, readable by the daemon.";
-      credential = field types.str "Name of a systemd credential, declared in `hwc.ai.health.credentials`.";
+      credential = field types.str "Name of a systemd credential, declared in `hwc.ai.prober.credentials`.";
     };
   };
 
@@ -64,10 +64,10 @@ let
           insecureSkipVerify = field types.bool "Skip certificate verification.";
         };
       }) "TLS settings.";
-      interval = field types.str "Overrides `hwc.ai.health.interval`.";
-      timeout = field types.str "Overrides `hwc.ai.health.timeout`.";
-      failureThreshold = field types.ints.positive "Overrides `hwc.ai.health.failureThreshold`.";
-      successThreshold = field types.ints.positive "Overrides `hwc.ai.health.successThreshold`.";
+      interval = field types.str "Overrides `hwc.ai.prober.interval`.";
+      timeout = field types.str "Overrides `hwc.ai.prober.timeout`.";
+      failureThreshold = field types.ints.positive "Overrides `hwc.ai.prober.failureThreshold`.";
+      successThreshold = field types.ints.positive "Overrides `hwc.ai.prober.successThreshold`.";
     };
   };
 
@@ -122,12 +122,39 @@ let
   };
 
   missingCredentials = lib.filter (name: !(cfg.credentials ? ${name})) (
-    prober.credentialsUsed cfg.settings
+    util.credentialsUsed cfg.settings
   );
-  duplicates = prober.duplicateNames (cfg.settings.targets or [ ]);
 in
 {
-  options.hwc.ai.health = {
+  # The options were `hwc.ai.health.*` before they took the daemon's name,
+  # as every other daemon's do: each old name sets the new option and warns
+  # at every build until the configuration uses the new one (nixpkgs'
+  # mkRenamedOptionModule, as modules/migration.nix does for the older
+  # `hwc.server.ai.*`). One alias per option: a rename of the whole
+  # `hwc.ai.health` set would not carry its sub-options.
+  imports =
+    map
+      (
+        path:
+        lib.mkRenamedOptionModule ([ "hwc" "ai" "health" ] ++ path) (daemon.option ++ path)
+      )
+      [
+        [ "enable" ]
+        [ "listenAddress" ]
+        [ "port" ]
+        [ "openFirewall" ]
+        [ "interval" ]
+        [ "timeout" ]
+        [ "failureThreshold" ]
+        [ "successThreshold" ]
+        [ "defaultTargets" ]
+        [ "targets" ]
+        [ "alerts" "webhooks" ]
+        [ "credentials" ]
+        [ "settings" ]
+      ];
+
+  options.hwc.ai.prober = {
     enable = mkOption {
       type = types.bool;
       default = config.hwc.ai.enable;
@@ -144,7 +171,7 @@ in
 
     port = mkOption {
       type = types.port;
-      default = 9430;
+      default = daemon.port;
       description = "Port of the prober's `/metrics` and `/health`.";
     };
 
@@ -242,24 +269,20 @@ in
   config = lib.mkIf cfg.enable {
     assertions = [
       {
-        assertion = duplicates == [ ];
-        message = "hwc.ai.health: target names must be unique; repeated: ${lib.concatStringsSep ", " duplicates}";
-      }
-      {
         assertion = missingCredentials == [ ];
-        message = "hwc.ai.health: credentials used but not declared in hwc.ai.health.credentials: ${lib.concatStringsSep ", " missingCredentials}";
+        message = "hwc.ai.prober: credentials used but not declared in hwc.ai.prober.credentials: ${lib.concatStringsSep ", " missingCredentials}";
       }
     ]
     ++ lib.mapAttrsToList (name: path: {
       assertion = lib.hasPrefix "/" path;
-      message = "hwc.ai.health.credentials.${name}: `${path}` is not an absolute path";
+      message = "hwc.ai.prober.credentials.${name}: `${path}` is not an absolute path";
     }) cfg.credentials;
 
     warnings = lib.mapAttrsToList (
-      name: _: "hwc.ai.health.credentials.${name} is in the Nix store, which every local user can read"
+      name: _: "hwc.ai.prober.credentials.${name} is in the Nix store, which every local user can read"
     ) (lib.filterAttrs (_: path: lib.hasPrefix "/nix/store/" path) cfg.credentials);
 
-    hwc.ai.health.settings = defaultsDeep document;
+    hwc.ai.prober.settings = defaultsDeep document;
 
     # The prober is scraped like every daemon, but does not probe itself.
     hwc.ai.internal.daemons.hwc-ai-prober = {

@@ -19,6 +19,7 @@ let
   pkg = config.hwc.ai.package;
   net = import ./lib/net.nix;
   puller = import ./lib/puller.nix;
+  daemon = (import ./lib/daemons.nix).puller;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
   inherit (settingsLib) defaultsDeep field;
@@ -105,7 +106,7 @@ in
 
     port = mkOption {
       type = types.port;
-      default = 9431;
+      default = daemon.port;
       description = "Their port.";
     };
 

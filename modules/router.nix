@@ -21,6 +21,7 @@ let
   pkg = config.hwc.ai.package;
   net = import ./lib/net.nix;
   router = import ./lib/router.nix;
+  daemon = (import ./lib/daemons.nix).router;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
   inherit (settingsLib) defaultsDeep field;
@@ -218,7 +219,6 @@ let
     // lib.mapAttrs' (name: path: lib.nameValuePair "hwc.ai.router.clientKeys.${name}" path) cfg.clientKeys
     // lib.optionalAttrs (cfg.profilesFile != null) { "hwc.ai.router.profilesFile" = cfg.profilesFile; };
 
-  duplicates = router.duplicateModels (cfg.settings.routes or [ ]);
   unknown = router.unknownBackends cfg.settings;
 in
 {
@@ -244,7 +244,7 @@ in
 
     port = mkOption {
       type = types.port;
-      default = 9432;
+      default = daemon.port;
       description = "Their port.";
     };
 
@@ -418,10 +418,6 @@ in
               "hwc.ai.router.backends.${name}: `${b.baseUrl}` is not on this host; set remote = true to let requests leave it";
         }) cfg.backends
         ++ [
-          {
-            assertion = duplicates == [ ];
-            message = "hwc.ai.router: models routed twice (aliases and routes): ${lib.concatStringsSep ", " duplicates}";
-          }
           {
             assertion = unknown == [ ];
             message = "hwc.ai.router: routes name backends that are not configured: ${lib.concatStringsSep ", " unknown} (enable hwc.ai.cloud.<provider> or add hwc.ai.router.backends.<name>)";

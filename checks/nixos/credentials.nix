@@ -20,7 +20,7 @@ in
       hwc.ai = {
         enable = true;
         ollama.enable = false;
-        health = common.fastProbing // {
+        prober = common.fastProbing // {
           credentials.bearer-target-token = path;
           targets = [
             {
@@ -35,7 +35,7 @@ in
 
       # The secret, root-owned and 0400. A test writes it from the Nix store,
       # so the store holds it here; a real deployment keeps it out of the store
-      # with sops-nix or agenix and points `hwc.ai.health.credentials` at
+      # with sops-nix or agenix and points `hwc.ai.prober.credentials` at
       # their decrypted file (config.sops.secrets.<name>.path).
       environment.etc."hwc-ai/credentials/bearer-target-token" = {
         text = canary;
@@ -110,7 +110,7 @@ in
           leak("/metrics", http_get("http://127.0.0.1:9430/metrics"))
           leak("/health", http_get("http://127.0.0.1:9430/health"))
           leak("the unit's properties", machine.succeed(f"systemctl show {unit}"))
-          document = machine.succeed("cat ${nodes.machine.hwc.ai.health.configFile}")
+          document = machine.succeed("cat ${nodes.machine.hwc.ai.prober.configFile}")
           leak("the config document", document)
           assert '"credential":"bearer-target-token"' in document.replace(" ", ""), document
     '';

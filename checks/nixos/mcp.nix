@@ -23,7 +23,7 @@ in
       hwc.ai = {
         enable = true;
         ollama.enable = false;
-        health = common.fastProbing;
+        prober = common.fastProbing;
         mcp = {
           checkInterval = "2s";
           servers.echo = {

@@ -18,7 +18,7 @@ in
         ollama.enable = false;
         models = [ "tinyllama" ];
         puller.minFree = 0;
-        health = common.fastProbing;
+        prober = common.fastProbing;
       };
       systemd.services.ollama = common.ollamaFake config.hwc.ai.package;
 

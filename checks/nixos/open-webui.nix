@@ -27,7 +27,7 @@ in
         ollama.enable = false;
         models = [ "llama3.2:1b" ];
         puller.minFree = 0;
-        health = common.fastProbing;
+        prober = common.fastProbing;
         router = {
           clientKeys.open-webui = keyPath;
           # only the key admits: a 200 through Open WebUI proves it sent it

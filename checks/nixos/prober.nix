@@ -10,7 +10,7 @@ in
     hwc.ai = {
       enable = true;
       ollama.enable = false;
-      health = {
+      prober = {
         interval = "1s";
         timeout = "1s";
         failureThreshold = 2;

@@ -23,7 +23,7 @@
           }
         ];
         puller.minFree = 0;
-        health = {
+        prober = {
           interval = "1s";
           timeout = "1s";
           successThreshold = 1;

@@ -33,7 +33,7 @@ in
         ollama.enable = false;
         models = [ "tinyllama" ];
         puller.minFree = 0;
-        health = common.fastProbing;
+        prober = common.fastProbing;
         router.aliases.local-fast = "tinyllama";
       };
 

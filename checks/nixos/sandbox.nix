@@ -19,7 +19,7 @@ in
         ollama.enable = false;
         models = [ "tinyllama" ];
         puller.minFree = 0;
-        health = common.fastProbing // {
+        prober = common.fastProbing // {
           # the fake below; the puller is a default target
           targets = [
             {

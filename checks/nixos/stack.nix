@@ -23,7 +23,7 @@ in
           # restarted fake within the test.
           settings.schedule.recheckInterval = "2s";
         };
-        health = common.fastProbing // {
+        prober = common.fastProbing // {
           # the fake below; the puller is a default target
           targets = [
             {

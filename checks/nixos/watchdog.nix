@@ -18,7 +18,7 @@ in
         # Ollama, and its /health is one of the prober's default targets
         models = [ "tinyllama" ];
         puller.minFree = 0;
-        health = common.fastProbing;
+        prober = common.fastProbing;
       };
 
       # The module's WatchdogSec is 30s; this test's override shortens it to

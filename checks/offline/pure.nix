@@ -6,9 +6,25 @@ let
   net = import ../../modules/lib/net.nix;
   units = import ../../modules/lib/units.nix;
   prober = import ../../modules/lib/prober.nix;
+  util = import ../../modules/lib/util.nix;
+  daemons = import ../../modules/lib/daemons.nix;
   hardening = import ../../modules/lib/hardening.nix;
   router = import ../../modules/lib/router.nix;
   mcp = import ../../modules/lib/mcp.nix;
+
+  # The Rust table's rows, `daemon!(PROBER, "prober", 9430, "...")`, in order.
+  rustDaemons = map
+    (groups: {
+      name = builtins.elemAt groups 0;
+      port = builtins.fromJSON (builtins.elemAt groups 1);
+    })
+    (
+      builtins.filter builtins.isList (
+        builtins.split ''daemon!\([A-Z_]+, "([a-z-]+)", ([0-9]+),'' (
+          builtins.readFile ../../crates/runtime/src/daemons.rs
+        )
+      )
+    );
 
   expect = case: list: map (e: e // { inherit case; ok = e.got == e.want; }) list;
 
@@ -92,7 +108,42 @@ let
       inherit sandbox;
     };
 in
-expect "net.nix" [
+expect "daemons.nix" [
+  {
+    what = "modules/lib/daemons.nix has the daemons of crates/runtime/src/daemons.rs, in its order, with its ports";
+    got =
+      let
+        nix = map (daemon: { inherit (daemon) name port; }) daemons.all;
+        names = map (d: d.name);
+        portIn = table: name: (builtins.head (builtins.filter (d: d.name == name) table)).port;
+        onlyIn =
+          what: table: other:
+          map (name: "${name}: only in ${what}") (
+            builtins.filter (name: !(builtins.elem name (names other))) (names table)
+          );
+        sorted = table: builtins.sort builtins.lessThan (names table);
+        both = builtins.filter (name: builtins.elem name (names rustDaemons)) (names nix);
+      in
+      onlyIn "modules/lib/daemons.nix" nix rustDaemons
+      ++ onlyIn "crates/runtime/src/daemons.rs" rustDaemons nix
+      ++ map (name: "${name}: port ${toString (portIn nix name)} in Nix, ${toString (portIn rustDaemons name)} in Rust") (
+        builtins.filter (name: portIn nix name != portIn rustDaemons name) both
+      )
+      ++ (
+        if names nix == names rustDaemons || sorted nix != sorted rustDaemons then
+          [ ]
+        else
+          [ "order: ${toString (names nix)} in Nix, ${toString (names rustDaemons)} in Rust" ]
+      );
+    want = [ ];
+  }
+  {
+    what = "crates/runtime/src/daemons.rs still reads as the rows this check parses";
+    got = builtins.length rustDaemons > 0;
+    want = true;
+  }
+]
+++ expect "net.nix" [
   {
     what = "an address written with brackets or without makes one URL";
     got = [
@@ -245,7 +296,7 @@ expect "net.nix" [
   }
   {
     what = "unset fields are absent, not null";
-    got = prober.compact {
+    got = util.compact {
       a = null;
       b = [
         {
@@ -262,7 +313,7 @@ expect "net.nix" [
   }
   {
     what = "credentials used anywhere in a document, in key order";
-    got = prober.credentialsUsed {
+    got = util.credentialsUsed {
       targets = [ { bearerToken.credential = "t"; } { bearerToken.file = "/f"; } ];
       alerts.webhooks = [ { urlFrom.credential = "u"; } ];
     };
@@ -289,15 +340,6 @@ expect "net.nix" [
       null
       "10.0.0.9"
     ];
-  }
-  {
-    what = "repeated target names";
-    got = prober.duplicateNames [
-      { name = "a"; }
-      { name = "b"; }
-      { name = "a"; }
-    ];
-    want = [ "a" ];
   }
   {
     what = "the prober unit runs the binary on the config";
@@ -458,19 +500,9 @@ expect "net.nix" [
     };
   }
   {
-    what = "repeated route models, and targets naming no backend";
-    got = {
-      duplicates = router.duplicateModels [
-        { model = "a"; }
-        { model = "*"; }
-        { model = "a"; }
-      ];
-      unknown = router.unknownBackends (router.document (local // { aliases.x = [ { backend = "openai"; } ]; }));
-    };
-    want = {
-      duplicates = [ "a" ];
-      unknown = [ "openai" ];
-    };
+    what = "targets naming no backend";
+    got = router.unknownBackends (router.document (local // { aliases.x = [ { backend = "openai"; } ]; }));
+    want = [ "openai" ];
   }
   {
     what = "the router unit: notify, watchdog, the whole hardening, loopback only";

@@ -66,7 +66,10 @@ done
 # in the NixOS module.
 configs='{}'
 source_dir=${config_source:-$config_dir}
-for daemon in hwc-ai-prober hwc-ai-puller hwc-ai-router hwc-ai-mcp hwc-ai-assistant; do
+# every daemon of modules/lib/daemons.nix
+daemons=$(nix-instantiate --eval --strict --json "$here/../../modules/lib/daemons.nix" -A units 2>/dev/null | jq -r '.[]')
+[ -n "$daemons" ] || { echo "render-units.sh: cannot read the daemons of modules/lib/daemons.nix" >&2; exit 1; }
+for daemon in $daemons; do
     if [ -f "$source_dir/$daemon.json" ]; then
         configs=$(jq -c --arg d "$daemon" --slurpfile c "$source_dir/$daemon.json" '. + {($d): $c[0]}' <<<"$configs")
     else

@@ -182,6 +182,12 @@ jq '.defaults.intreval = .defaults.interval' "$work/config/hwc-ai-prober.json" >
 reject hwc-ai-prober intreval "$work/typo.json"
 jq '.routes[0].targets[0].backend = "olama"' "$work/cloud/hwc-ai-router.json" >"$work/typo.json"
 reject hwc-ai-router 'routes[0].targets[0].backend' "$work/typo.json"
+# what the module leaves to the daemons' own checks, at build time: a
+# target named twice, a model routed twice
+jq '.targets += [.targets[0]]' "$work/config/hwc-ai-prober.json" >"$work/typo.json"
+reject hwc-ai-prober "targets[$(jq '.targets | length' "$work/config/hwc-ai-prober.json")].name" "$work/typo.json"
+jq '.routes += [.routes[0]]' "$work/cloud/hwc-ai-router.json" >"$work/typo.json"
+reject hwc-ai-router 'is routed twice' "$work/typo.json"
 check_config hwc-ai-mcp "$work/config/hwc-ai-mcp.json" "the module's document with one stdio server"
 check_config hwc-ai-mcp "$work/cloud/hwc-ai-mcp.json" "the module's document with a remote server, tool policies and a client key"
 for wrap in "$work"/cloud/hwc-ai-mcp-server-*.json; do

@@ -20,11 +20,9 @@
   configsJson ? "{}",
 }:
 let
-  prober = import ../../modules/lib/prober.nix;
-  puller = import ../../modules/lib/puller.nix;
-  router = import ../../modules/lib/router.nix;
+  util = import ../../modules/lib/util.nix;
+  daemons = import ../../modules/lib/daemons.nix;
   mcp = import ../../modules/lib/mcp.nix;
-  assistant = import ../../modules/lib/assistant.nix;
   render = import ./unit-file.nix;
   credentials = builtins.fromJSON credentialsJson;
   configs = builtins.fromJSON configsJson;
@@ -37,7 +35,7 @@ let
         map (name: {
           inherit name;
           value = true;
-        }) (prober.credentialsUsed configs.${daemon})
+        }) (util.credentialsUsed configs.${daemon})
       )) credentials
     else
       credentials;
@@ -75,45 +73,28 @@ let
   );
 in
 wrappedUnits
-// {
-  "hwc-ai-prober.service" = render (
-    prober.unit {
-      inherit binDir;
-      credentials = credentialsOf "hwc-ai-prober";
-      configFile = "${configDir}/hwc-ai-prober.json";
-      settings = configs.hwc-ai-prober or { };
+# every daemon of the table (modules/lib/daemons.nix), from its library's
+# `unit`, given what of this it takes (the prober its credentials, the
+# gateway its wrappers' sockets, ...)
+// builtins.listToAttrs (
+  map (
+    daemon:
+    let
+      inherit (import daemon.library) unit;
+    in
+    {
+      name = "${daemon.unit}.service";
+      value = render (
+        unit (
+          builtins.intersectAttrs (builtins.functionArgs unit) {
+            inherit binDir;
+            configFile = "${configDir}/${daemon.unit}.json";
+            settings = configs.${daemon.unit} or { };
+            credentials = credentialsOf daemon.unit;
+            sockets = map (s: s.name) wrapped;
+          }
+        )
+      );
     }
-  );
-  "hwc-ai-puller.service" = render (
-    puller.unit {
-      inherit binDir;
-      configFile = "${configDir}/hwc-ai-puller.json";
-      settings = configs.hwc-ai-puller or { };
-    }
-  );
-  "hwc-ai-router.service" = render (
-    router.unit {
-      inherit binDir;
-      configFile = "${configDir}/hwc-ai-router.json";
-      settings = configs.hwc-ai-router or { };
-      credentials = credentialsOf "hwc-ai-router";
-    }
-  );
-  "hwc-ai-assistant.service" = render (
-    assistant.unit {
-      inherit binDir;
-      configFile = "${configDir}/hwc-ai-assistant.json";
-      settings = configs.hwc-ai-assistant or { };
-      credentials = credentialsOf "hwc-ai-assistant";
-    }
-  );
-  "hwc-ai-mcp.service" = render (
-    mcp.unit {
-      inherit binDir;
-      configFile = "${configDir}/hwc-ai-mcp.json";
-      settings = mcpSettings;
-      credentials = credentialsOf "hwc-ai-mcp";
-      sockets = map (s: s.name) wrapped;
-    }
-  );
-}
+  ) daemons.all
+)

@@ -9,6 +9,8 @@
 # relaxations of the shared hardening, each commented below.
 let
   net = import ./net.nix;
+  daemons = import ./daemons.nix;
+  daemon = daemons.assistant;
   units = import ./units.nix;
 
   # Where the audit log and the sessions live (StateDirectory=).
@@ -36,10 +38,10 @@ let
     let
       urls =
         [
-          (doc.router.url or "http://127.0.0.1:9432")
-          (doc.stack.proberUrl or "http://127.0.0.1:9430")
-          (doc.stack.pullerUrl or "http://127.0.0.1:9431")
-          (doc.stack.routerUrl or "http://127.0.0.1:9432")
+          (doc.router.url or daemons.router.url)
+          (doc.stack.proberUrl or daemons.prober.url)
+          (doc.stack.pullerUrl or daemons.puller.url)
+          (doc.stack.routerUrl or daemons.router.url)
         ]
         ++ (if doc ? alerts && doc.alerts ? alertmanagerUrl then [ doc.alerts.alertmanagerUrl ] else [ ])
         ++ (if doc ? alerts && doc.alerts ? prometheusUrl then [ doc.alerts.prometheusUrl ] else [ ])
@@ -64,11 +66,11 @@ let
     }:
     let
       base = units.service {
-        name = "hwc-ai-assistant";
-        description = "hwc-ai read-only operations assistant";
-        documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/assistant.md" ];
+        name = daemon.unit;
+        description = "hwc-ai ${daemon.description}";
+        documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];
         execStart = "${binDir}/hwc-ai-assistant --config ${configFile}";
-        listen = settings.listen or "127.0.0.1:9434";
+        listen = settings.listen or daemon.listen;
         peers = peers settings;
         after = [ "hwc-ai-router.service" ];
         inherit credentials;

@@ -15,9 +15,9 @@
 # through the socket, whose group is its only key.
 let
   net = import ./net.nix;
+  daemon = (import ./daemons.nix).mcp;
   units = import ./units.nix;
-  prober = import ./prober.nix;
-  inherit (prober) compact;
+  inherit (import ./util.nix) compact;
 
   filterAttrs =
     pred: attrs:
@@ -197,11 +197,11 @@ let
     let
       socketUnits = map (name: "${serverUnit name}.socket") sockets;
       base = units.service {
-        name = "hwc-ai-mcp";
-        description = "hwc-ai MCP gateway";
-        documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/mcp.md" ];
+        name = daemon.unit;
+        description = "hwc-ai ${daemon.description}";
+        documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];
         execStart = "${binDir}/hwc-ai-mcp --config ${configFile}";
-        listen = settings.listen or "127.0.0.1:9433";
+        listen = settings.listen or daemon.listen;
         peers = peers settings;
         # the sockets exist before its first check; each server starts on
         # that first connection, and one that fails is reported down, not a

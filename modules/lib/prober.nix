@@ -1,28 +1,16 @@
 # hwc-ai-prober's config document (docs/prober.md), as pure functions.
 #
-# Plain Nix: no `pkgs`, no `lib`. `modules/health.nix` feeds the typed
-# `hwc.ai.health.*` options through these into `hwc.ai.health.settings`; the
+# Plain Nix: no `pkgs`, no `lib`. `modules/prober.nix` feeds the typed
+# `hwc.ai.prober.*` options through these into `hwc.ai.prober.settings`; the
 # offline checks call them directly and hand the result to
 # `hwc-ai-prober --check-config`.
 let
   net = import ./net.nix;
   units = import ./units.nix;
+  util = import ./util.nix;
+  daemon = (import ./daemons.nix).prober;
   inherit (net) httpUrl;
-
-  concatMap = f: list: builtins.concatLists (map f list);
-
-  # Drops null fields, recursively: an unset typed option is an absent field,
-  # so the prober's own default applies.
-  compact =
-    value:
-    if builtins.isAttrs value then
-      builtins.mapAttrs (_: compact) (
-        builtins.removeAttrs value (builtins.filter (k: value.${k} == null) (builtins.attrNames value))
-      )
-    else if builtins.isList value then
-      map compact value
-    else
-      value;
+  inherit (util) compact;
 
   # The targets a configuration implies: what it enables.
   #   ollama, openWebui: null, or { host, port }
@@ -89,17 +77,6 @@ let
       // (if webhooks == [ ] then { } else { alerts = { inherit webhooks; }; })
     );
 
-  # Every `{"credential": NAME}` anywhere in a document.
-  credentialsUsed =
-    value:
-    if builtins.isAttrs value then
-      (if value ? credential && builtins.isString value.credential then [ value.credential ] else [ ])
-      ++ concatMap (k: credentialsUsed value.${k}) (builtins.attrNames value)
-    else if builtins.isList value then
-      concatMap credentialsUsed value
-    else
-      [ ];
-
   # The hosts a document makes the prober connect to; null where the address
   # is only known at run time (`urlFrom` a secret).
   peers =
@@ -107,21 +84,6 @@ let
     map (target: net.hostOf (target.url or target.address or "")) (doc.targets or [ ])
     ++ map (hook: if hook ? url then net.hostOf hook.url else null) (doc.alerts.webhooks or [ ]);
 
-  # Target names that occur more than once.
-  duplicateNames =
-    targets:
-    let
-      names = map (t: t.name or "") targets;
-      count = name: builtins.length (builtins.filter (n: n == name) names);
-    in
-    builtins.attrNames (
-      builtins.listToAttrs (
-        map (name: {
-          inherit name;
-          value = true;
-        }) (builtins.filter (name: count name > 1) names)
-      )
-    );
   # The hwc-ai-prober unit, `systemd.services.hwc-ai-prober`.
   #   binDir: directory of the hwc-ai binaries
   #   configFile: path of the (checked) config document
@@ -137,11 +99,11 @@ let
       after ? [ ],
     }:
     units.service {
-      name = "hwc-ai-prober";
-      description = "hwc-ai health prober";
-      documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/prober.md" ];
+      name = daemon.unit;
+      description = "hwc-ai ${daemon.description}";
+      documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];
       execStart = "${binDir}/hwc-ai-prober --config ${configFile}";
-      listen = settings.listen or "127.0.0.1:9430";
+      listen = settings.listen or daemon.listen;
       peers = peers settings;
       inherit credentials after;
     };
@@ -149,11 +111,8 @@ in
 {
   inherit
     unit
-    compact
     defaultTargets
     document
-    credentialsUsed
     peers
-    duplicateNames
     ;
 }

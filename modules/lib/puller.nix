@@ -6,8 +6,9 @@
 # `hwc.ai.puller.settings`; the offline checks render the same unit.
 let
   net = import ./net.nix;
+  daemon = (import ./daemons.nix).puller;
   units = import ./units.nix;
-  prober = import ./prober.nix;
+  util = import ./util.nix;
 
   # Where the unit sees Ollama's models directory: a read-only bind mount,
   # so statvfs measures the right file system without the daemon being
@@ -31,7 +32,7 @@ let
       schedule ? { },
       disk ? { },
     }:
-    prober.compact {
+    util.compact {
       inherit
         listen
         ollamaUrl
@@ -67,11 +68,11 @@ let
     }:
     let
       base = units.service {
-        name = "hwc-ai-puller";
-        description = "hwc-ai model puller";
-        documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/puller.md" ];
+        name = daemon.unit;
+        description = "hwc-ai ${daemon.description}";
+        documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];
         execStart = "${binDir}/hwc-ai-puller --config ${configFile}";
-        listen = settings.listen or "127.0.0.1:9431";
+        listen = settings.listen or daemon.listen;
         peers = [ (net.hostOf (settings.ollamaUrl or "http://127.0.0.1:11434")) ];
         after = if ollamaUnit == null then [ ] else [ ollamaUnit ];
       };

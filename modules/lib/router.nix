@@ -7,9 +7,10 @@
 # unit, and hand the document to `hwc-ai-router --check-config`.
 let
   net = import ./net.nix;
+  daemon = (import ./daemons.nix).router;
   units = import ./units.nix;
-  prober = import ./prober.nix;
-  inherit (prober) compact;
+  util = import ./util.nix;
+  inherit (util) compact;
 
   concatMap = f: list: builtins.concatLists (map f list);
 
@@ -215,9 +216,6 @@ let
   # The hosts a document makes the router connect to: its backends'.
   peers = doc: map (b: net.hostOf (b.baseUrl or "")) (doc.backends or [ ]);
 
-  # Route models that occur more than once.
-  duplicateModels = routes: prober.duplicateNames (map (r: { name = r.model or ""; }) routes);
-
   # Backends targets name that the document does not have.
   unknownBackends =
     doc:
@@ -259,11 +257,11 @@ let
     }:
     units.service {
       environment = if credentials ? ${profilesCredential} then profilesEnvironment else { };
-      name = "hwc-ai-router";
-      description = "hwc-ai model router";
-      documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/router.md" ];
+      name = daemon.unit;
+      description = "hwc-ai ${daemon.description}";
+      documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];
       execStart = "${binDir}/hwc-ai-router --config ${configFile}";
-      listen = settings.listen or "127.0.0.1:9432";
+      listen = settings.listen or daemon.listen;
       peers = peers settings;
       inherit credentials after;
     };
@@ -278,7 +276,6 @@ in
     profilesCredential
     credentials
     peers
-    duplicateModels
     unknownBackends
     unit
     ;

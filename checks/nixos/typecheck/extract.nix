@@ -30,7 +30,7 @@ let
   node = name: {
     networking.primaryIPAddress = "192.168.1.1";
     networking.hostName = name;
-    hwc.ai.health.configFile = "/nix/store/00000000000000000000000000000000-hwc-ai-prober.json";
+    hwc.ai.prober.configFile = "/nix/store/00000000000000000000000000000000-hwc-ai-prober.json";
   };
 
   imported = import file;

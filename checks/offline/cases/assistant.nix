@@ -109,7 +109,7 @@
       {
         what = "probed and scraped";
         got = {
-          probed = lib.any (t: t.name == "hwc-ai-assistant") config.hwc.ai.health.settings.targets;
+          probed = lib.any (t: t.name == "hwc-ai-assistant") config.hwc.ai.prober.settings.targets;
           scraped = lib.any (c: c.job_name == "hwc-ai-assistant") config.services.prometheus.scrapeConfigs;
         };
         want = {

@@ -3,7 +3,7 @@
 {
   config.hwc.ai = {
     enable = true;
-    health = {
+    prober = {
       credentials = {
         grafana-token = "/run/secrets/grafana-token";
         ntfy-url = "/run/secrets/ntfy-url";
@@ -36,7 +36,7 @@
     { config, lib }:
     let
       unit = config.systemd.services.hwc-ai-prober;
-      json = builtins.toJSON config.hwc.ai.health.settings;
+      json = builtins.toJSON config.hwc.ai.prober.settings;
     in
     [
       {
@@ -49,7 +49,7 @@
       }
       {
         what = "the target refers to the credential by name";
-        got = lib.findFirst (t: t.name == "grafana") null config.hwc.ai.health.settings.targets;
+        got = lib.findFirst (t: t.name == "grafana") null config.hwc.ai.prober.settings.targets;
         want = {
           name = "grafana";
           kind = "http";
@@ -69,7 +69,7 @@
       }
       {
         what = "the webhook URL comes from a credential";
-        got = config.hwc.ai.health.settings.alerts.webhooks;
+        got = config.hwc.ai.prober.settings.alerts.webhooks;
         want = [
           {
             name = "ntfy";

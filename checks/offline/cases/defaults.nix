@@ -7,7 +7,7 @@
     { config, lib }:
     let
       unit = config.systemd.services.hwc-ai-prober;
-      settings = config.hwc.ai.health.settings;
+      settings = config.hwc.ai.prober.settings;
     in
     [
       {
@@ -53,7 +53,7 @@
       }
       {
         what = "the config is checked with --check-config at build time";
-        got = lib.hasInfix "/bin/hwc-ai-prober --check-config --config /nix/store/00000000000000000000000000000000-hwc-ai-prober.json" config.hwc.ai.health.configFile.buildCommand;
+        got = lib.hasInfix "/bin/hwc-ai-prober --check-config --config /nix/store/00000000000000000000000000000000-hwc-ai-prober.json" config.hwc.ai.prober.configFile.buildCommand;
         want = true;
       }
       {

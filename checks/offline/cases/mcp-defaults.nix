@@ -28,7 +28,7 @@
       {
         what = "neither probed nor scraped";
         got = {
-          probed = lib.any (t: t.name == "hwc-ai-mcp") config.hwc.ai.health.settings.targets;
+          probed = lib.any (t: t.name == "hwc-ai-mcp") config.hwc.ai.prober.settings.targets;
           scraped = lib.any (c: c.job_name == "hwc-ai-mcp") config.services.prometheus.scrapeConfigs;
         };
         want = {

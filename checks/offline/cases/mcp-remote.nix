@@ -176,7 +176,7 @@
         got = {
           secret = lib.hasInfix "/run/secrets" (builtins.toJSON settings);
           ports = config.networking.firewall.allowedTCPPorts;
-          probed = (lib.findFirst (t: t.name == "hwc-ai-mcp") { } config.hwc.ai.health.settings.targets).url or null;
+          probed = (lib.findFirst (t: t.name == "hwc-ai-mcp") { } config.hwc.ai.prober.settings.targets).url or null;
           inherit (config) warnings;
         };
         want = {

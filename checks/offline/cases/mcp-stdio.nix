@@ -162,7 +162,7 @@
       {
         what = "the gateway is probed and scraped; the wrappers are not (unix sockets)";
         got = {
-          probed = lib.filter (t: lib.hasPrefix "hwc-ai-mcp" t.name) config.hwc.ai.health.settings.targets;
+          probed = lib.filter (t: lib.hasPrefix "hwc-ai-mcp" t.name) config.hwc.ai.prober.settings.targets;
           scraped = map (c: c.job_name) (
             lib.filter (c: lib.hasPrefix "hwc-ai-mcp" c.job_name) config.services.prometheus.scrapeConfigs
           );

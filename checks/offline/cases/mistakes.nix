@@ -2,10 +2,12 @@
 {
   config.hwc.ai = {
     enable = true;
-    health = {
+    prober = {
       credentials.relative = "secrets/token";
       targets = [
-        # Ollama is enabled, so an "ollama" target already exists
+        # Ollama is enabled, so an "ollama" target already exists: a
+        # repeated name is the prober's own check (`--check-config`, at
+        # build time), not the module's
         {
           name = "ollama";
           kind = "ollama";
@@ -22,9 +24,8 @@
   };
 
   failedAssertions = [
-    "target names must be unique; repeated: ollama"
-    "credentials used but not declared in hwc.ai.health.credentials: grafana-token"
-    "hwc.ai.health.credentials.relative: `secrets/token` is not an absolute path"
+    "credentials used but not declared in hwc.ai.prober.credentials: grafana-token"
+    "hwc.ai.prober.credentials.relative: `secrets/token` is not an absolute path"
   ];
 
   expect = _: [ ];

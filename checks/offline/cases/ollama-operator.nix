@@ -32,7 +32,7 @@
       }
       {
         what = "the prober probes Ollama where it listens";
-        got = lib.filter (t: t.name == "ollama") config.hwc.ai.health.settings.targets;
+        got = lib.filter (t: t.name == "ollama") config.hwc.ai.prober.settings.targets;
         want = [
           {
             name = "ollama";

@@ -3,7 +3,7 @@
 {
   config = {
     hwc.ai.enable = true;
-    hwc.ai.health.listenAddress = "0.0.0.0";
+    hwc.ai.prober.listenAddress = "0.0.0.0";
     services.open-webui = {
       enable = true;
       port = 3000;
@@ -18,7 +18,7 @@
     [
       {
         what = "targets: Ollama, Open WebUI, the other daemons (not the prober itself)";
-        got = config.hwc.ai.health.settings.targets;
+        got = config.hwc.ai.prober.settings.targets;
         want = [
           {
             name = "ollama";

@@ -147,7 +147,7 @@
       }
       {
         what = "the prober's Open WebUI target follows the port";
-        got = lib.filter (t: t.kind == "open-webui") config.hwc.ai.health.settings.targets;
+        got = lib.filter (t: t.kind == "open-webui") config.hwc.ai.prober.settings.targets;
         want = [
           {
             name = "open-webui";

@@ -110,7 +110,7 @@
       }
       {
         what = "the prober checks the puller's /health";
-        got = lib.filter (t: t.name == "hwc-ai-puller") config.hwc.ai.health.settings.targets;
+        got = lib.filter (t: t.name == "hwc-ai-puller") config.hwc.ai.prober.settings.targets;
         want = [
           {
             name = "hwc-ai-puller";

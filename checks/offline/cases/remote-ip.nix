@@ -2,7 +2,7 @@
 {
   config.hwc.ai = {
     enable = true;
-    health = {
+    prober = {
       openFirewall = true;
       targets = [
         {

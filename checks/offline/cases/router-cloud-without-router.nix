@@ -19,7 +19,7 @@
         what = "no router unit, no router target";
         got = {
           unit = config.systemd.services ? hwc-ai-router;
-          probed = lib.any (t: t.name == "hwc-ai-router") config.hwc.ai.health.settings.targets;
+          probed = lib.any (t: t.name == "hwc-ai-router") config.hwc.ai.prober.settings.targets;
         };
         want = {
           unit = false;

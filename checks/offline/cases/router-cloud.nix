@@ -224,7 +224,7 @@
         what = "listening on every address, probed and scraped through loopback, port opened";
         got = {
           inherit (settings) listen;
-          probed = (lib.findFirst (t: t.name == "hwc-ai-router") { } config.hwc.ai.health.settings.targets).url or null;
+          probed = (lib.findFirst (t: t.name == "hwc-ai-router") { } config.hwc.ai.prober.settings.targets).url or null;
           ports = config.networking.firewall.allowedTCPPorts;
         };
         want = {

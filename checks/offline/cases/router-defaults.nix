@@ -117,7 +117,7 @@
       }
       {
         what = "the prober checks the router's /health";
-        got = lib.filter (t: t.name == "hwc-ai-router") config.hwc.ai.health.settings.targets;
+        got = lib.filter (t: t.name == "hwc-ai-router") config.hwc.ai.prober.settings.targets;
         want = [
           {
             name = "hwc-ai-router";

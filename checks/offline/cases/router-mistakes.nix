@@ -1,8 +1,9 @@
 # Mistakes in the router's options the module names at evaluation time,
 # before any build: a cloud provider without its key, a key path that is
 # not absolute, a LAN backend not said to be remote, a taken backend name, a
-# route to a backend that is not there, a model routed twice, a client name
-# that cannot be a credential.
+# route to a backend that is not there, a client name that cannot be a
+# credential. A model routed twice is the router's own check, at build time
+# (`hwc-ai-router --check-config`, checks/offline/run.sh).
 {
   config.hwc.ai = {
     enable = true;
@@ -33,7 +34,6 @@
     "hwc.ai.router.backends.gpu-box: `http://10.0.0.5:11434/v1` is not on this host; set remote = true"
     "hwc.ai.router.backends.ollama: the name is taken"
     "routes name backends that are not configured: anthropic"
-    "models routed twice (aliases and routes): x"
   ];
 
   expect = _: [ ];

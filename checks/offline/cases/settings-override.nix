@@ -3,7 +3,7 @@
 {
   config.hwc.ai = {
     enable = true;
-    health = {
+    prober = {
       interval = "10s";
       settings = {
         defaults.interval = "5s";
@@ -16,7 +16,7 @@
   expect =
     { config, lib }:
     let
-      settings = config.hwc.ai.health.settings;
+      settings = config.hwc.ai.prober.settings;
     in
     [
       {

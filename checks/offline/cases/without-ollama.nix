@@ -4,7 +4,7 @@
   config.hwc.ai = {
     enable = true;
     ollama.enable = false;
-    health = {
+    prober = {
       interval = "1s";
       timeout = "1s";
       failureThreshold = 1;
@@ -34,7 +34,7 @@
       }
       {
         what = "the router's /health and exactly the explicit targets, nulls dropped";
-        got = config.hwc.ai.health.settings.targets;
+        got = config.hwc.ai.prober.settings.targets;
         want = [
           {
             name = "hwc-ai-router";
@@ -55,7 +55,7 @@
       }
       {
         what = "defaults from the typed options";
-        got = config.hwc.ai.health.settings.defaults;
+        got = config.hwc.ai.prober.settings.defaults;
         want = {
           interval = "1s";
           timeout = "1s";
