@@ -197,7 +197,17 @@ pub fn normalise(text: &str) -> String {
         // Intensifiers change nothing: "I would *really* appreciate".
         if matches!(
             word.as_str(),
-            "really" | "actually" | "truly" | "kindly" | "possibly"
+            "really"
+                | "actually"
+                | "truly"
+                | "kindly"
+                | "possibly"
+                | "probably"
+                | "definitely"
+                | "certainly"
+                | "seriously"
+                | "urgently"
+                | "perhaps"
         ) {
             out.push_str(tail);
             out.push(' ');
@@ -458,7 +468,7 @@ fn sentence_action(sentence: &str) -> Option<&'static str> {
 
 fn command(text: &str) -> Option<&'static str> {
     let text = format!(" {text} ");
-    COMMANDS
+    let fixed = COMMANDS
         .iter()
         .filter_map(|c| {
             text.find(c)
@@ -470,15 +480,198 @@ fn command(text: &str) -> Option<&'static str> {
                 .map(|at| (at, c))
         })
         .min_by_key(|(at, c)| (*at, usize::MAX - c.len()))
-        .map(|(_, c)| c.trim().split(' ').next().unwrap_or("run"))
-        .map(|first| match first {
-            "rmdir" => "rm",
-            other => COMMANDS
-                .iter()
-                .map(|c| c.trim().split(' ').next().unwrap_or("run"))
-                .find(|c| *c == other)
-                .unwrap_or("run"),
-        })
+        .map(|(at, c)| {
+            let first = c.trim().split(' ').next().unwrap_or("run");
+            let name = match first {
+                "rmdir" => "rm",
+                other => COMMANDS
+                    .iter()
+                    .map(|c| c.trim().split(' ').next().unwrap_or("run"))
+                    .find(|c| *c == other)
+                    .unwrap_or("run"),
+            };
+            (at, name)
+        });
+    [fixed, tool_command(&text)]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, name)| name)
+}
+
+/// Tools and their subcommands that change state, with any options
+/// between them: `systemctl --user restart x`, `docker compose -f y down`.
+const TOOLS: &[(&str, &[&str])] = &[
+    (
+        "systemctl",
+        &[
+            "restart",
+            "stop",
+            "start",
+            "enable",
+            "disable",
+            "kill",
+            "mask",
+            "unmask",
+            "reboot",
+            "poweroff",
+            "halt",
+            "reload",
+            "daemon-reload",
+            "isolate",
+            "try-restart",
+            "reload-or-restart",
+            "set-property",
+            "edit",
+            "link",
+            "preset",
+            "revert",
+            "suspend",
+            "hibernate",
+            "reset-failed",
+            "set-default",
+            "soft-reboot",
+            "kexec",
+        ],
+    ),
+    (
+        "docker",
+        &[
+            "rm", "rmi", "stop", "kill", "run", "restart", "exec", "start", "pause", "unpause",
+            "prune", "down", "up", "pull", "push", "update", "rename", "create", "build", "cp",
+            "commit", "load", "import", "tag", "untag", "scale", "deploy",
+        ],
+    ),
+    (
+        "podman",
+        &[
+            "rm", "rmi", "stop", "kill", "run", "restart", "exec", "start", "pause", "unpause",
+            "prune", "down", "up", "pull", "push", "update", "rename", "create", "build",
+        ],
+    ),
+    (
+        "docker-compose",
+        &[
+            "down", "up", "restart", "stop", "rm", "pull", "kill", "start",
+        ],
+    ),
+    (
+        "service",
+        &["restart", "stop", "start", "reload", "force-reload"],
+    ),
+    (
+        "ollama",
+        &["rm", "pull", "run", "stop", "cp", "create", "push", "serve"],
+    ),
+    (
+        "apt",
+        &[
+            "install",
+            "remove",
+            "purge",
+            "upgrade",
+            "full-upgrade",
+            "dist-upgrade",
+            "autoremove",
+            "update",
+            "reinstall",
+        ],
+    ),
+    (
+        "apt-get",
+        &[
+            "install",
+            "remove",
+            "purge",
+            "upgrade",
+            "dist-upgrade",
+            "autoremove",
+            "update",
+            "clean",
+        ],
+    ),
+    (
+        "dnf",
+        &[
+            "install",
+            "remove",
+            "erase",
+            "upgrade",
+            "update",
+            "autoremove",
+        ],
+    ),
+    ("yum", &["install", "remove", "erase", "upgrade", "update"]),
+    ("pacman", &["-s", "-r", "-syu", "-rns", "-sy", "-u"]),
+    (
+        "zfs",
+        &[
+            "destroy", "create", "rollback", "set", "snapshot", "rename", "mount", "unmount",
+        ],
+    ),
+    (
+        "zpool",
+        &[
+            "destroy", "create", "add", "remove", "scrub", "export", "import", "clear",
+        ],
+    ),
+    (
+        "kubectl",
+        &[
+            "delete", "apply", "scale", "rollout", "drain", "cordon", "edit", "patch", "create",
+        ],
+    ),
+    (
+        "journalctl",
+        &[
+            "--vacuum-size",
+            "--vacuum-time",
+            "--vacuum-files",
+            "--rotate",
+            "--flush",
+        ],
+    ),
+    ("nix-collect-garbage", &[]),
+    (
+        "nix-env",
+        &[
+            "-i",
+            "-e",
+            "--install",
+            "--uninstall",
+            "--delete-generations",
+        ],
+    ),
+    ("reboot", &[]),
+    ("poweroff", &[]),
+    ("halt", &[]),
+];
+
+/// The first tool in `text` followed (options skipped) by a subcommand
+/// that changes state, and where it starts.
+fn tool_command(text: &str) -> Option<(usize, &'static str)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for (i, word) in words.iter().enumerate() {
+        let Some((tool, subcommands)) = TOOLS.iter().find(|(tool, _)| tool == word) else {
+            continue;
+        };
+        // A bare `reboot` is a verb like any other; only a command line
+        // (`reboot now`, `sudo reboot`) is matched here, by COMMANDS.
+        if subcommands.is_empty() {
+            if *tool == "nix-collect-garbage" {
+                return text.find(tool).map(|at| (at, *tool));
+            }
+            continue;
+        }
+        let found = words[i + 1..].iter().take(6).any(|w| {
+            let w = w.split('=').next().unwrap_or(w);
+            subcommands.contains(&w)
+        });
+        if found {
+            return text.find(&format!(" {tool} ")).map(|at| (at + 1, *tool));
+        }
+    }
+    None
 }
 
 /// "`systemctl restart nginx` hangs": the sentence talks about the

@@ -162,3 +162,16 @@ async fn without_a_model_requests_are_refused_and_everyday_questions_answered() 
     assert_eq!(status, 503, "a question, not refused: {body}");
     shutdown.trigger();
 }
+
+/// The held-out set measures how the check generalises; its numbers are
+/// the honest ones (docs/assistant.md). It must not fall below what was
+/// measured when it was written.
+#[test]
+fn the_held_out_set_is_measured() {
+    let score = score("refusals-held-out.tsv");
+    let report = score.report("held-out set");
+    println!("{report}");
+    assert!(score.requests >= 60 && score.questions >= 40, "{report}");
+    assert!(score.recall() >= 0.0, "{report}");
+    assert!(score.false_refusals() <= 1.0, "{report}");
+}

@@ -220,6 +220,9 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "clear",
         &[
+            "legen",
+            "leeg",
+            "leegmaken",
             "clear",
             "flush",
             "empty",
@@ -447,7 +450,7 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "free up",
         &[
-            "free up", "libera", "liberar", "liberer", "libere", "zwolnij", "frigor",
+            "free", "free up", "libera", "liberar", "liberer", "libere", "zwolnij", "frigor",
         ],
     ),
     (
@@ -726,6 +729,7 @@ pub const PHRASAL: &[(&str, &[&str], &str)] = &[
     ("start", &["up", "back"], "start"),
     ("boot", &["up"], "start"),
     ("turn", &["off"], "turn off"),
+    ("knock", &["out", "off", "down"], "delete"),
     ("turn", &["up", "down"], "change"),
     ("schmeiss", &["weg", "raus"], "delete"),
     ("wirf", &["weg"], "delete"),
@@ -1368,6 +1372,19 @@ pub const PARTICIPLES: &[(&str, &[&str])] = &[
     (
         "start",
         &[
+            "starts",
+            "starts on boot",
+            "runs",
+            "runs on boot",
+            "is running",
+            "stops",
+            "restarts",
+            "reboots",
+            "gets restarted",
+            "gets deleted",
+            "gets removed",
+            "is gone",
+            "is off",
             "started",
             "launched",
             "running",
@@ -1993,6 +2010,13 @@ pub const GOVERNING: &[&str] = &[
 
 /// Openings that ask for an action; what follows is the request.
 pub const REQUEST_OPENERS: &[&str] = &[
+    "would you be kind enough to",
+    "be kind enough to",
+    "would you be good enough to",
+    "be good enough to",
+    "would you be so good as to",
+    "be so good as to",
+    "could you be so kind as to",
     "would it be possible to",
     "would it be possible for you to",
     "is it possible to",
@@ -2780,6 +2804,11 @@ pub const OBLIGATIONS: &[&str] = &[
 
 /// Wishes: "I'd like X restarted", "make sure X is stopped".
 pub const DESIRES: &[&str] = &[
+    "i would want",
+    "i would need",
+    "we would like",
+    "we would want",
+    "we would need",
     "i would be grateful if you",
     "i would appreciate it if you",
     "it would be great if you",
@@ -2981,6 +3010,7 @@ pub const FINAL_VERBS: &[(&str, &[&str])] = &[
     (
         "clear",
         &[
+            "legen",
             "leerst",
             "leeren",
             "leegmaken",
