@@ -21,7 +21,7 @@ let
   daemon = (import ./lib/daemons.nix).prober;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
-  inherit (settingsLib) defaultsDeep field;
+  inherit (settingsLib) defaultsDeep field defaultedField;
   settingsFormat = settingsLib.format;
 
   secretType = types.submodule {
@@ -181,30 +181,17 @@ in
       description = "Whether to open `port` in the firewall (for a Prometheus on another host).";
     };
 
-    interval = mkOption {
-      type = types.str;
-      default = "30s";
-      example = "10s";
-      description = "Time between two probes of one target (each target adds jitter).";
-    };
+    interval =
+      defaultedField types.str "`30s`" "Time between two probes of one target (each target adds jitter)."
+      // {
+        example = "10s";
+      };
 
-    timeout = mkOption {
-      type = types.str;
-      default = "5s";
-      description = "Whole-probe deadline: connect, headers and body.";
-    };
+    timeout = defaultedField types.str "`5s`" "Whole-probe deadline: connect, headers and body.";
 
-    failureThreshold = mkOption {
-      type = types.ints.positive;
-      default = 3;
-      description = "Consecutive failures that turn a target DOWN.";
-    };
+    failureThreshold = defaultedField types.ints.positive "`3`" "Consecutive failures that turn a target DOWN.";
 
-    successThreshold = mkOption {
-      type = types.ints.positive;
-      default = 2;
-      description = "Consecutive successes that turn a target UP again.";
-    };
+    successThreshold = defaultedField types.ints.positive "`2`" "Consecutive successes that turn a target UP again.";
 
     defaultTargets = mkOption {
       type = types.bool;

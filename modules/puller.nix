@@ -22,7 +22,7 @@ let
   daemon = (import ./lib/daemons.nix).puller;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
-  inherit (settingsLib) defaultsDeep field;
+  inherit (settingsLib) defaultsDeep defaultedField;
 
   modelType = types.submodule {
     options = {
@@ -124,42 +124,22 @@ in
       description = "Ollama's models directory; its file system is measured (read-only) for the disk checks.";
     };
 
-    keep = mkOption {
-      type = types.listOf types.str;
-      default = [ ];
-      description = "Models `prune` never deletes, declared or not.";
-    };
+    keep = defaultedField (types.listOf types.str) "none" "Models `prune` never deletes, declared or not.";
 
-    prune = mkOption {
-      type = types.bool;
-      default = false;
-      description = "Delete models Ollama holds that are neither in `hwc.ai.models` nor in `keep`.";
-    };
+    prune = defaultedField types.bool "`false`" "Whether to delete models Ollama holds that are neither in `hwc.ai.models` nor in `keep`.";
 
-    maxConcurrentPulls = mkOption {
-      type = types.ints.positive;
-      default = 1;
-      description = "Pulls at once.";
-    };
+    maxConcurrentPulls = defaultedField types.ints.positive "`1`" "Pulls at once.";
 
-    updateInterval = mkOption {
-      type = types.str;
-      default = "1d";
-      description = "How often `autoUpdate` models are re-pulled.";
-    };
+    updateInterval = defaultedField types.str "`1d`" "How often `autoUpdate` models are re-pulled.";
 
-    randomizedDelay = mkOption {
-      type = types.str;
-      default = "1h";
-      description = "A random extra wait, up to this, before each update run.";
-    };
+    randomizedDelay = defaultedField types.str "`1h`" "A random extra wait, up to this, before each update run.";
 
-    minFree = field (types.either types.ints.unsigned types.str) ''
-      The disk floor (`"5GiB"` unless set): no pull starts below it, and no
-      layer starts unless it fits above it.
+    minFree = defaultedField (types.either types.ints.unsigned types.str) "`\"5GiB\"`" ''
+      The disk floor: no pull starts below it, and no layer starts unless it
+      fits above it.
     '';
 
-    warnUsedRatio = field types.float "Warn when the models file system is fuller than this (0.8).";
+    warnUsedRatio = defaultedField types.float "`0.8`" "Warn when the models file system is fuller than this.";
   }
   // settingsLib.documentOptions {
     name = "puller";

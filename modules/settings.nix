@@ -58,6 +58,18 @@ in
       inherit description;
     };
 
+  # The same, for a field whose default the option docs name: `daemonDefault`
+  # is what the daemon uses when it is unset, as Markdown (e.g. "`1d`"). The
+  # value itself lives in the daemon only.
+  defaultedField =
+    type: daemonDefault: description:
+    lib.mkOption {
+      type = lib.types.nullOr type;
+      default = null;
+      defaultText = lib.literalMD "`null`: the daemon's own default, ${daemonDefault}";
+      inherit description;
+    };
+
   # The document as a store file, after `<daemon> --check-config` accepted
   # it: a typo fails `nixos-rebuild`, not the running service. Secrets do
   # not exist at build time; --check-config checks their shape only. When

@@ -7,10 +7,6 @@ let
 in
 prober.document {
   listen = "127.0.0.1:9430";
-  interval = "30s";
-  timeout = "5s";
-  failureThreshold = 3;
-  successThreshold = 2;
   targets = prober.defaultTargets {
     ollama = {
       host = "127.0.0.1";

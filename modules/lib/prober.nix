@@ -51,29 +51,33 @@ let
       url = "http://${net.localAddress daemons.${name}.listen}";
     }) (builtins.attrNames daemons);
 
-  # The document the typed options describe.
+  # The document the typed options describe. Probe settings left null are
+  # left out, so the prober's own defaults apply.
   document =
     {
       listen,
-      interval,
-      timeout,
-      failureThreshold,
-      successThreshold,
+      interval ? null,
+      timeout ? null,
+      failureThreshold ? null,
+      successThreshold ? null,
       targets,
       webhooks ? [ ],
     }:
+    let
+      defaults = compact {
+        inherit
+          interval
+          timeout
+          failureThreshold
+          successThreshold
+          ;
+      };
+    in
     compact (
       {
         inherit listen targets;
-        defaults = {
-          inherit
-            interval
-            timeout
-            failureThreshold
-            successThreshold
-            ;
-        };
       }
+      // (if defaults == { } then { } else { inherit defaults; })
       // (if webhooks == [ ] then { } else { alerts = { inherit webhooks; }; })
     );
 

@@ -26,7 +26,7 @@ let
       listen,
       ollamaUrl,
       models,
-      keep ? [ ],
+      keep ? null,
       prune ? null,
       maxConcurrentPulls ? null,
       schedule ? { },
@@ -39,8 +39,9 @@ let
         keep
         prune
         maxConcurrentPulls
-        schedule
         ;
+      # left out when no field of it is set
+      schedule = if util.compact schedule == { } then null else schedule;
       models = map (m: if builtins.isString m then { name = m; } else m) models;
       disk = {
         path = modelsMount;

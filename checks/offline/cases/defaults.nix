@@ -26,12 +26,7 @@
         got = settings;
         want = {
           listen = "127.0.0.1:9430";
-          defaults = {
-            interval = "30s";
-            timeout = "5s";
-            failureThreshold = 3;
-            successThreshold = 2;
-          };
+          # no `defaults`: the prober's own interval, timeout and thresholds
           targets = [
             {
               name = "ollama";

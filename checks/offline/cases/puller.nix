@@ -14,6 +14,7 @@
       ];
       puller = {
         minFree = "10GiB";
+        updateInterval = "12h";
         settings.log.level = "debug";
       };
     };
@@ -45,13 +46,9 @@
               validate = true;
             }
           ];
-          keep = [ ];
-          prune = false;
-          maxConcurrentPulls = 1;
-          schedule = {
-            updateInterval = "1d";
-            randomizedDelay = "1h";
-          };
+          # keep, prune, maxConcurrentPulls and the randomized delay unset:
+          # the puller's own defaults
+          schedule.updateInterval = "12h";
           disk = {
             path = "/run/hwc-ai-puller/ollama-models";
             minFree = "10GiB";

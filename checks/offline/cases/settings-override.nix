@@ -5,6 +5,7 @@
     enable = true;
     prober = {
       interval = "10s";
+      timeout = "7s";
       settings = {
         defaults.interval = "5s";
         log.level = "debug";
@@ -24,9 +25,7 @@
         got = settings.defaults;
         want = {
           interval = "5s";
-          timeout = "5s";
-          failureThreshold = 3;
-          successThreshold = 2;
+          timeout = "7s";
         };
       }
       {
