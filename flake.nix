@@ -52,11 +52,57 @@
             platforms = lib.platforms.linux;
           };
         };
+
+      # The option reference as nixpkgs renders it (CommonMark), from the
+      # module's own declarations, evaluated as lanzaboote does: the module
+      # alone, with the checks the docs do not need turned off.
+      # docs/options.md is the same list, rendered by
+      # checks/offline/options-doc.nix without nixpkgs.
+      optionsDoc =
+        pkgs:
+        let
+          eval = lib.evalModules {
+            modules = [
+              (
+                { lib, ... }:
+                {
+                  config._module.args.pkgs = pkgs;
+                  imports = [
+                    lib.types.noCheckForDocsModule
+                    # the aliases of renamed options warn through it
+                    "${pkgs.path}/nixos/modules/misc/assertions.nix"
+                    ./modules
+                  ];
+                }
+              )
+            ];
+          };
+          doc = pkgs.nixosOptionsDoc {
+            options = { inherit (eval.options) hwc; };
+            transformOptions =
+              opt:
+              opt
+              // {
+                declarations = map (
+                  declaration:
+                  let
+                    path = lib.removePrefix "${toString ./.}/" (toString declaration);
+                  in
+                  {
+                    name = path;
+                    url = "https://github.com/hwc-ai/hwc-ai/blob/main/${path}";
+                  }
+                ) opt.declarations;
+              };
+          };
+        in
+        doc.optionsCommonMark;
     in
     {
       # What users consume.
       packages = forAllSystems (pkgs: {
         default = hwc-ai pkgs;
+        options-doc = optionsDoc pkgs;
       });
 
       overlays.default = final: _prev: { hwc-ai = hwc-ai final; };

@@ -33,6 +33,18 @@ let
             inherit (args) pname version cargoLock;
           };
         nixfmt = fakeDrv "nixfmt" { };
+        # nixosOptionsDoc's list, before it renders it
+        path = toString ./nixpkgs-stand-in;
+        nixosOptionsDoc =
+          {
+            options,
+            transformOptions ? lib.id,
+          }:
+          {
+            optionsCommonMark = map transformOptions (
+              lib.filter (opt: opt.visible && !opt.internal) (lib.optionAttrSetToDocList options)
+            );
+          };
       }
     );
   };
@@ -54,6 +66,11 @@ let
   };
   inherit (evaluated) config;
   package = self.packages.aarch64-linux.default;
+  optionsDoc = self.packages.aarch64-linux.options-doc;
+  # the options docs/options.md lists (checks/offline/options-doc.nix)
+  documented = lib.filter (opt: opt.visible && !opt.internal) (
+    lib.optionAttrSetToDocList { inherit (evaluated.options) hwc; }
+  );
 
   expect = list: map (e: e // { case = "flake.nix"; ok = e.got == e.want; }) list;
 in
@@ -98,6 +115,26 @@ expect [
     what = "ExecStart uses it";
     got = lib.hasPrefix "${package.outPath}/bin/hwc-ai-prober --config " config.systemd.services.hwc-ai-prober.serviceConfig.ExecStart;
     want = true;
+  }
+  {
+    what = "packages.options-doc: nixosOptionsDoc of the options docs/options.md lists";
+    got = map (opt: opt.name) optionsDoc;
+    want = map (opt: opt.name) documented;
+  }
+  {
+    what = "packages.options-doc: each declaration a file of the repository, linked";
+    got = lib.unique (
+      lib.concatMap (
+        opt:
+        map (
+          d:
+          lib.hasPrefix "modules/" d.name
+          && !(lib.hasPrefix "/" d.name)
+          && d.url == "https://github.com/hwc-ai/hwc-ai/blob/main/${d.name}"
+        ) opt.declarations
+      ) optionsDoc
+    );
+    want = [ true ];
   }
   {
     what = "formatter, devShell and checks for both systems";

@@ -14,8 +14,9 @@
 # 2. the pure functions of modules/lib/ against expectations (pure.nix);
 # 3. with NIXPKGS_LIB: the module through lib.evalModules against stand-ins
 #    of the NixOS options it sets, one case per file in cases/ (eval.nix),
-#    the stand-ins rejecting what NixOS rejects (stubs-strict.nix), and the
-#    flake's outputs with stand-in packages (flake-outputs.nix);
+#    the stand-ins rejecting what NixOS rejects (stubs-strict.nix), the
+#    flake's outputs with stand-in packages (flake-outputs.nix), and
+#    docs/options.md against the module's options (options-doc.sh);
 # 4. the prober, router and MCP documents (the module's, with and without
 #    cloud providers or remote MCP servers, and the docs' examples) through
 #    `hwc-ai-prober --check-config`, `hwc-ai-router --check-config`,
@@ -130,6 +131,11 @@ else
         report <<<"$results"
     else
         fail "flake-outputs.nix does not evaluate: $(grep -m3 -v '^ *$' "$work/err" | tr '\n' ' ')"
+    fi
+    if out=$(NIXPKGS_LIB=$lib_dir "$here/options-doc.sh" 2>&1); then
+        pass "docs/options.md is the module's option reference"
+    else
+        fail "docs/options.md: $out"
     fi
 fi
 
