@@ -25,7 +25,7 @@ let
   daemon = (import ./lib/daemons.nix).mcp;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
-  inherit (settingsLib) defaultsDeep field;
+  inherit (settingsLib) defaultsDeep field defaultedField;
 
   serverType = types.submodule {
     options = {
@@ -375,11 +375,7 @@ in
       '';
     };
 
-    checkInterval = mkOption {
-      type = types.str;
-      default = "30s";
-      description = "Time between two health checks (initialize, tools/list) of one server.";
-    };
+    checkInterval = defaultedField types.str "`30s`" "Time between two health checks (initialize, tools/list) of one server.";
 
     serverConfigFiles = mkOption {
       type = types.attrsOf types.path;

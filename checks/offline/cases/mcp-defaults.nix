@@ -60,7 +60,8 @@
             "127.0.0.1"
             "::1"
           ];
-          checkInterval = "30s";
+          # the gateway's own (30s)
+          checkInterval = null;
         };
       }
     ];

@@ -50,7 +50,6 @@
             "127.0.0.1"
             "::1"
           ];
-          checkInterval = "30s";
           clients = {
             keys = [ ];
             allowUnauthenticatedLoopback = true;
