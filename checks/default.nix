@@ -4,6 +4,8 @@
 # - clippy (-D warnings) and rustfmt
 # - module-eval: the cases of checks/offline/cases/ through lib.evalModules,
 #   and the flake's outputs (checks/offline/flake-outputs.nix)
+# - options-doc: docs/options.md is the module's option reference
+#   (checks/offline/options-doc.nix), as checks/offline/options-doc.sh checks
 # - unit-score: every daemon's unit (modules/lib/daemons.nix), and a wrapped
 #   MCP server's, as NixOS renders them, scored by `systemd-analyze security`
 #   (exposure at most 1.5)
@@ -109,6 +111,16 @@ vmTests
         exit 1
       ''
   );
+
+  options-doc = pkgs.runCommand "hwc-ai-options-doc" { } ''
+    diff -u ${../docs/options.md} ${
+      pkgs.writeText "options.md" (import ./offline/options-doc.nix { inherit lib; })
+    } || {
+      echo "docs/options.md is out of date: run checks/offline/options-doc.sh --write" >&2
+      exit 1
+    }
+    touch $out
+  '';
 
   unit-score = pkgs.runCommand "hwc-ai-unit-score" { nativeBuildInputs = [ pkgs.systemd ]; } ''
     for unit in ${

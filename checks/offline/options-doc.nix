@@ -4,7 +4,7 @@
 # renders (the flake's `packages.options-doc`). Returns the Markdown text.
 #
 #   nix-instantiate --eval --strict --json checks/offline/options-doc.nix \
-#     --arg lib 'import /path/to/nixpkgs.lib/lib' | jq -r .
+#     --arg lib 'import /path/to/nixpkgs.lib/lib' | jq -j .
 #
 # checks/offline/options-doc.sh writes it, or fails when docs/options.md
 # differs from it.

@@ -26,7 +26,7 @@ lib_dir=$(cd "$lib_dir" && pwd)
 generated=$(mktemp)
 trap 'rm -f "$generated"' EXIT
 nix-instantiate --readonly-mode --eval --strict --json "$here/options-doc.nix" \
-    --arg lib "import $lib_dir" 2>/dev/null | jq -r . >"$generated" || {
+    --arg lib "import $lib_dir" 2>/dev/null | jq -j . >"$generated" || {
     nix-instantiate --readonly-mode --eval --strict --json "$here/options-doc.nix" --arg lib "import $lib_dir" >/dev/null
     exit 1
 }
