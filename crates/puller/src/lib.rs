@@ -10,6 +10,8 @@ pub mod api;
 pub mod config;
 pub mod disk;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod name;
 pub mod ollama;

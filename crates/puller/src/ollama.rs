@@ -138,6 +138,60 @@ pub struct PullLine {
     pub error: Option<String>,
 }
 
+/// The layers of one pull as its progress lines announce them: digest,
+/// size, bytes done.
+#[derive(Debug, Default)]
+pub struct Layers(Vec<(String, u64, u64)>);
+
+/// What a progress line changed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LayerStep {
+    /// A layer not seen before, with the bytes it still needs.
+    New { remaining: u64 },
+    /// More bytes of a known layer.
+    Grew(u64),
+    /// Nothing (no layer, or no new bytes).
+    Same,
+}
+
+impl Layers {
+    /// Takes a line's layer progress: a line with a digest and a size.
+    pub fn take(&mut self, line: &PullLine) -> Option<LayerStep> {
+        let (Some(digest), Some(total)) = (&line.digest, line.total) else {
+            return None;
+        };
+        if total == 0 {
+            return None;
+        }
+        let completed = line.completed.unwrap_or(0).min(total);
+        Some(match self.0.iter_mut().find(|l| &l.0 == digest) {
+            Some(layer) => {
+                let delta = completed.saturating_sub(layer.2);
+                if delta == 0 {
+                    return Some(LayerStep::Same);
+                }
+                layer.2 = completed;
+                LayerStep::Grew(delta)
+            }
+            None => {
+                self.0.push((digest.clone(), total, completed));
+                LayerStep::New {
+                    remaining: total - completed,
+                }
+            }
+        })
+    }
+
+    /// The pull's progress so far. Sums saturate: sizes come from Ollama,
+    /// and a server announcing absurd ones must not crash the puller.
+    pub fn progress(&self) -> crate::report::Progress {
+        crate::report::Progress {
+            completed_bytes: self.0.iter().fold(0u64, |n, l| n.saturating_add(l.2)),
+            total_bytes: self.0.iter().fold(0u64, |n, l| n.saturating_add(l.1)),
+        }
+    }
+}
+
 /// An Ollama server.
 #[derive(Clone)]
 pub struct Ollama {
@@ -313,6 +367,10 @@ impl Ollama {
 type ByteStream =
     std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>>;
 
+/// The longest progress line taken: Ollama's are a few hundred bytes; an
+/// answer that never ends a line must not grow the buffer without bound.
+pub const MAX_LINE: usize = 1024 * 1024;
+
 /// The NDJSON progress of a pull, line by line.
 pub struct PullStream {
     body: ByteStream,
@@ -321,6 +379,16 @@ pub struct PullStream {
 }
 
 impl PullStream {
+    /// A stream of these chunks, as if Ollama had sent them.
+    pub(crate) fn of_chunks(chunks: Vec<Vec<u8>>, stall: Duration) -> Self {
+        let chunks = chunks.into_iter().map(|c| Ok(axum::body::Bytes::from(c)));
+        Self {
+            body: Box::pin(futures_util::stream::iter(chunks)),
+            buffer: Vec::new(),
+            stall,
+        }
+    }
+
     /// The next line; `Ok(None)` at a clean end of the stream.
     pub async fn next_line(&mut self) -> Result<Option<PullLine>, CallError> {
         loop {
@@ -348,7 +416,15 @@ impl PullStream {
                         ),
                     ))
                 }
-                Ok(Some(Ok(chunk))) => self.buffer.extend_from_slice(&chunk),
+                Ok(Some(Ok(chunk))) => {
+                    self.buffer.extend_from_slice(&chunk);
+                    if self.buffer.len() > MAX_LINE && !self.buffer.contains(&b'\n') {
+                        return Err(CallError::new(
+                            Reason::Protocol,
+                            format!("POST /api/pull: a progress line longer than {MAX_LINE} bytes"),
+                        ));
+                    }
+                }
                 Ok(Some(Err(err))) => {
                     let mut err = transport(err, "POST /api/pull");
                     if err.reason != Reason::Timeout {

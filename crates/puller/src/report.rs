@@ -177,10 +177,11 @@ pub struct Progress {
 
 impl Progress {
     pub fn percent(&self) -> u64 {
-        (self.completed_bytes * 100)
-            .checked_div(self.total_bytes)
+        // In u128: sizes come from Ollama and may be anything.
+        ((self.completed_bytes as u128 * 100)
+            .checked_div(self.total_bytes as u128)
             .unwrap_or(0)
-            .min(100)
+            .min(100)) as u64
     }
 }
 

@@ -34,7 +34,7 @@ use crate::config::{Config, ModelConfig};
 use crate::disk::{human, DiskProbe, Statvfs, Usage};
 use crate::metrics::{Metrics, ModelMetrics};
 use crate::name::{self, ModelName};
-use crate::ollama::{CallError, Ollama, Reason, Tag};
+use crate::ollama::{CallError, LayerStep, Layers, Ollama, Reason, Tag};
 use crate::report::{
     DiskReport, LastPull, ModelReport, ModelState, ModelsDoc, OllamaReport, Progress,
     ReconcileReport,

@@ -196,8 +196,7 @@ impl Puller {
             .pull(name, self.config.timeouts.pull_stall)
             .await
             .map_err(|e| (e, false))?;
-        // Layer digest → (total, completed).
-        let mut layers: Vec<(String, u64, u64)> = Vec::new();
+        let mut layers = Layers::default();
         let mut progressed = false;
         let mut success = false;
         let mut last_log = Instant::now();
@@ -207,7 +206,7 @@ impl Puller {
                 Ok(None) => break,
                 Err(err) => return Err((err, progressed)),
             };
-            if let Some(message) = line.error {
+            if let Some(message) = &line.error {
                 return Err((
                     CallError::new(
                         Reason::ErrorLine,
@@ -216,28 +215,20 @@ impl Puller {
                     progressed,
                 ));
             }
-            match (line.digest, line.total) {
-                (Some(digest), Some(total)) if total > 0 => {
-                    let completed = line.completed.unwrap_or(0).min(total);
-                    match layers.iter_mut().find(|l| l.0 == digest) {
-                        Some(layer) => {
-                            let delta = completed.saturating_sub(layer.2);
-                            if delta > 0 {
-                                progressed = true;
-                                slot.metrics.pull_bytes.inc_by(delta);
-                                layer.2 = completed;
-                            }
+            match layers.take(&line) {
+                Some(step) => {
+                    match step {
+                        LayerStep::Grew(delta) => {
+                            progressed = true;
+                            slot.metrics.pull_bytes.inc_by(delta);
                         }
-                        None => {
-                            self.check_room(name, total - completed)
+                        LayerStep::New { remaining } => {
+                            self.check_room(name, remaining)
                                 .map_err(|e| (e, progressed))?;
-                            layers.push((digest, total, completed));
                         }
+                        LayerStep::Same => {}
                     }
-                    let progress = Progress {
-                        completed_bytes: layers.iter().map(|l| l.2).sum(),
-                        total_bytes: layers.iter().map(|l| l.1).sum(),
-                    };
+                    let progress = layers.progress();
                     slot.metrics
                         .progress
                         .set(progress.completed_bytes as f64 / progress.total_bytes as f64);
