@@ -50,8 +50,8 @@ let
       };
       url = field types.str "URL, for every kind but `tcp`.";
       address = field types.str "`host:port`, for kind `tcp`.";
-      method = field types.str "HTTP method (`GET`).";
-      expectStatus = field (types.listOf types.int) "Accepted HTTP statuses (any 2xx).";
+      method = defaultedField types.str "`GET`" "HTTP method.";
+      expectStatus = defaultedField (types.listOf types.int) "any 2xx" "Accepted HTTP statuses.";
       body = field settingsFormat.type ''
         A condition on the response body: `{ contains = s; }`, `{ regex = r; }`
         or `{ jsonPointer = p; equals = v; }`.
@@ -79,17 +79,13 @@ let
       };
       url = field types.str "Where to POST alerts.";
       urlFrom = field secretType "The URL read from a secret (an ntfy topic URL is one).";
-      format = mkOption {
-        type = types.enum [
-          "json"
-          "ntfy"
-        ];
-        default = "json";
-        description = "Body format: a JSON document, or ntfy's plain text with title and priority headers.";
-      };
+      format = defaultedField (types.enum [
+        "json"
+        "ntfy"
+      ]) "`json`" "Body format: a JSON document, or ntfy's plain text with title and priority headers.";
       bearerToken = field secretType "Sent as `Authorization: Bearer`.";
-      timeout = field types.str "Deadline of one delivery (`10s`).";
-      retries = field types.ints.unsigned "Retries of a failed delivery, with backoff (5).";
+      timeout = defaultedField types.str "`10s`" "Deadline of one delivery.";
+      retries = defaultedField types.ints.unsigned "`5`" "Retries of a failed delivery, with backoff.";
     };
   };
 
