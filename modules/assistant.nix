@@ -24,7 +24,7 @@ let
   inherit (import ./lib/util.nix) compact;
 
   settingsLib = import ./settings.nix { inherit lib pkgs; };
-  inherit (settingsLib) defaultsDeep field;
+  inherit (settingsLib) defaultsDeep field defaultedField;
 
   secret =
     description:
@@ -164,8 +164,8 @@ in
       description = "Browser origins allowed to call it (CORS).";
     };
     rateLimit = {
-      requestsPerMinute = field types.ints.positive "Sustained requests per minute per client (30).";
-      burst = field types.ints.positive "Requests a client may make at once (10).";
+      requestsPerMinute = defaultedField types.ints.positive "`30`" "Sustained requests per minute per client.";
+      burst = defaultedField types.ints.positive "`10`" "Requests a client may make at once.";
     };
 
     router = {
@@ -179,12 +179,12 @@ in
       apiKeyFile = secret "A client key for the router, when the router wants one.";
     };
     agent = {
-      maxRounds = field types.ints.positive "Model turns per question (4).";
-      budget = field types.str "The whole question's time (90s).";
+      maxRounds = defaultedField types.ints.positive "`4`" "Model turns per question.";
+      budget = defaultedField types.str "`90s`" "The whole question's time.";
     };
     sessions = {
-      idleTimeout = field types.str "A session unused this long is removed (30m).";
-      keepLast = field types.ints.positive "Turns kept besides the first (10).";
+      idleTimeout = defaultedField types.str "`30m`" "A session unused this long is removed.";
+      keepLast = defaultedField types.ints.positive "`10`" "Turns kept besides the first.";
     };
     tools = mkOption {
       type = types.nullOr (types.listOf (types.enum toolNames));
