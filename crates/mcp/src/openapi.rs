@@ -143,7 +143,8 @@ fn unique(id: String, seen: &mut HashSet<String>) -> String {
 /// the schema it names. A reference back into itself (a recursive type)
 /// becomes `{}` with a note: any value, which is what the server checks.
 pub fn inline_refs(schema: &Value) -> Value {
-    let mut out = resolve(schema, schema, &mut Vec::new());
+    let mut budget = MAX_INLINED;
+    let mut out = resolve(schema, schema, &mut Vec::new(), &mut budget);
     if let Value::Object(map) = &mut out {
         map.remove("$defs");
         map.remove("definitions");
@@ -152,24 +153,34 @@ pub fn inline_refs(schema: &Value) -> Value {
     out
 }
 
-fn resolve(node: &Value, root: &Value, stack: &mut Vec<String>) -> Value {
+/// The most schema nodes inlining visits for one tool. Each `$ref` is
+/// copied where it is used, so a schema whose definitions each use the
+/// next one twice doubles per level: 30 levels would be a billion nodes.
+/// Real tools' schemas are a few hundred.
+pub const MAX_INLINED: usize = 20_000;
+
+fn resolve(node: &Value, root: &Value, stack: &mut Vec<String>, budget: &mut usize) -> Value {
+    *budget = budget.saturating_sub(1);
     match node {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get("$ref") {
                 if stack.contains(reference) {
                     return json!({"description": format!("(recursive: {reference})")});
                 }
+                if *budget == 0 {
+                    return json!({"description": format!("(not inlined, the schema is too large: {reference})")});
+                }
                 let Some(target) = pointer(root, reference) else {
                     return json!({"description": format!("(unresolved: {reference})")});
                 };
                 stack.push(reference.clone());
-                let mut resolved = resolve(target, root, stack);
+                let mut resolved = resolve(target, root, stack, budget);
                 stack.pop();
                 // Keywords beside `$ref` (a description, a default) stay.
                 if let Value::Object(target) = &mut resolved {
                     for (k, v) in map {
                         if k != "$ref" {
-                            target.insert(k.clone(), resolve(v, root, stack));
+                            target.insert(k.clone(), resolve(v, root, stack, budget));
                         }
                     }
                 }
@@ -178,13 +189,16 @@ fn resolve(node: &Value, root: &Value, stack: &mut Vec<String>) -> Value {
             Value::Object(
                 map.iter()
                     .filter(|(k, _)| !matches!(k.as_str(), "$defs" | "definitions"))
-                    .map(|(k, v)| (k.clone(), resolve(v, root, stack)))
+                    .map(|(k, v)| (k.clone(), resolve(v, root, stack, budget)))
                     .collect(),
             )
         }
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| resolve(v, root, stack)).collect())
-        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| resolve(v, root, stack, budget))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
