@@ -15,6 +15,8 @@ pub mod breaker;
 pub mod config;
 pub mod error;
 pub mod execute;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod profile;
 pub mod proxy;

@@ -67,12 +67,6 @@ impl Record {
         response
     }
 
-    pub(crate) fn usage(&mut self, json: &[u8]) {
-        if let Ok(UsageOnly { usage: Some(usage) }) = serde_json::from_slice(json) {
-            self.add_usage(usage);
-        }
-    }
-
     pub(crate) fn add_usage(&mut self, usage: Usage) {
         self.prompt_tokens = usage.prompt_tokens.or(self.prompt_tokens);
         self.completion_tokens = usage.completion_tokens.or(self.completion_tokens);

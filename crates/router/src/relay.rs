@@ -13,7 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::attempt::upstream_error;
 use crate::error::ApiError;
-use crate::record::{Record, Usage};
+use crate::record::{Record, Usage, UsageOnly};
 use crate::table::Table;
 
 type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
@@ -237,16 +237,25 @@ impl Relay {
         if contains(chunk, b"data: {\"error\"") || contains(chunk, b"event: error") {
             self.saw_error = true;
         }
-        if contains(chunk, b"\"usage\"") {
-            for line in chunk.split(|&b| b == b'\n') {
-                if let Some(data) = line.strip_prefix(b"data: ") {
-                    if contains(data, b"\"usage\"") {
-                        self.record.usage(data);
-                    }
-                }
-            }
+        for usage in usages(chunk) {
+            self.record.add_usage(usage);
         }
     }
+}
+
+/// The usage every `data:` line of a relayed chunk reports (an upstream's
+/// final chunk carries it); lines that are not JSON are skipped.
+pub(crate) fn usages(chunk: &[u8]) -> impl Iterator<Item = Usage> + '_ {
+    let any = contains(chunk, b"\"usage\"");
+    chunk
+        .split(|&b| b == b'\n')
+        .filter(move |_| any)
+        .filter_map(|line| line.strip_prefix(b"data: "))
+        .filter(|data| contains(data, b"\"usage\""))
+        .filter_map(|data| match serde_json::from_slice(data) {
+            Ok(UsageOnly { usage }) => usage,
+            Err(_) => None,
+        })
 }
 
 impl Drop for Relay {
