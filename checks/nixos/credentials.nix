@@ -2,13 +2,14 @@
 # target answers 401 without it, so "up" proves it was read), and the value
 # shows up nowhere else: not in the daemon's environment or command line,
 # not in the journal, not in /metrics or /health, not in the unit's
-# properties or the config document. (checks/debian-vm/scenarios/credentials.sh)
+# properties or the config document. The scenario is
+# checks/scenarios/credentials.sh, which the Debian VM runs too.
 { ... }:
 let
   common = import ./lib/common.nix;
 
   # A canary: found anywhere but the credential files, it is a leak. The
-  # Debian scenario draws a random one per run; here it is a constant, long
+  # Debian VM draws a random one per run; here it is a constant, long
   # enough not to match anything by accident.
   canary = "hwc-canary-5f0d8c2e7a41b9d3e6f2a8c0";
   path = "/etc/hwc-ai/credentials/bearer-target-token";
@@ -17,6 +18,8 @@ in
   nodes.machine =
     { pkgs, ... }:
     {
+      imports = [ (common.scenarios { daemons = [ "hwc-ai-prober" ]; }) ];
+
       hwc.ai = {
         enable = true;
         ollama.enable = false;
@@ -55,63 +58,19 @@ in
           DynamicUser = true;
         };
       };
-
-      environment.systemPackages = [
-        pkgs.curl
-        pkgs.jq
-      ];
     };
 
-  testScript =
-    { nodes, ... }:
-    common.testHelpers
-    + ''
-      unit = "hwc-ai-prober.service"
-      canary = "${canary}"
+  testScript = common.testHelpers + ''
+    machine.start()
+    machine.wait_for_unit("hwc-ai-prober.service")
 
+    with subtest(
+        "the unit loads the credential, the daemon uses it (the target is up),"
+        " and the value is nowhere else"
+    ):
+        scenario("credentials")
 
-      def leak(where: str, text: str) -> None:
-          assert canary not in text, f"the token is in {where}"
-          print(f"the token is not in {where}")
-
-
-      machine.start()
-      machine.wait_for_unit(unit)
-
-      with subtest("the unit loads the credential, and the daemon has it"):
-          machine.succeed("systemctl cat hwc-ai-prober.service | grep -Fx 'LoadCredential=bearer-target-token:${path}'")
-          # the file on the host is root's alone
-          assert machine.succeed("stat -c '%U %a' ${path}").strip() == "root 400"
-          pid = prop(unit, "MainPID")
-          environ = machine.succeed(f"tr '\\0' '\\n' < /proc/{pid}/environ")
-          directory = next(
-              (line.split("=", 1)[1] for line in environ.splitlines() if line.startswith("CREDENTIALS_DIRECTORY=")),
-              None,
-          )
-          assert directory is not None, f"daemon has no CREDENTIALS_DIRECTORY:\n{environ}"
-          # read where the daemon reads it, in its own mount namespace: the
-          # value the checks below look for is the one it holds
-          held = machine.succeed(f"nsenter -t {pid} -m cat {directory}/bearer-target-token")
-          assert canary in held, "the daemon's credential is not the token"
-
-      with subtest("the daemon used it: the target is up (401 without the token)"):
-          machine.wait_until_succeeds(target_is("bearer-target", "up"), timeout=60)
-          journal = machine.succeed("journalctl -q -b -u hwc-check-bearer-target.service -o cat")
-          assert any(line.startswith("authorized") for line in journal.splitlines()), (
-              f"the target saw no authorized request:\n{journal}"
-          )
-
-      with subtest("the value is nowhere else"):
-          leak(f"/proc/{pid}/environ", environ)
-          leak(f"/proc/{pid}/cmdline", machine.succeed(f"tr '\\0' ' ' < /proc/{pid}/cmdline"))
-          leak("any thread's environ", machine.succeed(f"cat /proc/{pid}/task/*/environ | tr '\\0' '\\n'"))
-          # every field of every entry, not only MESSAGE
-          leak("the journal", machine.succeed("journalctl -q -b -o verbose --no-pager"))
-          leak("/metrics", http_get("http://127.0.0.1:9430/metrics"))
-          leak("/health", http_get("http://127.0.0.1:9430/health"))
-          leak("the unit's properties", machine.succeed(f"systemctl show {unit}"))
-          document = machine.succeed("cat ${nodes.machine.hwc.ai.prober.configFile}")
-          leak("the config document", document)
-          assert '"credential":"bearer-target-token"' in document.replace(" ", ""), document
-    '';
+    with subtest("the file is root's and 0400, as environment.etc wrote it"):
+        assert machine.succeed("stat -c '%U %a' ${path}").strip() == "root 400"
+  '';
 }

@@ -6,7 +6,7 @@
 # its secret as an environment variable, which shows up nowhere else; a
 # killed server is started again by the wrapper; SIGTERM stops the gateway
 # and the wrapper cleanly, and the next connection starts the wrapper
-# again; the prober sees the gateway. (checks/debian-vm/scenarios/mcp.sh)
+# again; the prober sees the gateway. (checks/scenarios/mcp.sh)
 { ... }:
 let
   common = import ./lib/common.nix;

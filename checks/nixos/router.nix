@@ -3,7 +3,7 @@
 # one of Ollama's models, /health says nothing leaves the host, /metrics
 # counts the requests, the prober sees it; and with no cloud provider its
 # sandbox cannot reach any address beyond loopback.
-# (checks/debian-vm/scenarios/router.sh)
+# (checks/scenarios/router.sh)
 #
 # The VM has no network, so "Ollama" is hwc-ai-ollama-fake on Ollama's port
 # (it serves the OpenAI endpoints too); the puller pulls the model into it.

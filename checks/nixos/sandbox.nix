@@ -4,7 +4,7 @@
 # under it: the prober probes its loopback targets, the puller measures
 # Ollama's models directory (statvfs through its read-only bind mount), the
 # router answers through Ollama.
-# (checks/debian-vm/scenarios/sandbox.sh; `unit-score` scores the prober's
+# (checks/scenarios/sandbox.sh; `unit-score` scores the prober's
 # unit offline, at build time)
 { ... }:
 let

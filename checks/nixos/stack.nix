@@ -3,7 +3,7 @@
 # reports the fake down once it stops and up once it is back, and logs
 # both; the puller makes its declared model ready in the fake, and again
 # after the fake comes back empty (it keeps its models in memory).
-# (checks/debian-vm/scenarios/stack.sh)
+# (checks/scenarios/stack.sh)
 { ... }:
 let
   common = import ./lib/common.nix;

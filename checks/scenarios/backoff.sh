@@ -1,5 +1,9 @@
 # backoff: a daemon that always fails (broken config) is restarted with a
-# delay, not in a tight loop, and keeps being retried.
+# delay, not in a tight loop, and keeps being retried, past the default
+# start limit (5 starts); stopping it ends the retries, and the daemon's own
+# unit is not disturbed. The daemon is a runtime copy of the prober's unit
+# (its Restart=, RestartSec=, RestartSteps=, RestartMaxDelaySec= and start
+# limit) with the broken config bind-mounted over the real one.
 #
 # systemd 254 added RestartSteps= and RestartMaxDelaySec=, which make the
 # delay grow up to a bound. On an older systemd (Debian bookworm has 252)
@@ -12,9 +16,12 @@
 # daemon that fails at once (a fast machine), from the unit's settings.
 
 unit=hwc-check-failing-prober.service
-broken=$VM_CHECK_DIR/config/broken/hwc-ai-prober.json
+broken=$BROKEN_CONFIG_DIR/hwc-ai-prober.json
+# the default start limit, which the units must not be subject to
+default_burst=5
+prober_restarts=$(prop hwc-ai-prober.service NRestarts)
 unit_copy hwc-ai-prober.service "$unit" "[Service]
-BindReadOnlyPaths=$broken:$PROBER_CONFIG
+BindReadOnlyPaths=$broken:$(config_of hwc-ai-prober)
 StateDirectory="
 
 version=$(systemd_version)
@@ -50,18 +57,26 @@ else
 	pass "a daemon that fails at once keeps being retried: $burst starts take $((span / 1000))ms, longer than StartLimitIntervalSec=$((interval / 1000))ms"
 fi
 
-# watch long enough for at least four attempts
+# watch long enough for at least four attempts, and past the default
+# start limit (with a growing delay, the 6th restart is about 21 s in)
 window=$((delay * 5 / 1000000 + 5))
 [ "$window" -ge 20 ] || window=20
 [ "$window" -le 90 ] || window=90
 cursor=$(journal_cursor)
+watched=$(now)
 systemctl start --no-block "$unit"
 sleep "$window"
+past_limit() { [ "$(prop "$unit" NRestarts)" -gt "$default_burst" ]; }
+if wait_for 180 past_limit; then
+	pass "retried past the default start limit: NRestarts=$(prop "$unit" NRestarts) > $default_burst"
+else
+	fail "not retried past the default start limit: NRestarts=$(prop "$unit" NRestarts) after $((window + 180))s"
+fi
 attempts=$(journal_since "$cursor" -u "$unit" -o short-monotonic | grep -F ': Starting ' |
 	sed 's/^\[ *\([0-9.]*\)\].*/\1/')
 count=$(printf '%s\n' "$attempts" | grep -c .)
 gaps=$(printf '%s\n' "$attempts" | awk 'NR > 1 { printf "%.1f ", $1 - prev } { prev = $1 }')
-info "observed: $count attempts in ${window}s; delays between them: ${gaps:-none}(s)"
+info "observed: $count attempts in $(elapsed "$watched")s; delays between them: ${gaps:-none}(s)"
 
 # when the limit is hit the unit stays failed (Result keeps the exit's
 # reason, so ask the journal)
@@ -69,10 +84,10 @@ gave_up=$(journal_since "$cursor" -u "$unit" -o cat | grep -m1 'Start request re
 state=$(prop "$unit" ActiveState)/$(prop "$unit" SubState)
 if [ -n "$gave_up" ] || [ "$state" = failed/failed ]; then
 	fail "observed: gave up after $count attempts (${gave_up:-$state})"
-elif [ "$count" -ge 3 ]; then
+elif [ "$count" -ge "$default_burst" ]; then
 	pass "observed: keeps trying, $count attempts, NRestarts=$(prop "$unit" NRestarts), now $state"
 else
-	fail "observed: only $count attempts in ${window}s, now $state"
+	fail "observed: only $count attempts in $(elapsed "$watched")s, now $state"
 fi
 
 # no tight loop: every delay at least RestartSec (10% slack for timestamps)
@@ -84,8 +99,8 @@ elif [ -n "$short" ]; then
 fi
 
 if [ "${steps:-0}" -gt 0 ]; then
-	if printf '%s\n' $gaps | awk 'NR == 1 { first = $1 } { last = $1 } END { exit !(last > first) }'; then
-		pass "the delay grows: $gaps"
+	if printf '%s\n' $gaps | awk 'NR == 1 { first = $1 } { last = $1 } END { exit !(last > first * 1.5) }'; then
+		pass "the delay grows (the last above 1.5 times the first): $gaps"
 	else
 		fail "the delay does not grow: $gaps"
 	fi
@@ -93,4 +108,19 @@ if [ "${steps:-0}" -gt 0 ]; then
 	[ -z "$over" ] && pass "the delay stays within RestartMaxDelaySec" || fail "a delay of ${over}s exceeds RestartMaxDelaySec"
 else
 	pass "bounded: a constant RestartSec delay (no growth on systemd $version)"
+fi
+
+# stopping it ends the retries; the module's prober was never touched
+systemctl stop "$unit"
+systemctl reset-failed "$unit" 2>/dev/null || true
+state=$(prop "$unit" ActiveState)
+case $state in
+inactive | failed) pass "stopped: $state" ;;
+*) fail "still $state after systemctl stop" ;;
+esac
+restarts=$(prop hwc-ai-prober.service NRestarts)
+if is_running hwc-ai-prober.service && [ "$restarts" = "$prober_restarts" ]; then
+	pass "hwc-ai-prober itself was not disturbed (active/running, NRestarts=$restarts)"
+else
+	fail "hwc-ai-prober was disturbed: $(prop hwc-ai-prober.service ActiveState), NRestarts $prober_restarts -> $restarts"
 fi

@@ -1,11 +1,24 @@
 # broken-config: a daemon given a config with a bad field fails at start,
-# fast, with the field's path in the journal. For each broken config in
-# config/broken/ (<daemon>.json, and <daemon>.field naming the bad field):
-# a runtime copy of the daemon's rendered unit, with the broken config
-# bind-mounted over the real one.
+# fast, with the config exit status (78, EX_CONFIG) and the field's path in
+# the journal, and its unit is failed; the daemon's own unit is not
+# disturbed. For each broken config in $BROKEN_CONFIG_DIR whose daemon has a
+# unit here (<daemon>.json, and <daemon>.field naming the bad field): a
+# runtime copy of the daemon's unit, with the broken config bind-mounted
+# over the real one. (On NixOS the module checks every config it renders at
+# build time, so a broken one cannot come through `hwc.ai.*`; the copy runs
+# it unchecked.)
 
-for broken in "$VM_CHECK_DIR"/config/broken/*.json; do
+declare -A restarts_before
+for daemon in $DAEMONS; do
+	restarts_before[$daemon]=$(prop "$daemon.service" NRestarts)
+done
+
+for broken in "$BROKEN_CONFIG_DIR"/*.json; do
 	daemon=$(basename "$broken" .json)
+	if ! is_loaded "$daemon.service"; then
+		info "$daemon: no unit here, its broken config is not tried"
+		continue
+	fi
 	field=$(cat "${broken%.json}.field")
 	unit=hwc-check-broken-${daemon#hwc-ai-}.service
 	# Restart=no: this scenario is about the first start; backoff covers retries
@@ -40,4 +53,23 @@ CacheDirectory="
 	fi
 	state=$(prop "$unit" ActiveState)
 	[ "$state" = failed ] && pass "$daemon: unit is failed" || fail "$daemon: unit is $state, expected failed"
+	result=$(prop "$unit" Result)
+	status=$(prop "$unit" ExecMainStatus)
+	# 78, EX_CONFIG: a config error, as opposed to a crash
+	if [ "$result" = exit-code ] && [ "$status" = 78 ]; then
+		pass "$daemon: exited with the config exit status (Result=exit-code, 78)"
+	else
+		fail "$daemon: Result=$result ExecMainStatus=$status, expected exit-code and 78 (EX_CONFIG)"
+	fi
+	systemctl reset-failed "$unit"
+done
+
+# the module's own units went on as they were
+for daemon in $DAEMONS; do
+	restarts=$(prop "$daemon.service" NRestarts)
+	if is_running "$daemon.service" && [ "$restarts" = "${restarts_before[$daemon]}" ]; then
+		pass "$daemon: its own unit was not disturbed (active/running, NRestarts=$restarts)"
+	else
+		fail "$daemon: its own unit was disturbed: $(prop "$daemon.service" ActiveState)/$(prop "$daemon.service" SubState), NRestarts ${restarts_before[$daemon]} -> $restarts"
+	fi
 done

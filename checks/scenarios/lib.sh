@@ -1,6 +1,25 @@
 # Helpers for the scenarios, sourced by run-scenario with SCENARIO set.
+# The scenarios are the systemd contract written once: the Debian VM
+# (checks/debian-vm/) and the NixOS VM tests (checks/nixos/) run the same
+# files, and differ only in the environment file each writes
+# (HWC_CHECK_ENV; run-scenario's default is `env` beside the directory of
+# the scenarios):
 #
-# Every verdict is one console line the host parses:
+#   DAEMONS            the daemons' unit names, without .service, separated
+#                      by spaces: the scenarios that loop over daemons check
+#                      these (run-scenario's arguments override it)
+#   CHECK_DIR          where that world keeps the check's files
+#   BROKEN_CONFIG_DIR  the broken configs: <daemon>.json, and <daemon>.field
+#                      naming the field its error must name
+#   CREDENTIAL_DIR     the files LoadCredential= reads, <name> each
+#   <DAEMON>_CONFIG    optional (PROBER_CONFIG, ...): a daemon's config path;
+#                      without it, the one on its unit's ExecStart
+#
+# The Debian VM's also sets SOCKETS and the VM_* paths, which the scenarios
+# only the Debian VM runs use (docs/systemd-checks.md says which).
+#
+# Every verdict is one line (on the Debian VM's console, which the host
+# parses; in the NixOS test's log):
 #   HWC-CHECK PASS <scenario>: <what holds>
 #   HWC-CHECK FAIL <scenario>: <what broke, with the values seen>
 #   HWC-CHECK INFO <scenario>: <a measurement or a note>
@@ -8,7 +27,7 @@
 # A scenario fails when it printed any FAIL.
 
 # shellcheck source=/dev/null
-. /opt/hwc-check/env
+. "${HWC_CHECK_ENV:?the environment file (run-scenario sets it)}"
 
 FAILED=0
 CLEANUP=()
@@ -150,7 +169,6 @@ excerpt() {
 
 # --- the prober --------------------------------------------------------------
 
-PROBER=http://$(jq -r .listen "$PROBER_CONFIG")
 
 http_get() { curl -fsS --max-time 5 "$@"; }
 # the body whatever the status (for failure messages)
@@ -172,12 +190,23 @@ target_state() {
 
 target_is() { [ "$(target_state "$1")" = "$2" ] && [ "$(target_up "$1")" = "$([ "$2" = up ] && echo 1 || echo 0)" ]; }
 
-# `config_of hwc-ai-prober`: that daemon's config path in the VM.
+# `config_of hwc-ai-prober`: that daemon's config path, from the
+# environment or else from `--config PATH` on its unit's ExecStart.
 config_of() {
 	local var
 	var=$(printf '%s' "${1#hwc-ai-}" | tr 'a-z-' 'A-Z_')_CONFIG
-	printf '%s\n' "${!var}"
+	if [ -n "${!var:-}" ]; then
+		printf '%s\n' "${!var}"
+	else
+		prop "$1.service" ExecStart | sed -n 's/.*--config[= ]\([^ ;]*\).*/\1/p'
+	fi
 }
+
+# `has_daemon NAME`: NAME is one of the daemons checked ($DAEMONS).
+has_daemon() { case " $DAEMONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+# `is_loaded UNIT`: the unit exists on this system.
+is_loaded() { [ "$(prop "$1" LoadState)" = loaded ]; }
 
 # `listen_of hwc-ai-prober`: its base URL, from its config.
 listen_of() { printf 'http://%s\n' "$(jq -r .listen "$(config_of "$1")")"; }
@@ -185,3 +214,6 @@ listen_of() { printf 'http://%s\n' "$(jq -r .listen "$(config_of "$1")")"; }
 # `elapsed START`: seconds since START (from `now`), one decimal.
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# the prober's base URL
+PROBER=http://$(jq -r .listen "$(config_of hwc-ai-prober)")

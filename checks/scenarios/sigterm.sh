@@ -19,9 +19,9 @@ for daemon in $DAEMONS; do
 	line=$(printf '%s\n' "$log" | grep -m1 -F 'STOPPING=1')
 	[ -n "$line" ] && pass "$daemon: sent STOPPING=1 ($(printf '%s' "$line" | sed 's/.*(\(.*\))$/\1/'))" ||
 		fail "$daemon: PID 1 received no STOPPING=1"
-	line=$(printf '%s\n' "$log" | grep -m1 -i 'SIGTERM')
+	line=$(printf '%s\n' "$log" | grep -m1 -F 'SIGTERM received')
 	[ -n "$line" ] && pass "$daemon: logged the drain: $line" ||
-		fail "$daemon: no log line about SIGTERM"
+		fail "$daemon: no log line about SIGTERM (\"SIGTERM received\")"
 
 	result=$(prop "$unit" Result)
 	code=$(prop "$unit" ExecMainCode)
@@ -42,5 +42,9 @@ for daemon in $DAEMONS; do
 	fi
 	! kill -0 "$pid" 2>/dev/null || fail "$daemon: PID $pid still alive"
 	[ "$FAILED" = 0 ] || excerpt "$cursor" -u "$unit" -p info
-	systemctl start "$unit"
+	if systemctl start "$unit" && wait_for 10 is_running "$unit"; then
+		pass "$daemon: starts again"
+	else
+		fail "$daemon: does not start again: $(prop "$unit" ActiveState)/$(prop "$unit" SubState)"
+	fi
 done

@@ -1,6 +1,7 @@
 # watchdog: a daemon that stops making progress (SIGSTOP) stops its
 # WATCHDOG=1 pings; systemd declares the watchdog timeout, kills it and
-# starts it again. The prober reports a stuck puller's outage and recovery.
+# starts it again, and the new process serves /health. The prober reports a
+# stuck puller's outage and recovery.
 
 unit=hwc-ai-prober.service
 limit=$(usec "$unit" WatchdogUSec)
@@ -45,7 +46,7 @@ http_answers "$PROBER/health" && pass "the new process serves /health" ||
 
 # The prober watches the other daemons: a stuck puller is reported DOWN
 # (its /health stops answering) and UP again once systemd has restarted it.
-if [ -n "${PULLER_CONFIG:-}" ]; then
+if has_daemon hwc-ai-puller; then
 	peer=hwc-ai-puller.service
 	on_exit systemctl restart "$peer"
 	dropin "$peer" watchdog-short "[Service]

@@ -1,13 +1,41 @@
-# What the systemd scenarios (checks/nixos/<scenario>.nix) share: the fake
-# Ollama's unit, copies of a unit the module rendered, and the test script's
-# helpers. Not a test itself: checks/default.nix runs the files of
-# checks/nixos/ only, not this directory.
+# What the systemd scenarios (checks/nixos/<scenario>.nix) share: the
+# shared scenario scripts in the VM, the fake Ollama's unit, copies of a unit
+# the module rendered, and the test script's helpers. Not a test itself:
+# checks/default.nix runs the files of checks/nixos/ only, not this
+# directory.
 #
-# Each scenario has the name of its Debian VM counterpart in
-# checks/debian-vm/scenarios/ (docs/systemd-checks.md), and uses the same
-# fixtures where it needs one (checks/debian-vm/config/broken/,
+# Each scenario has the name of its script in checks/scenarios/, which the
+# Debian VM runs too (docs/systemd-checks.md); a test whose scenario is
+# shared runs that script (`scenarios` below, `scenario(...)` in the test
+# script) and keeps here only what is NixOS's own. The others use the same
+# fixtures where they need one (checks/debian-vm/config/broken/,
 # checks/debian-vm/guest/bearer-target.py).
 {
+  # A node's module: the scenario scripts of checks/scenarios/ in
+  # /etc/hwc-check/scenarios, with this world's environment (what
+  # checks/scenarios/lib.sh reads) and the tools they call. `daemons` are
+  # the daemons the scenarios loop over.
+  scenarios =
+    { daemons }:
+    { pkgs, ... }:
+    {
+      environment.etc = {
+        "hwc-check/scenarios".source = ../../scenarios;
+        "hwc-check/broken".source = ../../debian-vm/config/broken;
+        "hwc-check/env".text = ''
+          CHECK_DIR=/etc/hwc-check
+          BROKEN_CONFIG_DIR=/etc/hwc-check/broken
+          CREDENTIAL_DIR=/etc/hwc-ai/credentials
+          DAEMONS='${builtins.concatStringsSep " " daemons}'
+        '';
+      };
+      environment.systemPackages = [
+        pkgs.curl
+        pkgs.jq
+        pkgs.util-linux
+      ];
+    };
+
   # The prober's settings for a test: probe every second and change state on
   # the first result, so an outage or a recovery shows within seconds.
   fastProbing = {
@@ -80,12 +108,6 @@
         return machine.succeed(f"curl -sS --max-time 5 {url}")
 
 
-    def http_status(url: str) -> str:
-        """The HTTP status of one request, without a retry; "000" when
-        nothing answered."""
-        return machine.succeed(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {url} || true").strip()
-
-
     def health_of(name: str) -> dict:
         """One target of the prober's /health."""
         report = json.loads(http_get("http://127.0.0.1:9430/health"))
@@ -112,17 +134,19 @@
         )
 
 
-    def monotonic_times(journal: str) -> list[float]:
-        """The timestamps of `journalctl -o short-monotonic` lines."""
-        times: list[float] = []
-        for line in journal.splitlines():
-            match = re.match(r"^\[\s*([0-9.]+)\]", line)
-            if match:
-                times.append(float(match[1]))
-        return times
-
-
     def elapsed(started: float) -> float:
         return round(time.monotonic() - started, 1)
+
+
+    def scenario(name: str, *daemons: str) -> None:
+        """Runs checks/scenarios/NAME.sh in the VM (`common.scenarios` put it
+        there), for DAEMONS instead of the environment's list when given;
+        fails with the scenario's FAIL lines."""
+        status, out = machine.execute(
+            f"bash /etc/hwc-check/scenarios/run-scenario {name} {' '.join(daemons)} 2>&1"
+        )
+        print(out)
+        failed = [line for line in out.splitlines() if line.startswith("HWC-CHECK FAIL ")]
+        assert status == 0, f"{name}: exit {status}: " + ("; ".join(failed) or out[-2000:])
   '';
 }
