@@ -6,17 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::get;
+use hwc_ai_test_support::free_port;
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hwc-ai-ollama-fake");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Child(std::process::Child);
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hwc_ai_test_support::free_port;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -17,14 +18,6 @@ fn write_config(dir: &Path, json: &str) -> std::path::PathBuf {
     let path = dir.join("prober.json");
     std::fs::write(&path, json).unwrap();
     path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -14,7 +14,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use hwc_ai_runtime::{Context, Shutdown};
+pub use hwc_ai_test_support::sample;
+use hwc_ai_test_support::Embedded;
 
 /// How one path of the upstream answers.
 #[derive(Clone, Debug)]
@@ -136,27 +137,19 @@ fn bytes_of(v: Vec<u8>) -> axum::body::Bytes {
 /// A prober running in this process.
 pub struct Prober {
     pub url: String,
-    pub shutdown: Shutdown,
-    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    daemon: Embedded,
 }
 
 impl Prober {
     /// Starts a prober from a JSON config (its `listen` is replaced by a
     /// free loopback port).
     pub async fn start(config: serde_json::Value) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let config: hwc_ai_prober::Config =
             hwc_ai_runtime::config::parse(&config.to_string()).expect("valid test config");
-        let shutdown = Shutdown::new();
-        let mut ctx = Context::embedded(shutdown.clone());
-        ctx.listener = Some(listener);
-        let task = tokio::spawn(hwc_ai_prober::run(config, ctx));
+        let daemon = Embedded::start(|ctx| hwc_ai_prober::run(config, ctx));
         Self {
-            url,
-            shutdown,
-            task,
+            url: daemon.url.clone(),
+            daemon,
         }
     }
 
@@ -181,12 +174,7 @@ impl Prober {
     }
 
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.daemon.metrics().await
     }
 
     /// Waits until target `name` is in `state`, or panics after `within`.
@@ -205,16 +193,6 @@ impl Prober {
     }
 
     pub async fn stop(self) {
-        self.shutdown.trigger();
-        self.task.await.unwrap().unwrap();
+        self.daemon.stop().await.unwrap();
     }
-}
-
-/// The value of one sample in a metrics scrape, by its full series text.
-pub fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        line.strip_prefix(series)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .and_then(|v| v.parse().ok())
-    })
 }

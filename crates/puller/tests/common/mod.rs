@@ -1,15 +1,16 @@
 //! Helpers shared by the puller's tests: a small fake Ollama, a puller
 //! running in-process on a free port, and readers of its documents.
-#![allow(dead_code)]
+// each test binary uses a part of this module
+#![allow(dead_code, unused_imports)]
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hwc_ai_ollama_fake::{CatalogModel, FakeOllama, PullSpeed};
 use hwc_ai_puller::disk::FixedDisk;
 use hwc_ai_puller::{Config, ModelsDoc, Options};
-use hwc_ai_runtime::notify::Notifier;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_runtime::Shutdown;
+use hwc_ai_test_support::Embedded;
+pub use hwc_ai_test_support::{client, free_addr, sample as metric};
 use serde_json::Value;
 
 pub const GIB: u64 = 1 << 30;
@@ -63,28 +64,19 @@ pub fn roomy_disk() -> FixedDisk {
 pub struct Daemon {
     pub url: String,
     pub shutdown: Shutdown,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    daemon: Embedded,
 }
 
 impl Daemon {
     pub async fn start(config: Config, disk: FixedDisk) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = Shutdown::new();
-        let ctx = Context {
-            shutdown: shutdown.clone(),
-            notify: Notifier::disabled(),
-            listener: Some(listener),
-        };
         let options = Options {
             disk: std::sync::Arc::new(disk),
         };
-        let task = tokio::spawn(hwc_ai_puller::run_with(config, ctx, options));
+        let daemon = Embedded::start(|ctx| hwc_ai_puller::run_with(config, ctx, options));
         Self {
-            url,
-            shutdown,
-            task,
+            url: daemon.url.clone(),
+            shutdown: daemon.shutdown.clone(),
+            daemon,
         }
     }
 
@@ -110,14 +102,7 @@ impl Daemon {
     }
 
     pub async fn metrics(&self) -> String {
-        client()
-            .get(format!("{}/metrics", self.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.daemon.metrics().await
     }
 
     /// `POST /reconcile?wait=true&...`: status code and document.
@@ -147,17 +132,8 @@ impl Daemon {
     }
 
     pub async fn stop(self) {
-        self.shutdown.trigger();
-        let _ = tokio::time::timeout(Duration::from_secs(15), self.task).await;
+        let _ = self.daemon.stop_within(Duration::from_secs(15)).await;
     }
-}
-
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .unwrap()
 }
 
 /// The report of one model in a document.
@@ -166,17 +142,4 @@ pub fn model<'a>(doc: &'a ModelsDoc, name: &str) -> &'a hwc_ai_puller::report::M
         .iter()
         .find(|m| m.name == name)
         .unwrap_or_else(|| panic!("{name} not in {doc:#?}"))
-}
-
-/// A loopback address nothing listens on (yet).
-pub fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
-/// The value of one series in a metrics text, e.g.
-/// `hwc_ai_puller_model_present{model="x"}`.
-pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
