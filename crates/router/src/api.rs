@@ -62,9 +62,18 @@ async fn models(
         .backends
         .iter()
         .enumerate()
-        .filter(|(_, b)| b.list_models)
+        // A discovering backend's list is already at hand.
+        .filter(|(_, b)| b.list_models && b.discovery.is_none())
         .map(|(i, _)| discover(&table, i));
-    for (i, found) in futures_util::future::join_all(asked).await {
+    let mut listed = futures_util::future::join_all(asked).await;
+    for (i, b) in table.backends.iter().enumerate() {
+        if let Some(d) = &b.discovery {
+            let mut installed: Vec<String> = d.catalog().installed.iter().cloned().collect();
+            installed.sort_unstable();
+            listed.push((i, installed));
+        }
+    }
+    for (i, found) in listed {
         for id in found {
             // Listed only when asking for it would reach this backend.
             let reaches = table.resolve(&id).is_some_and(|route| {
@@ -187,6 +196,7 @@ async fn health(State(table): State<Arc<Table>>) -> Response {
         "leavesHost": table.leaves_host(),
         "routes": routes,
         "targets": targets,
+        "backends": crate::status::backends(&table),
     }))
     .into_response()
 }

@@ -130,6 +130,25 @@ impl Attempt<'_> {
                 "status_429",
             ));
         }
+        if status == StatusCode::NOT_FOUND {
+            if let Some(d) = &backend.discovery {
+                // Its list was out of date: it lacks the model, which is not
+                // a failure of the backend; the next target may have it.
+                d.stale();
+                return Err((
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "invalid_request_error",
+                        "model_not_found",
+                        format!(
+                            "backend `{}` does not have model `{upstream_model}`",
+                            backend.name
+                        ),
+                    ),
+                    "model_missing",
+                ));
+            }
+        }
         if status.is_server_error() {
             return Err(self.fail(
                 upstream_error(format!("target `{}` answered {status}", target.id)),
@@ -280,6 +299,23 @@ impl Attempt<'_> {
             Ok(permit) => Ok(permit),
             // Queueing is waiting on the backend, not the router's work.
             Err(_) => {
+                let queue = Queued::join(backend);
+                if queue.is_none() {
+                    return Err((
+                        ApiError::new(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "rate_limit_error",
+                            "backend_queue_full",
+                            format!(
+                                "backend `{}` is at its concurrency limit with {} requests \
+                                 waiting; retry shortly",
+                                backend.name,
+                                backend.max_queue.unwrap_or_default()
+                            ),
+                        ),
+                        "queue_full",
+                    ));
+                }
                 let queued = Instant::now();
                 let permit = tokio::time::timeout(
                     backend.queue_timeout,
@@ -337,6 +373,9 @@ impl Attempt<'_> {
 
     fn fail(&self, error: ApiError, reason: &'static str) -> Failure {
         self.target.breaker.failure();
+        if let Some(d) = &self.table.backends[self.target.backend].discovery {
+            d.stale();
+        }
         (error, reason)
     }
 
@@ -345,6 +384,30 @@ impl Attempt<'_> {
             ("route", self.route.model.clone()),
             ("target", self.target.id.clone()),
         ]
+    }
+}
+
+/// A place in a backend's queue, left when dropped.
+struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Queued<'a> {
+    /// A place, unless the queue is at its `maxQueue`.
+    fn join(backend: &'a crate::table::Backend) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        let max = backend.max_queue.unwrap_or(usize::MAX);
+        backend
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(&backend.queued))
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

@@ -180,10 +180,21 @@ pub struct Defaults {
     /// `maxConcurrent` before the next target is tried (or 429).
     #[serde(default = "default_queue_timeout", with = "humantime_serde")]
     pub queue_timeout: Duration,
+    /// Requests that may wait for a slot on one backend; one more is
+    /// refused at once (the next target, or 429). None: no bound but the
+    /// queue timeout.
+    pub max_queue: Option<usize>,
     /// A request's whole budget across every attempt (fallbacks and
     /// schema repairs included).
     #[serde(default = "default_budget", with = "humantime_serde")]
     pub budget: Duration,
+    /// How often a backend with `discover` is asked which models it has
+    /// and which are loaded (and sooner after it failed a request).
+    #[serde(default = "default_discover_interval", with = "humantime_serde")]
+    pub discover_interval: Duration,
+    /// Conversations remembered for sticky routing within a tier.
+    #[serde(default = "default_sticky_conversations")]
+    pub sticky_conversations: usize,
     /// Repair attempts on one target when its output fails the schema.
     #[serde(default = "default_schema_repairs")]
     pub schema_repairs: u32,
@@ -200,6 +211,20 @@ fn default_schema_repairs() -> u32 {
     1
 }
 
+/// Ten seconds: Ollama unloads an idle model after five minutes and loads
+/// one in seconds; a listing every ten seconds keeps "loaded" close to the
+/// truth for the price of two local GETs per host.
+fn default_discover_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// 4096 conversations: a household's chats of the last hours; at about a
+/// hundred bytes each the table stays under half a megabyte. `0` turns
+/// sticky routing off.
+fn default_sticky_conversations() -> usize {
+    4096
+}
+
 impl Default for Defaults {
     fn default() -> Self {
         Self {
@@ -208,8 +233,11 @@ impl Default for Defaults {
             idle_timeout: default_idle_timeout(),
             max_concurrent: default_max_concurrent(),
             queue_timeout: default_queue_timeout(),
+            max_queue: None,
             budget: default_budget(),
             schema_repairs: default_schema_repairs(),
+            discover_interval: default_discover_interval(),
+            sticky_conversations: default_sticky_conversations(),
         }
     }
 }
@@ -309,6 +337,8 @@ pub struct BackendConfig {
     /// Sent as `Authorization: Bearer`.
     pub api_key: Option<SecretSource>,
     pub max_concurrent: Option<usize>,
+    /// This backend's `defaults.maxQueue`.
+    pub max_queue: Option<usize>,
     /// Requests to this backend leave this host. Required, and only
     /// allowed, when the base URL is not a loopback address.
     #[serde(default)]
@@ -317,6 +347,12 @@ pub struct BackendConfig {
     /// client lists models, and list those a glob route would send here.
     #[serde(default)]
     pub list_models: bool,
+    /// An Ollama behind this backend: ask it which models it has
+    /// (`/api/tags`) and has loaded (`/api/ps`) on the base URL without its
+    /// `/v1`, every `defaults.discoverInterval`; requests for a model it
+    /// lacks skip it, and a loaded model is preferred within a tier.
+    #[serde(default)]
+    pub discover: bool,
     /// Whether this backend takes a reasoning control (`reasoning_effort`
     /// for OpenAI-compatible ones, a thinking budget for Anthropic); when
     /// false the control is dropped (logged at debug).
@@ -367,6 +403,17 @@ pub struct RouteConfig {
     pub targets: Vec<TargetConfig>,
 }
 
+impl TargetConfig {
+    /// The backends of this target's tier, in config order.
+    pub fn backend_names(&self) -> Vec<&str> {
+        self.backend
+            .iter()
+            .chain(&self.backends)
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 impl RouteConfig {
     pub fn is_glob(&self) -> bool {
         self.model.contains(['*', '?'])
@@ -376,7 +423,13 @@ impl RouteConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetConfig {
-    pub backend: String,
+    /// One backend; or, with `backends`, several that are equally preferred
+    /// (one tier: balanced, not tried in order).
+    pub backend: Option<String>,
+    /// Several backends in one tier, balanced by whether they have the model
+    /// (loaded), by conversation and by outstanding requests.
+    #[serde(default)]
+    pub backends: Vec<String>,
     /// The upstream model name; the requested name when absent.
     pub model: Option<String>,
     #[serde(default, with = "humantime_serde")]
@@ -521,6 +574,13 @@ impl Validate for Config {
             if let Some(n) = backend.max_concurrent {
                 check_at_least_one(&at("maxConcurrent"), n)?;
             }
+            if backend.discover && backend.kind != BackendKind::OpenaiCompatible {
+                return Err(ConfigError::at(
+                    at("discover"),
+                    "discovery asks an Ollama (`/api/tags`, `/api/ps`); this backend is not \
+                     `openai-compatible`",
+                ));
+            }
         }
 
         if self.routes.is_empty() && self.profiles.is_empty() {
@@ -558,6 +618,10 @@ impl Validate for Config {
             }
         }
         check_positive("defaults.budget", Some(self.defaults.budget))?;
+        check_positive(
+            "defaults.discoverInterval",
+            Some(self.defaults.discover_interval),
+        )?;
         Ok(())
     }
 }
@@ -604,11 +668,37 @@ fn check_targets(
     }
     for (j, target) in targets.iter().enumerate() {
         let at = |field: &str| format!("{path}.targets[{j}].{field}");
-        if !backends.contains(target.backend.as_str()) {
-            return Err(ConfigError::at(
-                at("backend"),
-                format!("no backend is named `{}`", target.backend),
-            ));
+        match (&target.backend, target.backends.is_empty()) {
+            (None, true) => {
+                return Err(ConfigError::at(
+                    format!("{path}.targets[{j}]"),
+                    "name its `backend`, or several equally preferred `backends`",
+                ))
+            }
+            (Some(_), false) => {
+                return Err(ConfigError::at(
+                    at("backends"),
+                    "set `backend` or `backends`, not both",
+                ))
+            }
+            _ => {}
+        }
+        let mut seen = HashSet::new();
+        for (k, name) in target.backend_names().into_iter().enumerate() {
+            let field = if target.backend.is_some() {
+                at("backend")
+            } else {
+                format!("{}[{k}]", at("backends"))
+            };
+            if !backends.contains(name) {
+                return Err(ConfigError::at(
+                    field,
+                    format!("no backend is named `{name}`"),
+                ));
+            }
+            if !seen.insert(name) {
+                return Err(ConfigError::at(field, format!("`{name}` is listed twice")));
+            }
         }
         if let Some(model) = &target.model {
             check_model(&at("model"), model)?;
@@ -753,6 +843,40 @@ mod tests {
         let mut doc = profile(json!({}));
         doc["routes"] = json!([]);
         parse::<Config>(&doc.to_string()).unwrap();
+    }
+
+    #[test]
+    fn a_tier_names_several_backends_or_one() {
+        let mut doc = base();
+        doc["backends"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "gpu1", "kind": "openai-compatible",
+                         "baseUrl": "http://127.0.0.1:11435/v1", "discover": true}));
+        doc["routes"][0]["targets"] = json!([{"backends": ["ollama", "gpu1"]}]);
+        let config = parse::<Config>(&doc.to_string()).unwrap();
+        assert_eq!(
+            config.routes[0].targets[0].backend_names(),
+            ["ollama", "gpu1"]
+        );
+        assert!(config.backends[1].discover);
+        let mut bad = doc.clone();
+        bad["routes"][0]["targets"] = json!([{"backends": ["ollama", "gpu2"]}]);
+        let e = err(bad);
+        assert_eq!(e.path, "routes[0].targets[0].backends[1]");
+        assert!(e.message.contains("gpu2"), "{e}");
+        let mut bad = doc.clone();
+        bad["routes"][0]["targets"] = json!([{"backend": "ollama", "backends": ["gpu1"]}]);
+        assert_eq!(err(bad).path, "routes[0].targets[0].backends");
+        let mut bad = doc.clone();
+        bad["routes"][0]["targets"] = json!([{"backends": ["gpu1", "gpu1"]}]);
+        assert_eq!(err(bad).path, "routes[0].targets[0].backends[1]");
+        let mut bad = doc.clone();
+        bad["routes"][0]["targets"] = json!([{"model": "m"}]);
+        assert_eq!(err(bad).path, "routes[0].targets[0]");
+        let mut bad = doc;
+        bad["backends"][1]["kind"] = json!("anthropic");
+        assert_eq!(err(bad).path, "backends[1].discover");
     }
 
     #[test]

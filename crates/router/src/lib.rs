@@ -11,8 +11,10 @@ mod admission;
 pub mod api;
 mod attempt;
 pub mod backend;
+pub mod balance;
 pub mod breaker;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod execute;
 #[doc(hidden)]
@@ -24,6 +26,8 @@ mod record;
 pub mod redact;
 mod relay;
 pub mod schema;
+pub mod status;
+pub mod sticky;
 pub mod table;
 
 use std::sync::Arc;
@@ -52,6 +56,15 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
     // Secrets are read here, before the listener is bound: a missing key
     // file is a startup error that names its field.
     let table = Arc::new(table::Table::build(&config, metrics)?);
+    discovery::first(&table).await;
+    discovery::spawn(
+        table.clone(),
+        config.defaults.discover_interval,
+        ctx.shutdown.clone(),
+    );
+    registry
+        .sub_registry_with_prefix("hwc_ai_router")
+        .register_collector(Box::new(status::Gauges::new(&table)));
     let listener = http::listener(ctx.listener, &config.listen).await?;
     let address = listener.local_addr()?;
     let app = http::metrics_routes(Arc::new(registry)).merge(api::routes(table.clone()));

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub schema_checks: Family<Labels, Counter>,
     pub circuit_state: Family<Labels, Gauge>,
     pub in_flight: Gauge,
+    pub routed: Family<Labels, Counter>,
+    pub skipped: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -51,6 +53,8 @@ impl Metrics {
             schema_checks: Family::default(),
             circuit_state: Family::default(),
             in_flight: Gauge::default(),
+            routed: Family::default(),
+            skipped: Family::default(),
         };
         registry.register(
             "requests",
@@ -99,6 +103,16 @@ impl Metrics {
             "in_flight_requests",
             "Requests being answered now",
             metrics.in_flight.clone(),
+        );
+        registry.register(
+            "routed",
+            "Requests answered, by backend and why it was chosen (order, sticky, loaded, least_outstanding, fallback)",
+            metrics.routed.clone(),
+        );
+        registry.register(
+            "skipped",
+            "Targets not tried, by route, target and why (model_missing: its backend does not list the model)",
+            metrics.skipped.clone(),
         );
         metrics
     }

@@ -85,7 +85,12 @@ pub async fn handle(
     let prompt_tokens = estimate_prompt_tokens(&body);
     let mut waited = Duration::ZERO;
     let mut last: Option<ApiError> = None;
-    for (i, target) in route.targets.iter().enumerate() {
+    let conversation = (route.balanced && endpoint == Endpoint::ChatCompletions)
+        .then(|| crate::sticky::conversation(&body))
+        .flatten();
+    let plan = crate::balance::plan(&table, route, &model, conversation);
+    for (i, &(index, reason)) in plan.iter().enumerate() {
+        let target = &route.targets[index];
         let attempt = Attempt {
             table: &table,
             route,
@@ -100,6 +105,7 @@ pub async fn handle(
         match attempt.run(&mut body, &mut waited).await {
             Ok(answer) => {
                 record.target.clone_from(&target.id);
+                crate::balance::answered(&table, route, target, &model, reason, conversation);
                 if i > 0 {
                     tracing::debug!(id = %record.id, "answered by fallback target {}", target.id);
                 }
@@ -107,7 +113,7 @@ pub async fn handle(
             }
             Err((error, reason)) => {
                 tracing::debug!(id = %record.id, target = %target.id, reason, "{}", error.message);
-                if i + 1 < route.targets.len() {
+                if i + 1 < plan.len() {
                     table
                         .metrics
                         .fallbacks
@@ -132,11 +138,11 @@ pub async fn handle(
         )
     });
     // One target: its own error. Several: say they were all tried.
-    let error = if route.targets.len() > 1 {
+    let error = if plan.len() > 1 {
         ApiError {
             message: format!(
                 "all {} targets of route `{}` failed; the last: {}",
-                route.targets.len(),
+                plan.len(),
                 route.model,
                 error.message
             ),

@@ -22,12 +22,27 @@ pub struct Backend {
     pub base: String,
     pub key: Option<Secret>,
     pub permits: Arc<Semaphore>,
+    /// Its `maxConcurrent`: in flight is this minus the free permits.
+    pub capacity: usize,
+    /// Requests waiting for a permit now, and how many may.
+    pub queued: std::sync::atomic::AtomicUsize,
+    pub max_queue: Option<usize>,
+    /// Which models it has, for a backend with `discover`.
+    pub discovery: Option<crate::discovery::Discovered>,
     pub queue_timeout: Duration,
     pub local: bool,
     pub list_models: bool,
     /// Takes a reasoning control; when false, one is dropped.
     pub reasoning: bool,
     pub schema_format: SchemaFormat,
+}
+
+impl Backend {
+    /// Requests this router has sent it that are not done.
+    pub fn in_flight(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.permits.available_permits())
+    }
 }
 
 pub struct Target {
@@ -41,6 +56,8 @@ pub struct Target {
     pub max_prompt_tokens: Option<u64>,
     /// Shared by every route that names the same `backend/model`.
     pub breaker: Arc<Breaker>,
+    /// Its tier: the index of its entry in the route's `targets`.
+    pub tier: usize,
 }
 
 impl Target {
@@ -54,6 +71,9 @@ pub struct Route {
     pub model: String,
     pub glob: bool,
     pub targets: Vec<Target>,
+    /// Whether the order of `targets` is decided per request: a tier has
+    /// several backends, or a backend discovers its models.
+    pub balanced: bool,
     /// Set when this route is a profile.
     pub profile: Option<Profile>,
     /// The whole request's budget across attempts.
@@ -79,6 +99,8 @@ pub struct Table {
     pub routes: Vec<Route>,
     pub clients: Clients,
     pub metrics: Metrics,
+    /// Conversations and the backend each went to.
+    pub sticky: crate::sticky::Sticky,
     pub max_body_bytes: usize,
     pub max_response_bytes: usize,
     /// Whether `x-hwc-ai-debug: 1` turns on a request's debug log.
@@ -93,6 +115,7 @@ impl Table {
     pub fn build(config: &Config, metrics: Metrics) -> Result<Self, ConfigError> {
         let mut backends = Vec::new();
         for (i, b) in config.backends.iter().enumerate() {
+            let capacity = b.max_concurrent.unwrap_or(config.defaults.max_concurrent);
             let key = match &b.api_key {
                 Some(source) => Some(source.read(&format!("backends[{i}].apiKey"))?),
                 None => None,
@@ -102,9 +125,13 @@ impl Table {
                 kind: b.kind,
                 base: b.base_url.as_str().trim_end_matches('/').to_owned(),
                 key,
-                permits: Arc::new(Semaphore::new(
-                    b.max_concurrent.unwrap_or(config.defaults.max_concurrent),
-                )),
+                permits: Arc::new(Semaphore::new(capacity)),
+                capacity,
+                queued: Default::default(),
+                max_queue: b.max_queue.or(config.defaults.max_queue),
+                discovery: b.discover.then(|| {
+                    crate::discovery::Discovered::new(b.base_url.as_str().trim_end_matches('/'))
+                }),
                 queue_timeout: config.defaults.queue_timeout,
                 local: b.is_local(),
                 list_models: b.list_models,
@@ -115,12 +142,18 @@ impl Table {
         let mut breakers: HashMap<String, Arc<Breaker>> = HashMap::new();
         let mut targets_of = |list: &[TargetConfig]| -> Vec<Target> {
             list.iter()
-                .map(|t| {
+                .enumerate()
+                .flat_map(|(tier, t)| {
+                    t.backend_names()
+                        .into_iter()
+                        .map(move |name| (tier, name, t))
+                })
+                .map(|(tier, name, t)| {
                     let backend = backends
                         .iter()
-                        .position(|b| b.name == t.backend)
+                        .position(|b| b.name == name)
                         .expect("validated: the backend exists");
-                    let id = format!("{}/{}", t.backend, t.model.as_deref().unwrap_or("*"));
+                    let id = format!("{}/{}", name, t.model.as_deref().unwrap_or("*"));
                     let breaker = breakers
                         .entry(id.clone())
                         .or_insert_with(|| {
@@ -146,26 +179,31 @@ impl Table {
                         idle_timeout: t.idle_timeout.unwrap_or(config.defaults.idle_timeout),
                         max_prompt_tokens: t.max_prompt_tokens,
                         breaker,
+                        tier,
                     }
                 })
                 .collect()
         };
         let mut routes = Vec::new();
         for r in &config.routes {
+            let targets = targets_of(&r.targets);
             routes.push(Route {
                 model: r.model.clone(),
                 glob: r.is_glob(),
-                targets: targets_of(&r.targets),
+                balanced: balanced(&targets, &backends),
+                targets,
                 profile: None,
                 budget: config.defaults.budget,
                 schema_repairs: config.defaults.schema_repairs,
             });
         }
         for p in &config.profiles {
+            let targets = targets_of(&p.targets);
             routes.push(Route {
                 model: p.name.clone(),
                 glob: false,
-                targets: targets_of(&p.targets),
+                balanced: balanced(&targets, &backends),
+                targets,
                 profile: Some(Profile {
                     temperature: p.temperature,
                     max_tokens: p.max_tokens,
@@ -188,6 +226,7 @@ impl Table {
             routes,
             clients: config.clients.load("clients")?,
             metrics,
+            sticky: crate::sticky::Sticky::new(config.defaults.sticky_conversations),
             max_body_bytes: config.max_body_bytes,
             max_response_bytes: config.max_response_bytes,
             debug_requests: config.debug_requests,
@@ -248,6 +287,14 @@ impl Table {
             self.backends.len()
         )
     }
+}
+
+/// Whether a route's order is decided per request.
+fn balanced(targets: &[Target], backends: &[Backend]) -> bool {
+    targets.windows(2).any(|w| w[0].tier == w[1].tier)
+        || targets
+            .iter()
+            .any(|t| backends[t.backend].discovery.is_some())
 }
 
 /// `*` matches any run of characters, `?` one character; nothing else is
