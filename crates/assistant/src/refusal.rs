@@ -194,6 +194,7 @@ pub fn normalise(text: &str) -> String {
         };
         let word = word.replace('\'', " ");
         let word = split_clitics(&word);
+        let word = join_hyphenated(&word);
         // Intensifiers change nothing: "I would *really* appreciate".
         if matches!(
             word.as_str(),
@@ -340,6 +341,30 @@ fn split_clitics(word: &str) -> String {
             .chain(rest)
             .collect::<Vec<_>>()
             .join(" ")
+    } else {
+        word.to_owned()
+    }
+}
+
+/// "re-start" is `restart`, "auto-restart" `auto restart`, "shut-down"
+/// `shut down`; "open-webui" stays.
+fn join_hyphenated(word: &str) -> String {
+    if !word.contains('-') || word.starts_with('-') {
+        return word.to_owned();
+    }
+    let joined = word.replace('-', "");
+    let spaced = word.replace('-', " ");
+    let is_verb = |w: &str| VERBS.iter().any(|(_, forms)| forms.contains(&w));
+    if is_verb(&joined) {
+        joined
+    } else if is_verb(&spaced) {
+        spaced
+    } else if let Some((prefix, verb)) = word.split_once('-') {
+        if matches!(prefix, "auto" | "force" | "hard" | "soft" | "self") && is_verb(verb) {
+            format!("{prefix} {verb}")
+        } else {
+            word.to_owned()
+        }
     } else {
         word.to_owned()
     }
@@ -754,6 +779,18 @@ fn analyse(segment: &Segment) -> Analysis {
         });
     }
     if let Some((action, n)) = verb_at(rest, polite) {
+        // "can you restart things?", "are you able to delete files?": a
+        // question about what the assistant can do.
+        let capability = start >= 2
+            && matches!(
+                words[..start].join(" ").as_str(),
+                "can you" | "could you" | "are you able to" | "are you allowed to" | "can you even"
+            )
+            && rest[n..].len() == 1
+            && GENERIC_OBJECTS.contains(&rest[n].as_str());
+        if capability {
+            return Analysis::of(Kind::Interrogative);
+        }
         return request(action, is_bare(&rest[n..]));
     }
     if let Some(action) = noun_at(rest) {
@@ -948,7 +985,8 @@ fn verb_at(rest: &[String], gerund: bool) -> Option<(&'static str, usize)> {
     if verb == "free" && !matches!(next, Some("up" | "some" | "more" | "the" | "enough" | "a")) {
         return None;
     }
-    if AMBIGUOUS.contains(&verb) && !names_the_system(verb, after) {
+    // "end of the log", "set of units", "copy of the config?".
+    if AMBIGUOUS.contains(&verb) && (next == Some("of") || !names_the_system(verb, after)) {
         return None;
     }
     Some((action, n))
@@ -1285,7 +1323,20 @@ fn noun_at(rest: &[String]) -> Option<&'static str> {
 /// "give nginx a kick", "do a quick reboot": a verb that carries an action
 /// noun.
 fn performed(rest: &[String]) -> Option<&'static str> {
-    let n = longest(rest, PERFORMERS)?;
+    // "would you mind *giving* the proxy a restart".
+    let gerund = rest.first().and_then(|w| {
+        let stem = w.strip_suffix("ing")?;
+        let candidates = [
+            stem.to_owned(),
+            format!("{stem}e"),
+            stem[..stem.len().saturating_sub(1)].to_owned(),
+        ];
+        candidates
+            .iter()
+            .any(|c| PERFORMERS.contains(&c.as_str()))
+            .then_some(1)
+    });
+    let n = longest(rest, PERFORMERS).or(gerund)?;
     if rest.get(n).is_some_and(|w| {
         matches!(
             w.as_str(),
@@ -1295,8 +1346,19 @@ fn performed(rest: &[String]) -> Option<&'static str> {
         return None;
     }
     (n..(n + 4).min(rest.len())).find_map(|i| {
-        if rest[0] == "give" && GRANTS.contains(&rest[i].as_str()) {
+        let to_me = matches!(rest.get(1).map(String::as_str), Some("me" | "us"));
+        if rest[0] == "give" && !to_me && GRANTS.contains(&rest[i].as_str()) {
             return Some("allow");
+        }
+        if !to_me
+            && MADE.contains(&rest[i].as_str())
+            && rest[0] != "give"
+            && matches!(
+                rest[i - 1].as_str(),
+                "a" | "an" | "new" | "fresh" | "full" | "quick"
+            )
+        {
+            return Some("restore");
         }
         let (action, m) = longest_table(&rest[i..], NOUNS)?;
         let after = rest.get(i + m).map(String::as_str);
@@ -1350,7 +1412,32 @@ fn state_in(words: &[String]) -> Option<&'static str> {
                     .then(|| verb_at(&words[i..], false).map(|(a, _)| a))
                     .flatten()
             })
+            .or_else(|| participle_action(&words[i]))
     })
+}
+
+/// The action of a regular English participle: "renewed" is `rotate`'s
+/// "renew", "stopped" `stop`, "emptied" `clear`.
+fn participle_action(word: &str) -> Option<&'static str> {
+    let stem = word.strip_suffix("ed")?;
+    let mut candidates = vec![stem.to_owned(), format!("{stem}e")];
+    if let Some(y) = stem.strip_suffix('i') {
+        candidates.push(format!("{y}y"));
+    }
+    let mut chars = stem.chars().rev();
+    if let (Some(a), Some(b)) = (chars.next(), chars.next()) {
+        if a == b {
+            candidates.push(stem[..stem.len() - 1].to_owned());
+        }
+    }
+    VERBS
+        .iter()
+        .find(|(_, forms)| {
+            forms
+                .iter()
+                .any(|f| !f.contains(' ') && !f.ends_with('*') && candidates.iter().any(|c| c == f))
+        })
+        .map(|(action, _)| *action)
 }
 
 /// After a wish ("I'd like", "make sure", "ich möchte"), the state or
@@ -1369,6 +1456,21 @@ fn wished(words: &[String], start: usize) -> Option<&'static str> {
         || QUESTION_HEADS.contains(&first_content.as_str()) && first_content != "that"
     {
         return None;
+    }
+    // "I'd like ollama to use the gpu again": something of the system, to
+    // behave otherwise.
+    let to = after.iter().skip(1).position(|w| w == "to").map(|k| k + 1);
+    if let Some(k) = to {
+        let object = &after[..k];
+        let verb = after.get(k + 1).map(String::as_str).unwrap_or("");
+        if !verb.is_empty()
+            && !KNOWING.contains(&verb)
+            && object
+                .iter()
+                .any(|w| OBJECTS.iter().any(|o| w.starts_with(o)) && w != "it" && w != "all")
+        {
+            return Some("change");
+        }
     }
     state_in(after)
 }
@@ -1402,6 +1504,20 @@ fn obligation(rest: &[String]) -> Option<&'static str> {
             })
             .or_else(|| verb_at(after, true))
             .or_else(|| {
+                // "the logs have to go", "these images need to disappear".
+                matches!(
+                    after.first().map(String::as_str),
+                    Some("go" | "disappear" | "vanish" | "die")
+                )
+                .then_some(("delete", 1))
+            })
+            .or_else(|| {
+                after
+                    .first()
+                    .and_then(|w| participle_action(w))
+                    .map(|action| (action, 1))
+            })
+            .or_else(|| {
                 // The subject is what the verb acts on: "the logs need
                 // clearing".
                 let verb = after.first()?;
@@ -1418,6 +1534,34 @@ fn obligation(rest: &[String]) -> Option<&'static str> {
 /// or an auxiliary: "nginx please restart", "Kannst du bitte den
 /// nginx-Dienst neu starten".
 fn ordered_anywhere(rest: &[String], polite: bool) -> Option<&'static str> {
+    // "I'd be thrilled *if you rebooted* the kiosk", "it would make my
+    // day if you could restart plex".
+    if let Some(at) = rest.windows(2).position(|w| w[0] == "if" && w[1] == "you") {
+        let mut after = &rest[at + 2..];
+        while after.first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "could" | "would" | "can" | "will" | "please" | "just" | "went" | "ahead" | "and"
+            )
+        }) {
+            after = &after[1..];
+        }
+        if let Some(action) = after.first().and_then(|w| {
+            participle_action(w)
+                .or_else(|| longest_table(after, PARTICIPLES).map(|(a, _)| a))
+                .or_else(|| verb_at(after, false).map(|(a, _)| a))
+        }) {
+            return Some(action);
+        }
+    }
+    // "As the admin I authorise *you to* reboot the server".
+    if let Some(action) = rest
+        .windows(2)
+        .position(|w| w[0] == "you" && w[1] == "to")
+        .and_then(|at| verb_at(&rest[at + 2..], false))
+    {
+        return Some(action.0);
+    }
     (0..rest.len()).find_map(|i| {
         if i > 0
             && NOT_BEFORE_VERB.contains(&rest[i - 1].as_str())

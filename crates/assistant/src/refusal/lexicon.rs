@@ -69,6 +69,8 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "stop",
         &[
+            "hibernate",
+            "sleep",
             "para el",
             "para la",
             "para los",
@@ -109,6 +111,9 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "start",
         &[
+            "wake",
+            "wake up",
+            "wol",
             "begin",
             "start",
             "boot",
@@ -136,6 +141,7 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "kill",
         &[
+            "end",
             "kill",
             "terminate",
             "abort",
@@ -214,7 +220,7 @@ pub const VERBS: &[(&str, &[&str])] = &[
         ],
     ),
     ("rm", &["rm", "rmdir"]),
-    ("wipe", &["wipe"]),
+    ("wipe", &["zero", "zero out", "blank", "reformat", "wipe"]),
     ("purge", &["purge", "purger"]),
     ("prune", &["prune"]),
     (
@@ -341,6 +347,7 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "disable",
         &[
+            "prevent",
             "disable",
             "deactivate",
             "mask",
@@ -412,6 +419,12 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "power off",
         &[
+            "cut the power to",
+            "cut power to",
+            "cut the power",
+            "kill the power to",
+            "pull the plug on",
+            "unplug",
             "power off",
             "poweroff",
             "power down",
@@ -426,6 +439,7 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "power on",
         &[
+            "plug in",
             "power on",
             "einschalten",
             "schalte ein",
@@ -456,6 +470,8 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "change",
         &[
+            "dim",
+            "brighten",
             "change",
             "switch",
             "modify",
@@ -638,6 +654,15 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "fix",
         &[
+            "scrub",
+            "defrag",
+            "defragment",
+            "fsck",
+            "trim",
+            "fstrim",
+            "resilver",
+            "rebalance",
+            "balance",
             "fix",
             "repair",
             "heal",
@@ -652,6 +677,9 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "restore",
         &[
+            "snapshot",
+            "back up",
+            "backup",
             "restore",
             "reset",
             "recreate",
@@ -665,7 +693,9 @@ pub const VERBS: &[(&str, &[&str])] = &[
     ("rotate", &["rotate", "renew", "regenerate"]),
     (
         "migrate",
-        &["migrate", "move", "mv", "copy", "cp", "rsync", "sync"],
+        &[
+            "clone", "migrate", "move", "mv", "copy", "cp", "rsync", "sync",
+        ],
     ),
     ("drop", &["drop"]),
     (
@@ -683,8 +713,8 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "resize",
         &[
-            "resize", "grow", "shrink", "extend", "increase", "decrease", "raise", "lower", "bump",
-            "limit", "throttle",
+            "allocate", "assign", "reserve", "dedicate", "resize", "grow", "shrink", "extend",
+            "increase", "decrease", "raise", "lower", "bump", "limit", "throttle",
         ],
     ),
     ("apply", &["apply", "commit", "rebase"]),
@@ -729,6 +759,7 @@ pub const PHRASAL: &[(&str, &[&str], &str)] = &[
     ("start", &["up", "back"], "start"),
     ("boot", &["up"], "start"),
     ("turn", &["off"], "turn off"),
+    ("log", &["out", "off"], "kill"),
     ("knock", &["out", "off", "down"], "delete"),
     ("turn", &["up", "down"], "change"),
     ("schmeiss", &["weg", "raus"], "delete"),
@@ -753,7 +784,7 @@ pub const PHRASAL: &[(&str, &[&str], &str)] = &[
     ("wind", &["down"], "stop"),
     ("kick", &["off"], "start"),
     // German, Dutch, Swedish separable verbs.
-    ("starte", &["neu"], "restart"),
+    ("starte", &["neu", "durch"], "restart"),
     ("start", &["neu", "opnieuw"], "restart"),
     ("fahr", &["herunter", "runter", "hoch"], "shut down"),
     ("fahre", &["herunter", "runter", "hoch"], "shut down"),
@@ -788,6 +819,21 @@ pub const PHRASAL: &[(&str, &[&str], &str)] = &[
 /// ("write the config", "set the hostname to x"; not "write me a summary",
 /// "make it brief", "add the numbers up").
 pub const AMBIGUOUS: &[&str] = &[
+    "end",
+    "zero",
+    "blank",
+    "prevent",
+    "allocate",
+    "assign",
+    "reserve",
+    "dedicate",
+    "clone",
+    "snapshot",
+    "backup",
+    "dim",
+    "brighten",
+    "sleep",
+    "wake",
     "lock",
     "unlock",
     "begin",
@@ -894,6 +940,18 @@ pub const AMBIGUOUS: &[&str] = &[
 /// word, so plurals count). `start nginx`, `kick the box`, `set the
 /// timezone to UTC`.
 pub const OBJECTS: &[&str] = &[
+    "usb",
+    "stick",
+    "ssd",
+    "hdd",
+    "nvme",
+    "sdcard",
+    "thumb",
+    "session",
+    "connection",
+    "login",
+    "sd",
+    "card",
     "bin",
     "recycle",
     "update",
@@ -1552,6 +1610,11 @@ pub const PARTICIPLES: &[(&str, &[&str])] = &[
 /// Words a clause opens with when it asks or tells something, not for an
 /// action: wh-words, inverted auxiliaries, and verbs that only read.
 pub const QUESTION_HEADS: &[&str] = &[
+    "staat",
+    "staan",
+    "ligt",
+    "steht",
+    "liegt",
     "dirmi",
     "dire",
     "dimmi",
@@ -2010,6 +2073,20 @@ pub const GOVERNING: &[&str] = &[
 
 /// Openings that ask for an action; what follows is the request.
 pub const REQUEST_OPENERS: &[&str] = &[
+    "do me a solid and",
+    "do me a solid",
+    "i authorise you to",
+    "i authorize you to",
+    "you are authorised to",
+    "you are authorized to",
+    "you have my permission to",
+    "you have permission to",
+    "i give you permission to",
+    "you are allowed to",
+    "i allow you to",
+    "permission granted to",
+    "i am telling you to",
+    "i told you to",
     "would you be kind enough to",
     "be kind enough to",
     "would you be good enough to",
@@ -2330,6 +2407,20 @@ pub const REQUEST_OPENERS: &[&str] = &[
 
 /// Openings that carry no meaning for the decision ("hey", "ok", "now").
 pub const FILLERS: &[&str] = &[
+    "eben",
+    "auto",
+    "self",
+    "force",
+    "forcibly",
+    "gracefully",
+    "cleanly",
+    "properly",
+    "completely",
+    "permanently",
+    "fully",
+    "manually",
+    "carefully",
+    "hard",
     "hey",
     "hi",
     "hello",
@@ -2765,6 +2856,16 @@ pub const FINITE: &[&str] = &[
 /// Words after which a wish or an obligation names an action: "nginx
 /// *needs* a restart", "the logs *should be* cleared".
 pub const OBLIGATIONS: &[&str] = &[
+    "has to",
+    "have to",
+    "needs to",
+    "need to",
+    "got to",
+    "in need of",
+    "is in need of",
+    "could do with",
+    "needs to get",
+    "is ripe for",
     "could use",
     "can use",
     "would benefit from",
@@ -2922,6 +3023,7 @@ pub const FINAL_VERBS: &[(&str, &[&str])] = &[
     (
         "restart",
         &[
+            "durchstarten",
             "neu zu starten",
             "neu startest",
             "neustartest",
@@ -3031,6 +3133,9 @@ pub const FINAL_VERBS: &[(&str, &[&str])] = &[
 /// Verbs that carry an action noun: "*give* nginx a kick", "*do* a quick
 /// reboot", "*kick off* a cleanup".
 pub const PERFORMERS: &[&str] = &[
+    "take",
+    "make",
+    "create",
     "give",
     "do",
     "perform",
@@ -3068,6 +3173,9 @@ pub const PERFORMERS: &[&str] = &[
 
 /// What a performing verb may also give: "give bob sudo rights".
 pub const GRANTS: &[&str] = &[
+    "more",
+    "extra",
+    "additional",
     "sudo",
     "access",
     "rights",
@@ -3098,4 +3206,28 @@ pub const WOULD_BE_GOOD: &[&str] = &[
     "thanks",
     "would be perfect",
     "would be best",
+];
+
+/// What a performing verb may make: "take a snapshot of the database".
+pub const MADE: &[&str] = &["snapshot", "backup", "dump", "clone", "copy", "image"];
+
+/// Generic objects: "can you restart *things*?" asks what the assistant
+/// can do.
+pub const GENERIC_OBJECTS: &[&str] = &[
+    "things",
+    "stuff",
+    "anything",
+    "something",
+    "files",
+    "services",
+    "containers",
+    "processes",
+    "packages",
+    "units",
+    "apps",
+    "programs",
+    "software",
+    "servers",
+    "machines",
+    "it",
 ];
