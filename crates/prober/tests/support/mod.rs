@@ -1,7 +1,8 @@
 //! Shared test support: a scriptable upstream HTTP server on loopback and a
 //! prober running in-process against it.
 
-#![allow(dead_code)]
+// each test binary uses a part of this module
+#![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

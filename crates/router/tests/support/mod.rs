@@ -1,7 +1,8 @@
 //! Shared test support: a scripted OpenAI-compatible upstream on loopback,
 //! the fake Ollama, and a router running in-process in front of them.
 
-#![allow(dead_code)]
+// each test binary uses a part of this module
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use hwc_ai_ollama_fake::FakeOllama;
-use hwc_ai_runtime::{Context, Shutdown};
+pub use hwc_ai_test_support::sample;
+use hwc_ai_test_support::{free_addr, Embedded};
 use serde_json::{json, Value};
 
 /// How the scripted upstream answers `POST /v1/chat/completions`.
@@ -181,10 +183,7 @@ fn sse(body: Body) -> Response {
 
 /// A loopback address nothing listens on: connecting is refused.
 pub fn refused_base_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}/v1")
+    format!("http://{}/v1", free_addr())
 }
 
 /// The fake Ollama with its built-in catalog, the chat model with tools and
@@ -204,27 +203,19 @@ pub fn backend(name: &str, base_url: &str) -> Value {
 /// A router running in this process.
 pub struct RouterUnderTest {
     pub url: String,
-    pub shutdown: Shutdown,
-    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    daemon: Embedded,
 }
 
 impl RouterUnderTest {
     /// Starts a router from a JSON config (its `listen` is replaced by a
     /// free loopback port).
     pub async fn start(config: Value) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let config: hwc_ai_router::Config =
             hwc_ai_runtime::config::parse(&config.to_string()).expect("valid test config");
-        let shutdown = Shutdown::new();
-        let mut ctx = Context::embedded(shutdown.clone());
-        ctx.listener = Some(listener);
-        let task = tokio::spawn(hwc_ai_router::run(config, ctx));
+        let daemon = Embedded::start(|ctx| hwc_ai_router::run(config, ctx));
         Self {
-            url,
-            shutdown,
-            task,
+            url: daemon.url.clone(),
+            daemon,
         }
     }
 
@@ -276,8 +267,7 @@ impl RouterUnderTest {
     }
 
     pub async fn stop(self) {
-        self.shutdown.trigger();
-        self.task.await.unwrap().unwrap();
+        self.daemon.stop().await.unwrap();
     }
 }
 
@@ -293,13 +283,4 @@ pub fn sse_data(body: &str) -> Vec<String> {
     body.lines()
         .filter_map(|l| l.strip_prefix("data: ").map(str::to_owned))
         .collect()
-}
-
-/// The value of one sample in a metrics scrape, by its full series text.
-pub fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        line.strip_prefix(series)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .and_then(|v| v.parse().ok())
-    })
 }
