@@ -21,6 +21,7 @@ use hwc_ai_runtime::http::JsonBody;
 
 use crate::config::RateLimit;
 use crate::engine::{AskError, Engine, Turn};
+use crate::query::{self, QueryError, Transport};
 use crate::sessions::{SessionError, Sessions};
 use crate::tools::ToolName;
 
@@ -295,20 +296,16 @@ async fn query(
     Extension(Client(client)): Extension<Client>,
     JsonBody(body): JsonBody<Value>,
 ) -> Response {
-    let Some(text) = body["text"].as_str().filter(|t| !t.trim().is_empty()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "`text` is required",
-        );
-    };
-    let who = match body["source"].as_str() {
-        Some(source) => format!("{client} via {source}"),
-        None => client,
-    };
-    match shared.engine.query(&who, text).await {
+    let text = body["text"].as_str().unwrap_or_default();
+    let source = body["source"].as_str();
+    match query::answer(&shared, Transport::Http, &client, source, text).await {
         Ok(answer) => Json(answer).into_response(),
-        Err(err) => ask_error(err),
+        Err(QueryError::Ask(err)) => ask_error(err),
+        Err(err) => {
+            let (status, kind) = err.http();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            error(status, kind, err.to_string())
+        }
     }
 }
 

@@ -49,6 +49,25 @@ pub struct Config {
     /// Home Assistant: off unless set.
     #[serde(default)]
     pub home_assistant: Option<HomeAssistantConfig>,
+    /// The gRPC API (`ai.v1.AIService`): off unless set.
+    #[serde(default)]
+    pub grpc: Option<GrpcConfig>,
+    /// Local workflows, by name (docs/workflows.md).
+    #[serde(default)]
+    pub workflows: std::collections::BTreeMap<String, crate::workflows::Workflow>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrpcConfig {
+    #[serde(default = "default_grpc_listen")]
+    pub listen: String,
+}
+
+/// The ai-gateway plan's port, on loopback: chat bots usually run on the
+/// same machine, and opening it to the network is the operator's choice.
+fn default_grpc_listen() -> String {
+    "127.0.0.1:50052".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -269,6 +288,18 @@ pub struct AlertsConfig {
 impl Validate for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         check_listen("listen", &self.listen)?;
+        if let Some(grpc) = &self.grpc {
+            check_listen("grpc.listen", &grpc.listen)?;
+            if grpc.listen == self.listen {
+                return Err(ConfigError::at(
+                    "grpc.listen",
+                    format!(
+                        "`{}` is also `listen`: gRPC needs its own port",
+                        grpc.listen
+                    ),
+                ));
+            }
+        }
         self.clients.check("clients", "assistant")?;
         check_origins("allowedOrigins", &self.allowed_origins)?;
         if self.rate_limit.requests_per_minute == 0 || self.rate_limit.burst == 0 {

@@ -60,13 +60,41 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
     });
     let registry = Arc::new(registry);
     let listener = http::listener(ctx.listener, &config.listen).await?;
-    ctx.notify.ready(&format!("answering on {}", config.listen));
-    tracing::info!(listen = %config.listen, "ready");
-    http::serve(
+    // Bound before READY, so a caller started after the unit finds it.
+    let grpc = match &config.grpc {
+        Some(grpc) => Some((
+            tokio::net::TcpListener::bind(&grpc.listen)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {} (grpc.listen): {e}", grpc.listen)
+                })?,
+            grpc.listen.clone(),
+        )),
+        None => None,
+    };
+    match &grpc {
+        Some((_, at)) => {
+            ctx.notify
+                .ready(&format!("answering on {} and gRPC on {at}", config.listen));
+            tracing::info!(listen = %config.listen, grpc = %at, "ready");
+        }
+        None => {
+            ctx.notify.ready(&format!("answering on {}", config.listen));
+            tracing::info!(listen = %config.listen, "ready");
+        }
+    }
+    let http = http::serve(
         listener,
-        api::app(shared, registry, &config.allowed_origins),
-        ctx.shutdown,
+        api::app(shared.clone(), registry, &config.allowed_origins),
+        ctx.shutdown.clone(),
         http::DEFAULT_DRAIN,
-    )
-    .await
+    );
+    match grpc {
+        Some((listener, _)) => {
+            let grpc = crate::grpc::serve(listener, shared, ctx.shutdown, http::DEFAULT_DRAIN);
+            // Either failing stops the daemon (systemd restarts it whole).
+            tokio::try_join!(http, grpc).map(|_| ())
+        }
+        None => http.await,
+    }
 }
