@@ -64,6 +64,7 @@ let
       apiKey = if cfg.router.apiKeyFile == null then null else { credential = assistant.routerKeyCredential; };
     };
     agent = cfg.agent;
+    grpc = if cfg.grpc.enable then { listen = net.hostPort cfg.grpc.listenAddress cfg.grpc.port; } else null;
     sessions = cfg.sessions;
     containers.socket = cfg.containers.socket;
     alerts = cfg.alerts;
@@ -139,6 +140,25 @@ in
       type = types.bool;
       default = false;
       description = "Open `port` in the firewall.";
+    };
+
+    grpc = {
+      enable = lib.mkEnableOption "the gRPC API, `ai.v1.AIService/Query` with the gRPC health service and server reflection, for chat bots built from the ai-gateway plan's proto (the same client keys as the HTTP API)";
+      listenAddress = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        description = "Where the gRPC API listens. Beyond loopback, set `clientKeys`.";
+      };
+      port = mkOption {
+        type = types.port;
+        default = 50052;
+        description = "The gRPC API's port (the ai-gateway plan's).";
+      };
+      openFirewall = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Open the gRPC `port` in the firewall.";
+      };
     };
 
     clientKeys = mkOption {
@@ -306,6 +326,8 @@ in
     };
     users.groups.${assistant.user} = { };
 
-    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.port ];
+    networking.firewall.allowedTCPPorts =
+      lib.optional cfg.openFirewall cfg.port
+      ++ lib.optional (cfg.grpc.enable && cfg.grpc.openFirewall) cfg.grpc.port;
   };
 }

@@ -65,12 +65,19 @@ let
       containerGroup ? null,
     }:
     let
+      grpcListen = settings.grpc.listen or null;
       base = units.service {
         name = daemon.unit;
         description = "hwc-ai ${daemon.description}";
         documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];
         execStart = "${binDir}/hwc-ai-assistant --config ${configFile}";
-        listen = settings.listen or daemon.listen;
+        # the IP filter follows the wider of its two listeners: a gRPC API
+        # beyond loopback has clients from anywhere, like an HTTP one
+        listen =
+          if grpcListen != null && !(net.isLoopback (net.hostOf grpcListen)) then
+            grpcListen
+          else
+            settings.listen or daemon.listen;
         peers = peers settings;
         after = [ "hwc-ai-router.service" ];
         inherit credentials;
