@@ -33,6 +33,29 @@ struct Target {
 struct RouterHealth {
     leaves_host: bool,
     targets: Vec<RouterTarget>,
+    /// Absent from routers older than per-backend state.
+    #[serde(default)]
+    backends: Vec<RouterBackend>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RouterBackend {
+    name: String,
+    in_flight: u64,
+    max_concurrent: u64,
+    queued: u64,
+    /// Set for a backend that discovers its models.
+    models: Option<BackendModels>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BackendModels {
+    installed: Vec<String>,
+    loaded: Vec<String>,
+    listed_at: Option<String>,
+    error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,7 +170,58 @@ fn render_router(health: &RouterHealth, colour: bool) -> String {
             "nothing leaves the host"
         }
     ));
+    out.push_str(&render_backends(&health.backends, colour));
     out
+}
+
+/// The hosts behind the router, when it discovers their models: what each
+/// is doing and holds. Nothing for a router without discovery.
+fn render_backends(backends: &[RouterBackend], colour: bool) -> String {
+    if backends.iter().all(|b| b.models.is_none()) {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = backends
+        .iter()
+        .map(|b| {
+            let models = match &b.models {
+                None => String::new(),
+                Some(m) if m.listed_at.is_none() => format!(
+                    "not listed yet{}",
+                    m.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+                Some(m) => {
+                    let mut text = format!("{} installed", m.installed.len());
+                    if !m.loaded.is_empty() {
+                        text.push_str(&format!(", loaded: {}", m.loaded.join(" ")));
+                    }
+                    if let Some(e) = &m.error {
+                        text.push_str(&format!(" (STALE: {e})"));
+                    }
+                    text
+                }
+            };
+            vec![
+                b.name.clone(),
+                format!("{}/{}", b.in_flight, b.max_concurrent),
+                b.queued.to_string(),
+                models,
+            ]
+        })
+        .collect();
+    let table = term::table(
+        &["BACKEND", "IN FLIGHT", "QUEUED", "MODELS"],
+        &rows,
+        |col, cell| match col {
+            3 if cell.contains("STALE") || cell.starts_with("not listed") => {
+                term::paint(cell, "33", colour)
+            }
+            _ => cell.to_owned(),
+        },
+    );
+    format!("\n{table}")
 }
 
 fn render(health: &Health, now: SystemTime, colour: bool) -> String {
@@ -315,5 +389,35 @@ mod tests {
             text.ends_with("2 router targets, 1 OPEN (skipped until their cooldown ends); some routes can leave the host\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn hosts_behind_the_router_show_their_load_and_models() {
+        let health: RouterHealth = serde_json::from_str(
+            r#"{"status":"ok","leavesHost":true,"routes":[],"targets":[
+              {"name":"desk/*","backend":"desk","model":null,"local":true,"circuit":"closed","consecutiveFailures":0}],
+              "backends":[
+              {"name":"desk","local":true,"inFlight":2,"maxConcurrent":4,"queued":0,"maxQueue":null,
+               "models":{"installed":["llama3.2:3b","qwen3:8b"],"loaded":["qwen3:8b"],"listedAt":"2026-12-05T18:00:00Z","error":null}},
+              {"name":"gpu1","local":false,"inFlight":8,"maxConcurrent":8,"queued":3,"maxQueue":16,
+               "models":{"installed":["qwen3:8b"],"loaded":[],"listedAt":"2026-12-05T18:00:00Z","error":"cannot connect"}}]}"#,
+        )
+        .unwrap();
+        let text = render_router(&health, false);
+        assert!(
+            text.contains("desk     2/4        0       2 installed, loaded: qwen3:8b\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gpu1     8/8        3       1 installed (STALE: cannot connect)"),
+            "{text}"
+        );
+        // Without discovery, the table is not shown.
+        let plain: RouterHealth = serde_json::from_str(
+            r#"{"leavesHost":false,"targets":[],"backends":[
+              {"name":"ollama","local":true,"inFlight":0,"maxConcurrent":16,"queued":0,"maxQueue":null}]}"#,
+        )
+        .unwrap();
+        assert!(!render_router(&plain, false).contains("BACKEND"));
     }
 }
