@@ -3,21 +3,21 @@
 //! bots, the tools as an OpenAPI tool server, `/health` and `/metrics`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
-use hwc_ai_runtime::auth::{Clients, Verdict};
-use hwc_ai_runtime::http::JsonBody;
+use hwc_ai_runtime::auth::{self, Clients, Refused};
+use hwc_ai_runtime::cors;
+use hwc_ai_runtime::http::{ApiErrorBody, JsonBody};
 
 use crate::config::RateLimit;
 use crate::engine::{AskError, Engine, Turn};
@@ -36,8 +36,7 @@ pub struct Shared {
 }
 
 /// The admitted client's name, for handlers.
-#[derive(Clone)]
-struct Client(String);
+use hwc_ai_runtime::auth::Client;
 
 pub fn app(
     shared: Arc<Shared>,
@@ -53,57 +52,58 @@ pub fn app(
         .route("/sessions/{id}/messages", post(session_message))
         .route("/tools/openapi.json", get(tools_spec))
         .route("/tools/{name}", post(call_tool))
-        .layer(middleware::from_fn_with_state(shared.clone(), admit));
+        .layer(middleware::from_fn_with_state(shared.clone(), limit));
+    // Outside the rate limit: the key names the client it counts.
+    let protected = auth::protect(
+        protected,
+        auth::Gate::new(shared.clients.clone(), key_refused),
+    );
     let app = Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .merge(protected)
         .with_state(shared)
         .merge(hwc_ai_runtime::http::metrics_routes(registry));
-    if allowed_origins.is_empty() {
-        app
-    } else {
-        app.layer(cors(allowed_origins))
+    cors::allow(app, &CORS, allowed_origins)
+}
+
+/// What Open WebUI's page sends when it calls the tool server from the
+/// browser (the origins the operator named in `allowedOrigins`).
+const CORS: cors::Cors<'static> = cors::Cors {
+    methods: &[Method::GET, Method::POST, Method::DELETE],
+    headers: &[],
+    expose: &[],
+};
+
+/// The assistant's error: `{"error": {"type", "message"}}` with `status`.
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) kind: String,
+    pub(crate) message: String,
+}
+
+impl ApiErrorBody for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn body(&self) -> Value {
+        json!({"error": {"type": self.kind, "message": self.message}})
     }
 }
 
-/// CORS for the browser origins the operator named (Open WebUI calling
-/// the tool server from the browser).
-fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
-    use axum::http::Method;
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::try_from(o.as_str()).ok())
-        .collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .max_age(Duration::from_secs(600))
-}
-
-fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    (
+pub(crate) fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+    ApiError {
         status,
-        Json(json!({"error": {"type": kind, "message": message.into()}})),
-    )
-        .into_response()
+        kind: kind.to_owned(),
+        message: message.into(),
+    }
+    .response()
 }
 
-/// Key check, then the client's rate limit.
-async fn admit(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    let name = match shared.clients.verdict(authorization, peer.ip()) {
-        Verdict::Client(name) => name.to_owned(),
-        Verdict::Missing => {
+/// A missing key gets 401 with `WWW-Authenticate: Bearer`, a wrong one 403.
+fn key_refused(refused: Refused) -> Response {
+    match refused {
+        Refused::Missing => {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -111,16 +111,23 @@ async fn admit(
             );
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return r;
+            r
         }
-        Verdict::Wrong => {
-            return error(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "the client key is not accepted",
-            )
-        }
-    };
+        Refused::Wrong => error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the client key is not accepted",
+        ),
+    }
+}
+
+/// The client's rate limit (the key was checked by the layer outside).
+async fn limit(
+    State(shared): State<Arc<Shared>>,
+    Extension(Client(name)): Extension<Client>,
+    request: Request,
+    next: Next,
+) -> Response {
     // Static answers are not counted: Open WebUI fetches the model list
     // and the tool spec again on every page load and every chat with
     // tools, and a budget spent on those would make its tools vanish.
@@ -145,7 +152,6 @@ async fn admit(
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return r;
     }
-    request.extensions_mut().insert(Client(name));
     next.run(request).await
 }
 

@@ -3,14 +3,13 @@
 //! `/mcp/{name}`, the OpenAPI bridge, `/health` and `/metrics`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State as AxumState};
+use axum::extract::{DefaultBodyLimit, Path, State as AxumState};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,7 +20,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use hwc_ai_runtime::auth::{Clients, Verdict};
+use hwc_ai_runtime::auth::{self, Clients, Refused};
+use hwc_ai_runtime::cors;
+use hwc_ai_runtime::http::ApiErrorBody;
 use hwc_ai_runtime::{http, ConfigError, Context, Daemon, Shutdown};
 
 use crate::config::{Config, ServerConfig};
@@ -414,17 +415,18 @@ fn app(
             .layer(middleware::map_response(deleted_session_is_ok));
         protected = protected.nest(&format!("/mcp/{}", server.config.name), mcp);
     }
-    let protected = protected.layer(middleware::from_fn_with_state(shared.clone(), authenticate));
-    let mut app = Router::new()
+    let protected = auth::protect(
+        protected,
+        auth::Gate::new(shared.clients.clone(), key_refused),
+    );
+    let app = Router::new()
         .route("/health", get(health))
         .merge(protected)
         .with_state(shared.clone())
         .merge(http::metrics_routes(registry));
-    if !shared.allowed_origins.is_empty() {
-        app = app.layer(cors(&shared.allowed_origins));
-    }
+    let app = cors::allow(app, &CORS, &shared.allowed_origins);
     // Outermost: a page from another origin gets 403, its preflight too.
-    app.layer(middleware::from_fn_with_state(shared.clone(), check_origin))
+    cors::guard(app, &shared.allowed_origins, origin_refused)
 }
 
 /// rmcp answers a session's `DELETE` with 202; MCP's own SDKs expect 200
@@ -436,82 +438,56 @@ async fn deleted_session_is_ok(request_method: Method, mut response: Response) -
     response
 }
 
-fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::try_from(o.as_str()).ok())
-        .collect();
-    let mcp = |name: &'static str| header::HeaderName::from_static(name);
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            mcp("mcp-session-id"),
-            mcp("mcp-protocol-version"),
-            mcp("last-event-id"),
-        ])
-        .expose_headers([mcp("mcp-session-id")])
-        .max_age(Duration::from_secs(600))
+/// What a browser page may send: MCP's session headers on top of the
+/// usual ones, and the session id it must read back.
+const CORS: cors::Cors<'static> = cors::Cors {
+    methods: &[Method::GET, Method::POST, Method::DELETE],
+    headers: &["mcp-session-id", "mcp-protocol-version", "last-event-id"],
+    expose: &["mcp-session-id"],
+};
+
+/// The gateway's error: `{"error": {"kind", "message"}}` with `status`.
+struct GatewayError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiErrorBody for GatewayError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn body(&self) -> Value {
+        json!({"error": {"kind": self.kind, "message": self.message}})
+    }
 }
 
 /// `{"error": {"kind", "message"}}` with `status`.
-fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    (
+fn error(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Response {
+    GatewayError {
         status,
-        Json(json!({"error": {"kind": kind, "message": message.into()}})),
-    )
-        .into_response()
+        kind,
+        message: message.into(),
+    }
+    .response()
 }
 
 /// A browser page from an origin the operator did not name gets nothing
 /// (MCP's transport rules; also what keeps a web page from driving tools
 /// on a loopback gateway).
-async fn check_origin(
-    AxumState(shared): AxumState<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(origin) = request.headers().get(header::ORIGIN) {
-        let allowed = origin.to_str().is_ok_and(|o| {
-            shared
-                .allowed_origins
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(o))
-        });
-        if !allowed {
-            return error(
-                StatusCode::FORBIDDEN,
-                "origin_not_allowed",
-                format!(
-                    "origin `{}` is not in allowedOrigins",
-                    String::from_utf8_lossy(origin.as_bytes())
-                ),
-            );
-        }
-    }
-    next.run(request).await
+fn origin_refused(origin: &str) -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "origin_not_allowed",
+        format!("origin `{origin}` is not in allowedOrigins"),
+    )
 }
 
-async fn authenticate(
-    AxumState(shared): AxumState<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    match shared.clients.verdict(authorization, peer.ip()) {
-        Verdict::Client(name) => {
-            tracing::debug!(client = name, path = %request.uri().path(), "admitted");
-            next.run(request).await
-        }
-        Verdict::Missing => {
+/// A missing key gets 401 with `WWW-Authenticate: Bearer`, a wrong one 403.
+fn key_refused(refused: Refused) -> Response {
+    match refused {
+        Refused::Missing => {
             let mut response = error(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -522,7 +498,7 @@ async fn authenticate(
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             response
         }
-        Verdict::Wrong => error(
+        Refused::Wrong => error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "the client key is not accepted",

@@ -23,13 +23,10 @@ pub(crate) async fn admit(
     record: &mut Record,
 ) -> Result<(axum::http::HeaderMap, Bytes), ApiError> {
     let (parts, body) = request.into_parts();
-    let authorization = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    match table.clients.admit(authorization, peer.ip()) {
-        Some(name) => record.client = name.to_owned(),
-        None => return Err(ApiError::unauthorized()),
+    // A wrong key is a 401 too, as OpenAI answers an invalid key.
+    match table.clients.check(&parts.headers, peer.ip()) {
+        Ok(name) => record.client = name.to_owned(),
+        Err(_) => return Err(ApiError::unauthorized()),
     }
     let limit = table.max_body_bytes;
     let declared = parts

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{header, HeaderMap};
+
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,12 +16,22 @@ use crate::proxy;
 use crate::table::Table;
 
 pub fn routes(table: Arc<Table>) -> Router {
+    // The completions check the key in their handlers (a refusal is part
+    // of the request's access record); the model list behind the layer.
+    let listing = Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/models/{*id}", get(model));
+    let listing = hwc_ai_runtime::auth::protect(
+        listing,
+        hwc_ai_runtime::auth::Gate::new(table.clients.clone(), |_| {
+            ApiError::unauthorized().into_response()
+        }),
+    );
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/embeddings", post(embeddings))
         .route("/execute", post(crate::execute::handle))
-        .route("/v1/models", get(models))
-        .route("/v1/models/{*id}", get(model))
+        .merge(listing)
         .route("/health", get(health))
         .with_state(table)
 }
@@ -43,15 +53,7 @@ async fn embeddings(
 }
 
 /// The names a client can ask for: every route that is not a glob.
-async fn models(
-    State(table): State<Arc<Table>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    if table.clients.admit(authorization, peer.ip()).is_none() {
-        return ApiError::unauthorized().into_response();
-    }
+async fn models(State(table): State<Arc<Table>>) -> Response {
     let mut names: Vec<String> = table
         .routes
         .iter()
@@ -138,16 +140,7 @@ async fn discover(table: &Table, i: usize) -> (usize, Vec<String>) {
 }
 
 /// One routable name, as OpenAI's `GET /v1/models/{id}`.
-async fn model(
-    State(table): State<Arc<Table>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    if table.clients.admit(authorization, peer.ip()).is_none() {
-        return ApiError::unauthorized().into_response();
-    }
+async fn model(State(table): State<Arc<Table>>, Path(id): Path<String>) -> Response {
     match table.routes.iter().find(|r| !r.glob && r.model == id) {
         Some(route) => Json(json!({"id": route.model, "object": "model",
                                    "created": table.started, "owned_by": "hwc-ai"}))

@@ -3,8 +3,9 @@
 //! Messages name backends and targets by their configured names, never
 //! URLs, headers or keys.
 
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hwc_ai_runtime::http::ApiErrorBody;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -72,6 +73,16 @@ impl ApiError {
     }
 
     fn json(&self) -> serde_json::Value {
+        self.body()
+    }
+}
+
+impl ApiErrorBody for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn body(&self) -> serde_json::Value {
         serde_json::json!({"error": {
             "message": self.message,
             "type": self.kind,
@@ -83,11 +94,6 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.json().to_string(),
-        )
-            .into_response()
+        self.response()
     }
 }

@@ -1,8 +1,18 @@
 //! Inbound client keys: named bearer keys read from files, compared in
-//! constant time. The router and the MCP gateway admit clients this way.
+//! constant time. Every daemon with an API admits clients this way: the
+//! MCP gateway and the assistant through [`protect`] (a layer that puts
+//! the [`Client`] in the request's extensions), the router through
+//! [`Clients::check`] in its handlers (its refusals are part of the
+//! request's access record).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
 use serde::Deserialize;
 
 use crate::{ConfigError, Secret, SecretSource};
@@ -96,16 +106,42 @@ pub enum Verdict<'a> {
 /// The name logs show for a request admitted without a key.
 pub const LOOPBACK: &str = "loopback";
 
+/// Why a request was refused; each API answers it in its own shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// A bearer key that matches none.
+    Wrong,
+}
+
+/// The admitted client's name, in the request's extensions for handlers.
+#[derive(Debug, Clone)]
+pub struct Client(pub String);
+
+/// The loaded keys; cheap to clone (the keys are shared).
+#[derive(Clone)]
 pub struct Clients {
-    keys: Vec<(String, Secret)>,
+    keys: Arc<[(String, Secret)]>,
     allow_loopback: bool,
 }
 
 impl Clients {
     pub fn new(keys: Vec<(String, Secret)>, allow_loopback: bool) -> Self {
         Self {
-            keys,
+            keys: keys.into(),
             allow_loopback,
+        }
+    }
+
+    /// The client a request's headers name, from `peer`: the extractor
+    /// both the layer and the router's handlers use.
+    pub fn check(&self, headers: &HeaderMap, peer: IpAddr) -> Result<&str, Refused> {
+        let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        match self.verdict(authorization, peer) {
+            Verdict::Client(name) => Ok(name),
+            Verdict::Missing => Err(Refused::Missing),
+            Verdict::Wrong => Err(Refused::Wrong),
         }
     }
 
@@ -133,7 +169,7 @@ impl Clients {
             // Every key is compared, so the time taken does not say which
             // (or whether one) matched.
             let mut found = None;
-            for (name, key) in &self.keys {
+            for (name, key) in self.keys.iter() {
                 if constant_time_eq(token, key.expose().as_bytes()) {
                     found = Some(name.as_str());
                 }
@@ -149,6 +185,48 @@ impl Clients {
         } else {
             Verdict::Missing
         }
+    }
+}
+
+/// What [`protect`] checks requests against, and how the API words a
+/// refusal (its own error shape and status).
+#[derive(Clone)]
+pub struct Gate {
+    clients: Clients,
+    refuse: fn(Refused) -> Response,
+}
+
+impl Gate {
+    pub fn new(clients: Clients, refuse: fn(Refused) -> Response) -> Self {
+        Self { clients, refuse }
+    }
+}
+
+/// Every route of `router` admits only clients `gate` names; handlers
+/// find the name as `Extension<Client>`. The server must be served with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (loopback is
+/// told by the peer address).
+pub fn protect<S>(router: Router<S>, gate: Gate) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router.layer(axum::middleware::from_fn_with_state(gate, admit))
+}
+
+async fn admit(
+    State(gate): State<Gate>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match gate.clients.check(request.headers(), peer.ip()) {
+        Ok(name) => {
+            tracing::debug!(client = name, path = %request.uri().path(), "admitted");
+            let client = Client(name.to_owned());
+            request.extensions_mut().insert(client);
+            next.run(request).await
+        }
+        Err(refused) => (gate.refuse)(refused),
     }
 }
 
@@ -187,6 +265,18 @@ mod tests {
             strict.verdict(Some(b"Bearer k-123"), lan),
             Verdict::Client("bot")
         );
+    }
+
+    #[test]
+    fn check_reads_the_authorization_header() {
+        let clients = Clients::new(vec![("bot".into(), Secret::new("k-123"))], false);
+        let lan: IpAddr = "192.168.1.5".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        assert_eq!(clients.check(&headers, lan), Err(Refused::Missing));
+        headers.insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
+        assert_eq!(clients.check(&headers, lan), Err(Refused::Wrong));
+        headers.insert(header::AUTHORIZATION, "Bearer k-123".parse().unwrap());
+        assert_eq!(clients.check(&headers, lan), Ok("bot"));
     }
 
     #[test]

@@ -88,6 +88,22 @@ pub async fn serve(
     }
 }
 
+/// An API's error as it answers it: a status and a JSON body in the API's
+/// own documented shape (OpenAI's `{"error": {"message", "type", ...}}`
+/// for the router and the assistant, `{"error": {"kind", "message"}}` for
+/// the MCP gateway). The layers here ([`crate::auth::protect`],
+/// [`crate::cors::guard`]) and each API's handlers answer through it, so
+/// one API never answers in another's shape.
+pub trait ApiErrorBody {
+    fn status(&self) -> axum::http::StatusCode;
+    fn body(&self) -> serde_json::Value;
+
+    /// The response: the status and the body as `application/json`.
+    fn response(&self) -> axum::response::Response {
+        (self.status(), axum::Json(self.body())).into_response()
+    }
+}
+
 /// A JSON request body, read the way scripts send it: `application/json`,
 /// but also no `Content-Type` at all, or curl's `-d` default
 /// (`application/x-www-form-urlencoded`) and `text/plain`, as long as the
@@ -105,18 +121,24 @@ pub struct JsonBodyRejection {
     pub message: String,
 }
 
-impl IntoResponse for JsonBodyRejection {
-    fn into_response(self) -> axum::response::Response {
+impl ApiErrorBody for JsonBodyRejection {
+    fn status(&self) -> axum::http::StatusCode {
+        self.status
+    }
+
+    fn body(&self) -> serde_json::Value {
         let kind = if self.status == axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
             "unsupported_media_type"
         } else {
             "invalid_request"
         };
-        (
-            self.status,
-            axum::Json(serde_json::json!({"error": {"type": kind, "message": self.message}})),
-        )
-            .into_response()
+        serde_json::json!({"error": {"type": kind, "message": self.message}})
+    }
+}
+
+impl IntoResponse for JsonBodyRejection {
+    fn into_response(self) -> axum::response::Response {
+        self.response()
     }
 }
 
