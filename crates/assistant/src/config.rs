@@ -49,6 +49,9 @@ pub struct Config {
     /// Home Assistant: off unless set.
     #[serde(default)]
     pub home_assistant: Option<HomeAssistantConfig>,
+    /// The Kubernetes tools (read-only): off unless set.
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesConfig>,
     /// The gRPC API (`ai.v1.AIService`): off unless set.
     #[serde(default)]
     pub grpc: Option<GrpcConfig>,
@@ -98,6 +101,28 @@ pub struct TlsConfig {
     /// SNI), when it is not the URL's host.
     #[serde(default)]
     pub server_name: Option<String>,
+}
+
+/// A Kubernetes API server, read with a read-only token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// The API server, e.g. `https://10.0.0.2:6443`.
+    pub url: url::Url,
+    /// A service account token allowed to get/list what the tools read.
+    pub token: SecretSource,
+    /// The cluster's CA (PEM), trusted besides the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// How long one request may take.
+    #[serde(default = "default_service_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// An API server on the LAN answers a list in well under a second; ten
+/// is a stuck one, and leaves most of the agent's budget to the rest.
+fn default_service_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -340,6 +365,19 @@ impl Validate for Config {
         }
         if let Some(key) = &self.router.api_key {
             key.check("router.apiKey")?;
+        }
+        if let Some(k8s) = &self.kubernetes {
+            if !matches!(k8s.url.scheme(), "http" | "https") {
+                return Err(ConfigError::at(
+                    "kubernetes.url",
+                    format!("`{}` is not an http(s) URL", k8s.url),
+                ));
+            }
+            k8s.token.check("kubernetes.token")?;
+            if k8s.ca_file.as_ref().is_some_and(|f| !f.is_absolute()) {
+                return Err(ConfigError::at("kubernetes.caFile", "not an absolute path"));
+            }
+            check_positive("kubernetes.timeout", k8s.timeout)?;
         }
         if self.agent.max_rounds == 0 {
             return Err(ConfigError::at("agent.maxRounds", "must be at least 1"));

@@ -21,6 +21,7 @@ mod docs;
 mod get;
 pub mod home_assistant;
 pub mod journal;
+pub mod kubernetes;
 mod stack;
 pub mod system;
 pub mod systemd;
@@ -42,6 +43,12 @@ pub enum ToolName {
     HaEntities,
     HaLightOn,
     HaLightOff,
+    K8sNamespaces,
+    K8sPods,
+    K8sWorkloads,
+    K8sEvents,
+    K8sPodLogs,
+    K8sNodes,
 }
 
 impl ToolName {
@@ -65,6 +72,16 @@ impl ToolName {
         ToolName::HaLightOff,
     ];
 
+    /// Kubernetes', present only when it is configured (`kubernetes.rs`).
+    pub const KUBERNETES: [ToolName; 6] = [
+        ToolName::K8sNamespaces,
+        ToolName::K8sPods,
+        ToolName::K8sWorkloads,
+        ToolName::K8sEvents,
+        ToolName::K8sPodLogs,
+        ToolName::K8sNodes,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ToolName::SystemOverview => "system_overview",
@@ -78,6 +95,12 @@ impl ToolName {
             ToolName::HaEntities => "ha_entities",
             ToolName::HaLightOn => "ha_light_on",
             ToolName::HaLightOff => "ha_light_off",
+            ToolName::K8sNamespaces => "k8s_namespaces",
+            ToolName::K8sPods => "k8s_pods",
+            ToolName::K8sWorkloads => "k8s_workloads",
+            ToolName::K8sEvents => "k8s_events",
+            ToolName::K8sPodLogs => "k8s_pod_logs",
+            ToolName::K8sNodes => "k8s_nodes",
         }
     }
 
@@ -85,6 +108,7 @@ impl ToolName {
         Self::ALL
             .into_iter()
             .chain(Self::HOME_ASSISTANT)
+            .chain(Self::KUBERNETES)
             .find(|t| t.as_str() == name)
     }
 
@@ -101,6 +125,7 @@ impl ToolName {
             ToolName::HaEntities => "Home Assistant's entities and their states, optionally of one domain (e.g. light).",
             ToolName::HaLightOn => "Switch on one of the Home Assistant lights the operator allows.",
             ToolName::HaLightOff => "Switch off one of the Home Assistant lights the operator allows.",
+            k8s => kubernetes::description(k8s),
         }
     }
 
@@ -147,6 +172,7 @@ impl ToolName {
                 "additionalProperties": false
             }),
             ToolName::HaLightOn | ToolName::HaLightOff => lights_schema(&[]),
+            k8s => kubernetes::parameters(k8s),
         }
     }
 }
@@ -185,6 +211,7 @@ pub struct Tools {
     runbooks: Option<PathBuf>,
     http: reqwest::Client,
     home_assistant: Option<home_assistant::HomeAssistant>,
+    kubernetes: Option<kubernetes::Kubernetes>,
     validators: Vec<(ToolName, jsonschema::Validator)>,
 }
 
@@ -195,7 +222,14 @@ impl Tools {
             Some(ha) => Some(home_assistant::HomeAssistant::new(ha).await?),
             None => None,
         };
+        let kubernetes = match &config.kubernetes {
+            Some(k8s) => Some(kubernetes::Kubernetes::new(k8s)?),
+            None => None,
+        };
         let mut available: Vec<ToolName> = ToolName::ALL.to_vec();
+        if kubernetes.is_some() {
+            available.extend(ToolName::KUBERNETES);
+        }
         if let Some(ha) = &home_assistant {
             available.push(ToolName::HaEntities);
             if !ha.actions.is_empty() {
@@ -227,11 +261,13 @@ impl Tools {
                 .build()
                 .expect("HTTP client"),
             home_assistant,
+            kubernetes,
             validators: Vec::new(),
         };
         tools.validators = ToolName::ALL
             .into_iter()
             .chain(ToolName::HOME_ASSISTANT)
+            .chain(ToolName::KUBERNETES)
             .map(|t| {
                 let schema = tools.parameters(t);
                 (
@@ -366,6 +402,13 @@ impl Tools {
                         ha.light(entity, tool == ToolName::HaLightOn).await
                     }
                 }
+            }
+            k8s => {
+                let kubernetes = self
+                    .kubernetes
+                    .as_ref()
+                    .ok_or_else(|| ToolError::Unavailable("Kubernetes is not configured".into()))?;
+                kubernetes.call(k8s, a).await
             }
         }?;
         Ok(bound(value))
