@@ -31,11 +31,15 @@ let
 
   targetType = types.submodule {
     options = {
-      backend = mkOption {
-        type = types.str;
-        default = "ollama";
-        description = "The backend's name: `ollama`, `openai`, `anthropic` or one of `hwc.ai.router.backends`.";
-      };
+      backend = field types.str ''
+        The backend's name: `ollama`, `openai`, `anthropic` or one of
+        `hwc.ai.router.backends` or `ollamaHosts`. Unset (and no `backends`):
+        the local Ollama, or, with `ollamaHosts`, one tier of it and them.
+      '';
+      backends = field (types.listOf types.str) ''
+        Several backends' names instead of `backend`: one tier of equally
+        preferred backends, balanced by model, conversation and load.
+      '';
       model = field types.str "The model name sent upstream; the requested name when unset.";
       firstByteTimeout = field types.str "Streams: time for headers and the first chunk (`defaults.firstByteTimeout`).";
       timeout = field types.str "Non-streaming: time for the whole answer (`defaults.timeout`).";
@@ -125,11 +129,29 @@ let
         loaded with `LoadCredential=`, never copied to the Nix store.
       '';
       maxConcurrent = field types.ints.positive "Concurrent upstream requests to it (`defaults.maxConcurrent`).";
+      maxQueue = field types.ints.unsigned "Requests that may wait for it at `maxConcurrent`; one more is passed over (429 when no target is left).";
       listModels = mkOption {
         type = types.bool;
         default = false;
         description = "Ask it for its models when a client lists models.";
       };
+      discover = mkOption {
+        type = types.bool;
+        default = false;
+        description = "An Ollama: route by the models it has (`/api/tags`) and has loaded (`/api/ps`).";
+      };
+    };
+  };
+
+  ollamaHostType = types.submodule {
+    options = {
+      url = mkOption {
+        type = types.str;
+        example = "http://10.0.0.5:11434";
+        description = "The host's Ollama root (without `/v1`).";
+      };
+      maxConcurrent = field types.ints.positive "Concurrent requests to it (`defaults.maxConcurrent`, 16).";
+      maxQueue = field types.ints.unsigned "Requests that may wait for it at `maxConcurrent`.";
     };
   };
 
@@ -186,6 +208,7 @@ let
     cloud = cloudArgs;
     inherit (cfg)
       backends
+      ollamaHosts
       aliases
       routes
       clientKeys
@@ -268,7 +291,7 @@ in
       '';
       description = ''
         Names clients can ask for: a model on the local Ollama, or a list of
-        targets tried in order (`backend` is `ollama` unless set).
+        targets tried in order (without `backend` or `backends`, the local Ollama, or the tier of it and `ollamaHosts`).
       '';
     };
 
@@ -282,6 +305,25 @@ in
         More routes, ahead of the default ones: every name with a tag
         (`*:*`) to Ollama when a cloud provider is enabled, the providers'
         `models`, then everything else (`*`) to Ollama.
+      '';
+    };
+
+    ollamaHosts = mkOption {
+      type = types.attrsOf ollamaHostType;
+      default = { };
+      example = lib.literalExpression ''
+        { gpu1.url = "http://10.0.0.5:11434"; gpu2 = { url = "http://10.0.0.6:11434"; maxConcurrent = 4; }; }
+      '';
+      description = ''
+        Ollama hosts besides this one. With any, the local Ollama and these
+        form one tier wherever the local Ollama would be used (the catch-all
+        routes and string aliases): each discovers its models, a request
+        goes only to hosts that have the model, preferring one with it
+        loaded, the same conversation's host, and the fewest requests in
+        flight (docs/router.md, Several Ollama hosts). Requests to a host
+        not on loopback leave this host: naming it here says so. The
+        puller manages this host's Ollama only; each other host runs its
+        own puller or is managed by hand.
       '';
     };
 
@@ -409,6 +451,14 @@ in
           assertion = !(cfg.backends ? ${name});
           message = "hwc.ai.router.backends.${name}: the name is taken by the module's own backend";
         }) reserved
+        ++ lib.mapAttrsToList (name: _: {
+          assertion = !(lib.elem name reserved) && !(cfg.backends ? ${name});
+          message = "hwc.ai.router.ollamaHosts.${name}: the name is taken by another backend";
+        }) cfg.ollamaHosts
+        ++ lib.mapAttrsToList (name: h: {
+          assertion = builtins.match "https?://[^/]+" h.url != null;
+          message = "hwc.ai.router.ollamaHosts.${name}.url: `${h.url}` is not an Ollama root such as http://10.0.0.5:11434 (no path, no /v1)";
+        }) cfg.ollamaHosts
         ++ lib.mapAttrsToList (name: b: {
           assertion = b.remote == !(net.isLoopback (net.hostOf b.baseUrl));
           message =

@@ -47,21 +47,18 @@ let
 
   # An alias or route target list; a plain string is a model on the local
   # Ollama.
-  targetsOf =
-    value:
-    if builtins.isString value then
-      [
-        {
-          backend = "ollama";
-          model = value;
-        }
-      ]
-    else
-      value;
+  targetsOf = value: if builtins.isString value then [ { model = value; } ] else value;
 
-  route = model: targets: {
+  # One target; naming neither `backend` nor `backends`, it goes where
+  # `local` says: the local Ollama, or the tier of it and the other Ollama
+  # hosts.
+  target =
+    local: t:
+    compact (if (t.backend or null) == null && (t.backends or null) == null then t // local else t);
+
+  route = local: model: targets: {
     inherit model;
-    targets = map compact (targetsOf targets);
+    targets = map (target local) (targetsOf targets);
   };
 
   # One backend of the document. `apiKeyFile` (a path on the host) becomes
@@ -75,7 +72,22 @@ let
       remote = if b.remote or false then true else null;
       apiKey = if (b.apiKeyFile or null) == null then null else { credential = apiKeyCredential name; };
       maxConcurrent = b.maxConcurrent or null;
+      maxQueue = b.maxQueue or null;
       listModels = if b.listModels or false then true else null;
+      discover = if b.discover or false then true else null;
+    };
+
+  # The backends of the Ollama hosts besides this one: each discovers its
+  # models and is remote unless on loopback (naming a host here is the
+  # operator's word that requests may go there).
+  hostBackend =
+    name: h:
+    backend name {
+      baseUrl = "${h.url}/v1";
+      remote = !(net.isLoopback (net.hostOf h.url));
+      maxConcurrent = h.maxConcurrent or null;
+      maxQueue = h.maxQueue or null;
+      discover = true;
     };
 
   # The document the typed options describe.
@@ -83,7 +95,12 @@ let
   #   ollamaUrl: the local Ollama, "http://127.0.0.1:11434"
   #   cloud: provider -> { apiKeyFile, baseUrl ? ..., models ? ..., maxConcurrent ? null },
   #     the enabled ones only
-  #   backends: more backends, name -> { kind, baseUrl, remote, apiKeyFile, maxConcurrent, listModels }
+  #   backends: more backends, name -> { kind, baseUrl, remote, apiKeyFile,
+  #     maxConcurrent, maxQueue, listModels, discover }
+  #   ollamaHosts: more Ollama hosts, name -> { url, maxConcurrent ? null,
+  #     maxQueue ? null }: with any, every model the local Ollama would get
+  #     goes to one tier of it and them, balanced (docs/router.md, Several
+  #     Ollama hosts)
   #   aliases: name -> a model on the local Ollama, or a list of targets
   #   routes: more routes, { model, targets }, ahead of the default ones
   #   clientKeys: client name -> key file on the host
@@ -97,6 +114,7 @@ let
       ollamaUrl,
       cloud ? { },
       backends ? { },
+      ollamaHosts ? { },
       aliases ? { },
       routes ? [ ],
       clientKeys ? { },
@@ -111,9 +129,15 @@ let
         baseUrl = "${ollamaUrl}/v1";
         listModels = true;
       }
+      // (if hostNames == [ ] then { } else { discover = true; })
       # Ollama on one of this host's own non-loopback addresses: the router
       # only knows loopback as local, and refuses such a URL without it.
       // (if net.isLoopback (net.hostOf ollamaUrl) then { } else { remote = true; });
+
+      hostNames = builtins.attrNames ollamaHosts;
+      # Where "the local Ollama" sends: itself, or one tier of it and the
+      # other hosts.
+      local = if hostNames == [ ] then { backend = "ollama"; } else { backends = [ "ollama" ] ++ hostNames; };
 
       cloudNames = builtins.attrNames cloud;
       cloudBackend =
@@ -125,10 +149,12 @@ let
         backend name (c // { remote = !(net.isLoopback (net.hostOf c.baseUrl)); });
       cloudRoutes = concatMap (
         name:
-        map (model: route model [ { backend = name; } ]) (cloud.${name}.models or providers.${name}.models)
+        map (model: route local model [ { backend = name; } ]) (
+          cloud.${name}.models or providers.${name}.models
+        )
       ) cloudNames;
 
-      toLocal = model: route model [ { backend = "ollama"; } ];
+      toLocal = model: route local model [ local ];
     in
     {
       inherit listen;
@@ -142,6 +168,7 @@ let
       backends = [
         ollama
       ]
+      ++ map (name: hostBackend name ollamaHosts.${name}) hostNames
       ++ map cloudBackend cloudNames
       ++ map (name: backend name backends.${name}) (builtins.attrNames backends);
       # Exact names win over globs wherever they are; globs are tried in
@@ -150,8 +177,8 @@ let
       # `gpt-oss:20b`), then the cloud patterns, then everything else to the
       # local Ollama.
       routes =
-        map (name: route name aliases.${name}) (builtins.attrNames aliases)
-        ++ map (r: route r.model r.targets) routes
+        map (name: route local name aliases.${name}) (builtins.attrNames aliases)
+        ++ map (r: route local r.model r.targets) routes
         ++ (if cloudRoutes == [ ] then [ ] else [ (toLocal "*:*") ])
         ++ cloudRoutes
         ++ [ (toLocal "*") ];
@@ -160,19 +187,19 @@ let
       if profiles == { } then
         { }
       else
-        { profiles = map (name: profile name profiles.${name}) (builtins.attrNames profiles); }
+        { profiles = map (name: profile local name profiles.${name}) (builtins.attrNames profiles); }
     )
     // (if debugRequests then { inherit debugRequests; } else { });
 
   # One profile of the document: its targets as an alias's, its defaults
   # as given (unset ones left out).
   profile =
-    name: p:
+    local: name: p:
     compact (
       p
       // {
         inherit name;
-        targets = map compact (targetsOf p.targets);
+        targets = map (target local) (targetsOf p.targets);
         params = if (p.params or { }) == { } then null else p.params;
       }
     );
@@ -221,7 +248,7 @@ let
     doc:
     let
       known = map (b: b.name or "") (doc.backends or [ ]);
-      named = concatMap (r: map (t: t.backend or "") (r.targets or [ ])) (
+      named = concatMap (r: concatMap (t: t.backends or [ (t.backend or "") ]) (r.targets or [ ])) (
         (doc.routes or [ ]) ++ (doc.profiles or [ ])
       );
     in
