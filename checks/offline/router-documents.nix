@@ -5,7 +5,7 @@
 #
 #   default: `hwc.ai.enable = true` and nothing else: the local Ollama only
 #   cloud: OpenAI and Anthropic enabled, an alias, a client key, a profile,
-#     the debug log, and two more Ollama hosts (one tier with the local one)
+#     and the debug log
 let
   router = import ../../modules/lib/router.nix;
 
@@ -27,14 +27,6 @@ in
     // {
       inherit cloud clientKeys;
       debugRequests = true;
-      ollamaHosts = {
-        gpu1.url = "http://10.0.0.5:11434";
-        gpu2 = {
-          url = "http://10.0.0.6:11434";
-          maxConcurrent = 4;
-          maxQueue = 8;
-        };
-      };
       profiles.custodian-triage-balanced = {
         targets = [
           {

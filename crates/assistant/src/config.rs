@@ -374,8 +374,11 @@ impl Validate for Config {
                 ));
             }
             k8s.token.check("kubernetes.token")?;
-            if k8s.ca_file.as_ref().is_some_and(|f| !f.is_absolute()) {
-                return Err(ConfigError::at("kubernetes.caFile", "not an absolute path"));
+            if let Some(file) = k8s.ca_file.as_ref().filter(|f| !f.is_absolute()) {
+                return Err(ConfigError::at(
+                    "kubernetes.caFile",
+                    format!("`{}` is not an absolute path", file.display()),
+                ));
             }
             check_positive("kubernetes.timeout", k8s.timeout)?;
         }
