@@ -6,8 +6,7 @@ mod support;
 use std::time::Duration;
 
 use hwc_ai_ollama_fake::{CatalogModel, FakeOllama, PullSpeed};
-use hwc_ai_runtime::notify::Notifier;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::Embedded;
 use support::hwc_ai;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,9 +24,6 @@ async fn models_and_sync_against_a_puller_on_the_fake() {
     fake.install("old:7b").unwrap();
     let server = fake.spawn().await.unwrap();
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let config: hwc_ai_puller::Config = hwc_ai_runtime::config::parse(
         &serde_json::json!({
             "ollamaUrl": server.url(),
@@ -38,13 +34,8 @@ async fn models_and_sync_against_a_puller_on_the_fake() {
         .to_string(),
     )
     .unwrap();
-    let shutdown = Shutdown::new();
-    let ctx = Context {
-        shutdown: shutdown.clone(),
-        notify: Notifier::disabled(),
-        listener: Some(listener),
-    };
-    tokio::spawn(hwc_ai_puller::run(config, ctx));
+    let puller = Embedded::start(|ctx| hwc_ai_puller::run(config, ctx));
+    let url = puller.url.clone();
 
     // Wait until the first reconcile has settled: late:1b fails.
     let mut table = String::new();
@@ -96,7 +87,7 @@ async fn models_and_sync_against_a_puller_on_the_fake() {
     assert_eq!(doc["models"][2]["name"], "late:1b");
     assert_eq!(doc["models"][2]["valid"], true);
 
-    shutdown.trigger();
+    puller.shutdown.trigger();
     let (code, _, stderr) = hwc_ai(&["models", "--url", "http://127.0.0.1:1"]).await;
     assert_eq!(code, 2, "{stderr}");
 }

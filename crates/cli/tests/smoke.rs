@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use hwc_ai_test_support::Embedded;
 use serde_json::json;
 use support::hwc_ai;
 
@@ -51,9 +52,6 @@ async fn smoke_tells_the_failures_apart() {
     let upstream_url = format!("http://{}/v1", upstream.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(upstream, app).await.unwrap() });
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let config: hwc_ai_router::Config = hwc_ai_runtime::config::parse(
         &json!({
             "backends": [{"name": "local", "kind": "openai-compatible", "baseUrl": upstream_url}],
@@ -64,9 +62,8 @@ async fn smoke_tells_the_failures_apart() {
         .to_string(),
     )
     .unwrap();
-    let mut ctx = hwc_ai_runtime::Context::embedded(hwc_ai_runtime::Shutdown::new());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_router::run(config, ctx));
+    let router = Embedded::start(|ctx| hwc_ai_router::run(config, ctx));
+    let url = router.url.clone();
 
     // The first listed model is the default.
     let (code, out) = smoke(&["--url", &url]).await;

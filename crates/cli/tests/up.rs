@@ -7,9 +7,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use hwc_ai_ollama_fake::{CatalogModel, FakeOllama};
+use hwc_ai_test_support::{free_port, Embedded};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use support::{free_port, hwc_ai, BIN};
+use support::{hwc_ai, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_routes_to_ollama_and_status_shows_the_circuits() {
@@ -117,17 +118,10 @@ async fn up_routes_to_ollama_and_status_shows_the_circuits() {
 #[tokio::test]
 async fn status_without_a_router_shows_the_prober_alone() {
     // A prober is needed: serve one on a free port with no targets.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let config: hwc_ai_prober::Config =
         hwc_ai_runtime::config::parse(r#"{"targets": []}"#).unwrap();
-    let ctx = hwc_ai_runtime::Context {
-        shutdown: hwc_ai_runtime::Shutdown::new(),
-        notify: hwc_ai_runtime::notify::Notifier::disabled(),
-        listener: Some(listener),
-    };
-    tokio::spawn(hwc_ai_prober::run(config, ctx));
+    let prober = Embedded::start(|ctx| hwc_ai_prober::run(config, ctx));
+    let url = prober.url.clone();
     let nowhere = format!("http://127.0.0.1:{}", free_port());
     let mut last = (0, String::new(), String::new());
     for _ in 0..100 {
@@ -147,27 +141,22 @@ async fn status_without_a_router_shows_the_prober_alone() {
 /// than "none down".
 #[tokio::test]
 async fn status_counts_the_targets_not_yet_known() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let closed = free_port();
-    let config: hwc_ai_prober::Config = hwc_ai_runtime::config::parse(
-        &serde_json::json!({
-            "defaults": { "interval": "1h", "timeout": "1s", "failureThreshold": 3 },
-            "targets": [
-                { "name": "ollama", "kind": "ollama", "url": format!("http://127.0.0.1:{closed}") },
-                { "name": "self", "kind": "hwc-ai", "url": url },
-            ],
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let ctx = hwc_ai_runtime::Context {
-        shutdown: hwc_ai_runtime::Shutdown::new(),
-        notify: hwc_ai_runtime::notify::Notifier::disabled(),
-        listener: Some(listener),
-    };
-    tokio::spawn(hwc_ai_prober::run(config, ctx));
+    let prober = Embedded::start_with_url(|url, ctx| {
+        let config: hwc_ai_prober::Config = hwc_ai_runtime::config::parse(
+            &serde_json::json!({
+                "defaults": { "interval": "1h", "timeout": "1s", "failureThreshold": 3 },
+                "targets": [
+                    { "name": "ollama", "kind": "ollama", "url": format!("http://127.0.0.1:{closed}") },
+                    { "name": "self", "kind": "hwc-ai", "url": url },
+                ],
+            })
+            .to_string(),
+        )
+        .unwrap();
+        hwc_ai_prober::run(config, ctx)
+    });
+    let url = prober.url.clone();
     let nowhere = format!("http://127.0.0.1:{}", free_port());
     let mut last = (0, String::new(), String::new());
     for _ in 0..250 {

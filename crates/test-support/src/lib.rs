@@ -35,18 +35,30 @@ impl Embedded {
         F: FnOnce(Context) -> Fut,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        Self::start_with_url(|_, ctx| run(ctx))
+    }
+
+    /// As [`Embedded::start`], for a daemon whose config names its own
+    /// address (a prober probing itself): `run` gets the URL it will serve
+    /// on, `http://<addr>`, with the context.
+    pub fn start_with_url<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(&str, Context) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener
             .set_nonblocking(true)
             .expect("make the listener non-blocking");
         let addr = listener.local_addr().expect("the listener's address");
+        let url = format!("http://{addr}");
         let shutdown = Shutdown::new();
         let mut ctx = Context::embedded(shutdown.clone());
         ctx.listener = Some(listener);
-        let task = tokio::spawn(run(ctx));
+        let task = tokio::spawn(run(&url, ctx));
         Self {
             addr,
-            url: format!("http://{addr}"),
+            url,
             shutdown,
             task,
         }
