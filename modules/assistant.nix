@@ -41,6 +41,7 @@ let
 
   listen = net.hostPort cfg.listenAddress cfg.port;
   ha = cfg.homeAssistant;
+  k8s = cfg.kubernetes;
 
   document = compact {
     inherit listen;
@@ -85,6 +86,14 @@ let
               };
           actions = { inherit (ha.actions) enable entities; };
         };
+    kubernetes =
+      if k8s.url == null then
+        null
+      else
+        {
+          inherit (k8s) url caFile timeout;
+          token.credential = assistant.k8sTokenCredential;
+        };
   };
 
   secretPaths = lib.filterAttrs (_: path: path != null) (
@@ -93,6 +102,7 @@ let
       "hwc.ai.assistant.router.apiKeyFile" = cfg.router.apiKeyFile;
       "hwc.ai.assistant.homeAssistant.tokenFile" = ha.tokenFile;
       "hwc.ai.assistant.homeAssistant.tls.clientKeyFile" = ha.tls.clientKeyFile;
+      "hwc.ai.assistant.kubernetes.tokenFile" = k8s.tokenFile;
     }
   );
 
@@ -100,7 +110,8 @@ let
     lib.mapAttrs' (name: path: lib.nameValuePair (assistant.clientKeyCredential name) path) cfg.clientKeys
     // lib.optionalAttrs (cfg.router.apiKeyFile != null) { ${assistant.routerKeyCredential} = cfg.router.apiKeyFile; }
     // lib.optionalAttrs (ha.tokenFile != null) { ${assistant.haTokenCredential} = ha.tokenFile; }
-    // lib.optionalAttrs (ha.tls.clientKeyFile != null) { ${assistant.haClientKeyCredential} = ha.tls.clientKeyFile; };
+    // lib.optionalAttrs (ha.tls.clientKeyFile != null) { ${assistant.haClientKeyCredential} = ha.tls.clientKeyFile; }
+    // lib.optionalAttrs (k8s.tokenFile != null) { ${assistant.k8sTokenCredential} = k8s.tokenFile; };
 
   checkedConfig = settingsLib.checked {
     daemon = "hwc-ai-assistant";
@@ -120,6 +131,12 @@ let
     "ha_entities"
     "ha_light_on"
     "ha_light_off"
+    "k8s_namespaces"
+    "k8s_pods"
+    "k8s_workloads"
+    "k8s_events"
+    "k8s_pod_logs"
+    "k8s_nodes"
   ];
 in
 {
@@ -209,7 +226,7 @@ in
     tools = mkOption {
       type = types.nullOr (types.listOf (types.enum toolNames));
       default = null;
-      description = "The tools offered; all of them when unset (Home Assistant's only when configured).";
+      description = "The tools offered; all of them when unset (Home Assistant's and Kubernetes' only when configured).";
     };
     containers = {
       socket = field types.str ''
@@ -262,6 +279,18 @@ in
         };
       };
     };
+
+    kubernetes = {
+      url = field types.str ''
+        The Kubernetes API server, e.g. `https://10.0.0.2:6443`; the
+        read-only Kubernetes tools (`k8s_*`) are off when unset. Written as
+        an IP address, it is the one remote address the unit may reach
+        besides the other peers.
+      '';
+      tokenFile = secret "A service account token with get/list on namespaces, pods, pods/log, events, nodes and apps workloads (never Secrets: the tools do not read them whatever the token allows).";
+      caFile = field types.str "The cluster's CA (PEM), trusted besides the system's.";
+      timeout = defaultedField types.str "`10s`" "How long one request to the API server may take.";
+    };
   }
   // settingsLib.documentOptions {
     name = "assistant";
@@ -286,6 +315,10 @@ in
         {
           assertion = ha.url == null || ha.tokenFile != null;
           message = "hwc.ai.assistant.homeAssistant.tokenFile: Home Assistant needs a token";
+        }
+        {
+          assertion = k8s.url == null || k8s.tokenFile != null;
+          message = "hwc.ai.assistant.kubernetes.tokenFile: the Kubernetes tools need a read-only token";
         }
         {
           assertion = (cfg.containers.socket == null) == (cfg.containers.group == null);

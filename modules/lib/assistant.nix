@@ -27,12 +27,14 @@ let
   routerKeyCredential = "assistant-router-key";
   haTokenCredential = "assistant-ha-token";
   haClientKeyCredential = "assistant-ha-client-key";
+  k8sTokenCredential = "assistant-k8s-token";
 
   # A client name that can name a credential.
   isCredentialName = name: builtins.match "[A-Za-z0-9_.-]+" name != null;
 
   # The hosts its document makes it talk to: the router, the hwc-ai
-  # daemons, Alertmanager or Prometheus, Home Assistant.
+  # daemons, Alertmanager or Prometheus, Home Assistant, the Kubernetes API
+  # server.
   peers =
     doc:
     let
@@ -45,7 +47,8 @@ let
         ]
         ++ (if doc ? alerts && doc.alerts ? alertmanagerUrl then [ doc.alerts.alertmanagerUrl ] else [ ])
         ++ (if doc ? alerts && doc.alerts ? prometheusUrl then [ doc.alerts.prometheusUrl ] else [ ])
-        ++ (if doc ? homeAssistant then [ doc.homeAssistant.url ] else [ ]);
+        ++ (if doc ? homeAssistant then [ doc.homeAssistant.url ] else [ ])
+        ++ (if doc ? kubernetes then [ doc.kubernetes.url ] else [ ]);
     in
     map net.hostOf urls;
 
@@ -114,6 +117,7 @@ in
     routerKeyCredential
     haTokenCredential
     haClientKeyCredential
+    k8sTokenCredential
     isCredentialName
     peers
     unit
