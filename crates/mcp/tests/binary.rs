@@ -105,11 +105,7 @@ fn children(pid: u32) -> Vec<u32> {
 #[test]
 fn sigterm_stops_the_gateway_and_its_stdio_servers() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = hwc_ai_test_support::free_port();
     let config = write(
         &dir,
         "gw.json",

@@ -2,16 +2,13 @@
 //! server that never answers, one that dies at once) and against clients
 //! that are not let in. Real MCP servers are checked in checks/peers.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::Embedded;
 use serde_json::{json, Value};
 
 struct Gateway {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    daemon: Embedded,
     _dir: tempfile::TempDir,
 }
 
@@ -26,23 +23,12 @@ impl Gateway {
         config = serde_json::from_str(&text).unwrap();
         let config: hwc_ai_mcp::Config =
             hwc_ai_runtime::config::parse(&config.to_string()).expect("valid config");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new();
-        let mut ctx = Context::embedded(shutdown.clone());
-        ctx.listener = Some(listener);
-        let task = tokio::spawn(hwc_ai_mcp::run(config, ctx));
-        Self {
-            addr,
-            shutdown,
-            task,
-            _dir: dir,
-        }
+        let daemon = Embedded::start(|ctx| hwc_ai_mcp::run(config, ctx));
+        Self { daemon, _dir: dir }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}{path}", self.daemon.url)
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -68,11 +54,10 @@ impl Gateway {
     }
 
     async fn stop(self) {
-        self.shutdown.trigger();
-        tokio::time::timeout(Duration::from_secs(15), self.task)
+        self.daemon
+            .stop_within(Duration::from_secs(15))
             .await
             .expect("the gateway stops")
-            .unwrap()
             .unwrap();
     }
 }
