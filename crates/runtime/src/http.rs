@@ -1,8 +1,6 @@
 //! The daemon's HTTP side: the listener (inherited from systemd or bound),
 //! the shared routes, and a server that drains gracefully.
 
-use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::os::fd::FromRawFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,29 +61,68 @@ pub fn metrics_routes(registry: Arc<Registry>) -> Router {
     )
 }
 
+/// How long a client may take to send a request's headers. A client that
+/// sends them a byte at a time (slowloris) would otherwise hold its
+/// connection, and a task, for as long as it likes; 10 s is ages for a
+/// request line and a few headers on any network.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `app` until shutdown, then lets in-flight requests finish for at
-/// most `drain`.
+/// most `drain`. HTTP/1.1 only (as the daemons' clients speak it), with a
+/// bound on the time to send headers ([`HEADER_READ_TIMEOUT`]); hyper's own
+/// bounds answer headers over 400 KiB or 100 fields with 431.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: Shutdown,
     drain: Duration,
 ) -> anyhow::Result<()> {
-    let graceful = shutdown.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { graceful.wait().await })
-    .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => Ok(result?),
-        _ = async { shutdown.wait().await; tokio::time::sleep(drain).await } => {
-            tracing::warn!("in-flight requests still running after {drain:?}; closing them");
-            Ok(())
-        }
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of descriptors (LimitNOFILE) or a connection reset
+                    // before accept: wait a little rather than spin.
+                    tracing::warn!("accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = shutdown.wait() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
     }
+    drop(listener);
+    connections.close();
+    if tokio::time::timeout(drain, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests still running after {drain:?}; closing them");
+    }
+    Ok(())
 }
 
 /// An API's error as it answers it: a status and a JSON body in the API's
