@@ -12,6 +12,7 @@
 #   BROKEN_CONFIG_DIR  the broken configs: <daemon>.json, and <daemon>.field
 #                      naming the field its error must name
 #   CREDENTIAL_DIR     the files LoadCredential= reads, <name> each
+#   OLLAMA_UNIT        the unit (without .service) of the Ollama on 11434
 #   <DAEMON>_CONFIG    optional (PROBER_CONFIG, ...): a daemon's config path;
 #                      without it, the one on its unit's ExecStart
 #

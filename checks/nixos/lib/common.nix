@@ -16,7 +16,11 @@
   # checks/scenarios/lib.sh reads) and the tools they call. `daemons` are
   # the daemons the scenarios loop over.
   scenarios =
-    { daemons }:
+    {
+      daemons,
+      # the fake Ollama's unit (`ollamaFake` below)
+      ollamaUnit ? "ollama",
+    }:
     { pkgs, ... }:
     {
       environment.etc = {
@@ -26,6 +30,7 @@
           CHECK_DIR=/etc/hwc-check
           BROKEN_CONFIG_DIR=/etc/hwc-check/broken
           CREDENTIAL_DIR=/etc/hwc-ai/credentials
+          OLLAMA_UNIT=${ollamaUnit}
           DAEMONS='${builtins.concatStringsSep " " daemons}'
         '';
       };
