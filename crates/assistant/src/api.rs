@@ -33,10 +33,11 @@ pub struct Shared {
     pub sessions: Sessions,
     pub clients: Clients,
     pub limiter: Limiter,
+    pub workflows: crate::workflows::Workflows,
 }
 
 /// The admitted client's name, for handlers.
-use hwc_ai_runtime::auth::Client;
+pub(crate) use hwc_ai_runtime::auth::Client;
 
 pub fn app(
     shared: Arc<Shared>,
@@ -52,6 +53,7 @@ pub fn app(
         .route("/sessions/{id}/messages", post(session_message))
         .route("/tools/openapi.json", get(tools_spec))
         .route("/tools/{name}", post(call_tool))
+        .merge(crate::workflows::api::routes())
         .layer(middleware::from_fn_with_state(shared.clone(), limit));
     // Outside the rate limit: the key names the client it counts.
     let protected = auth::protect(
@@ -132,7 +134,10 @@ async fn limit(
     // and the tool spec again on every page load and every chat with
     // tools, and a budget spent on those would make its tools vanish.
     let counted = !(request.method() == axum::http::Method::GET
-        && matches!(request.uri().path(), "/v1/models" | "/tools/openapi.json"));
+        && matches!(
+            request.uri().path(),
+            "/v1/models" | "/tools/openapi.json" | "/workflows/openapi.json"
+        ));
     let taken = if counted {
         shared.limiter.take(&name)
     } else {

@@ -388,7 +388,8 @@ pub async fn answer(
     (reply, results)
 }
 
-fn describe(tool: ToolName, v: &Value) -> Vec<String> {
+/// One tool's result as Markdown bullet lines.
+pub fn describe(tool: ToolName, v: &Value) -> Vec<String> {
     let mut out = Vec::new();
     match tool {
         ToolName::Services => {
