@@ -65,6 +65,12 @@ let
       apiKey = if cfg.router.apiKeyFile == null then null else { credential = assistant.routerKeyCredential; };
     };
     agent = cfg.agent;
+    # "${file}": a Nix path is copied to the store, where --check-config reads it
+    prompts =
+      if cfg.prompts.systemFile == null && cfg.prompts.intentFile == null then
+        null
+      else
+        lib.mapAttrs (_: file: if file == null then null else "${file}") cfg.prompts;
     grpc = if cfg.grpc.enable then { listen = net.hostPort cfg.grpc.listenAddress cfg.grpc.port; } else null;
     sessions = cfg.sessions;
     containers.socket = cfg.containers.socket;
@@ -157,6 +163,29 @@ in
       type = types.bool;
       default = false;
       description = "Open `port` in the firewall.";
+    };
+
+    prompts = {
+      systemFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        example = lib.literalExpression "./assistant-system-prompt.txt";
+        description = ''
+          A text file replacing the built-in system prompt (who the assistant
+          is, this homelab, house rules). Copied to the Nix store and checked
+          at build time; it may hold no `{placeholder}`.
+        '';
+      };
+      intentFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        example = lib.literalExpression "./assistant-intent-prompt.txt";
+        description = ''
+          A text file replacing the built-in intent-classification prompt of
+          `/v1/query` with Home Assistant actions. It must contain `{lights}`
+          (the allowed entity ids); checked at build time.
+        '';
+      };
     };
 
     grpc = {

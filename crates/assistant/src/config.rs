@@ -52,6 +52,9 @@ pub struct Config {
     /// The Kubernetes tools (read-only): off unless set.
     #[serde(default)]
     pub kubernetes: Option<KubernetesConfig>,
+    /// The operator's prompts, replacing the built-in ones.
+    #[serde(default)]
+    pub prompts: crate::prompts::PromptsConfig,
     /// The gRPC API (`ai.v1.AIService`): off unless set.
     #[serde(default)]
     pub grpc: Option<GrpcConfig>,
@@ -313,6 +316,9 @@ pub struct AlertsConfig {
 impl Validate for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         check_listen("listen", &self.listen)?;
+        // Read and checked here, so `--check-config` (the NixOS build)
+        // catches a prompt without its placeholders.
+        crate::prompts::Prompts::load(&self.prompts)?;
         if let Some(grpc) = &self.grpc {
             check_listen("grpc.listen", &grpc.listen)?;
             if grpc.listen == self.listen {
@@ -396,22 +402,6 @@ impl Validate for Config {
                     return Err(ConfigError::at(
                         field,
                         format!("`{}` is not an absolute path", path.display()),
-                    ));
-                }
-            }
-        }
-        for (name, workflow) in &self.workflows {
-            let at = format!("workflows.{name}");
-            workflow.check(&at, name)?;
-            for (i, tool) in workflow.tools.iter().enumerate() {
-                let enabled = self.tools.as_ref().is_none_or(|t| t.contains(tool));
-                if !enabled || crate::tools::Tools::is_action(*tool) {
-                    return Err(ConfigError::at(
-                        format!("{at}.tools[{i}]"),
-                        format!(
-                            "`{}` is not one of the assistant's enabled read-only tools",
-                            tool.as_str()
-                        ),
                     ));
                 }
             }

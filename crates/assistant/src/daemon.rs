@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::sessions::Sessions;
 use crate::tools::Tools;
-use crate::workflows::Workflows;
 
 pub struct Assistant;
 
@@ -52,13 +51,13 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
         router_key,
         config.agent.clone(),
         metrics,
-    );
+    )
+    .with_prompts(crate::prompts::Prompts::load(&config.prompts)?);
     let shared = Arc::new(Shared {
         engine,
         sessions,
         clients,
         limiter: Limiter::new(config.rate_limit.clone()),
-        workflows: Workflows::new(config.workflows.clone(), dir.join("workflows")),
     });
     let registry = Arc::new(registry);
     let listener = http::listener(ctx.listener, &config.listen).await?;

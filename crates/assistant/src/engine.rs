@@ -15,6 +15,7 @@ use crate::audit::{Audit, Entry};
 use crate::config::{AgentConfig, RouterConfig};
 use crate::direct;
 use crate::metrics::Metrics;
+use crate::prompts::Prompts;
 use crate::refusal;
 use crate::tools::{ToolName, Tools};
 
@@ -96,16 +97,6 @@ pub enum AskError {
     Audit(String),
 }
 
-/// Who answers an agent run, with which instructions, tools and time.
-pub struct AgentRun<'a> {
-    /// A model or router profile.
-    pub model: &'a str,
-    pub system: &'a str,
-    /// The tools offered; every enabled one when `None`.
-    pub tools: Option<&'a [ToolName]>,
-    pub budget: Duration,
-}
-
 pub struct Engine {
     pub tools: Arc<Tools>,
     pub audit: Arc<Audit>,
@@ -114,6 +105,7 @@ pub struct Engine {
     agent: AgentConfig,
     http: reqwest::Client,
     pub metrics: Arc<Metrics>,
+    prompts: Prompts,
 }
 
 impl Engine {
@@ -136,7 +128,14 @@ impl Engine {
                 .build()
                 .expect("HTTP client"),
             metrics,
+            prompts: Prompts::default(),
         }
+    }
+
+    /// The operator's prompts instead of the built-in ones.
+    pub fn with_prompts(mut self, prompts: Prompts) -> Self {
+        self.prompts = prompts;
+        self
     }
 
     /// The refusal for `text`, unless it asks to switch a light and the
@@ -183,9 +182,7 @@ impl Engine {
         let question = direct::recognise(text);
         let intent = question.map_or("question", |q| q.intent()).to_owned();
         let mut used = Vec::new();
-        let outcome = self
-            .agent_loop(client, text, history, &mut used, &self.default_agent())
-            .await;
+        let outcome = self.agent_loop(client, text, history, &mut used).await;
         let answer = match outcome {
             Ok(reply) => Answer {
                 reply,
@@ -255,16 +252,13 @@ impl Engine {
             debug_assert_eq!(answer.intent, "refused", "{}", refusal.action);
             return Ok(QueryAnswer::from(answer));
         }
-        let prompt = format!(
-            "Classify the user's message. Reply with one JSON object and nothing else:              {{\"intent\": \"light_on\" | \"light_off\" | \"question\", \"entity\": ENTITY or null}}.              The lights are: {}. Use light_on or light_off only to switch one of them, with its              entity id; anything else is a question.",
-            lights.join(", ")
-        );
+        let prompt = self.prompts.intent(&lights);
         let body = json!({"model": self.router.model, "temperature": 0, "messages": [
             {"role": "system", "content": prompt},
             {"role": "user", "content": text},
         ]});
         let deadline = Instant::now() + self.agent.budget;
-        let message = match self.complete(&body, deadline, self.agent.budget).await {
+        let message = match self.complete(&body, deadline).await {
             Ok(message) => message,
             Err(reason) => {
                 self.record(Entry {
@@ -352,28 +346,6 @@ impl Engine {
         })
     }
 
-    fn default_agent(&self) -> AgentRun<'_> {
-        AgentRun {
-            model: &self.router.model,
-            system: SYSTEM_PROMPT,
-            tools: None,
-            budget: self.agent.budget,
-        }
-    }
-
-    /// A workflow's agent run: `text` to `run.model` with `run.system`,
-    /// offering only `run.tools`; the tool calls are audited as the
-    /// assistant's are. `used` collects the tools called.
-    pub async fn run_agent(
-        &self,
-        client: &str,
-        text: &str,
-        run: &AgentRun<'_>,
-        used: &mut Vec<String>,
-    ) -> Result<String, String> {
-        self.agent_loop(client, text, &[], used, run).await
-    }
-
     /// The model and the tools, round by round. `Err` says why the model
     /// could not give an answer.
     async fn agent_loop(
@@ -382,31 +354,25 @@ impl Engine {
         text: &str,
         history: &[Turn],
         used: &mut Vec<String>,
-        run: &AgentRun<'_>,
     ) -> Result<String, String> {
-        let deadline = Instant::now() + run.budget;
-        let mut messages = vec![json!({"role": "system", "content": run.system})];
+        let deadline = Instant::now() + self.agent.budget;
+        let mut messages = vec![json!({"role": "system", "content": self.prompts.system})];
         messages.extend(
             history
                 .iter()
                 .map(|t| json!({"role": t.role, "content": t.content})),
         );
         messages.push(json!({"role": "user", "content": text}));
-        let mut definitions = self.tools.definitions();
-        if let Some(allowed) = run.tools {
-            definitions.retain(|d| {
-                ToolName::parse(d["function"]["name"].as_str().unwrap_or_default())
-                    .is_some_and(|t| allowed.contains(&t))
-            });
-        }
+        let definitions = self.tools.definitions();
         for round in 0..=self.agent.max_rounds {
             let last = round == self.agent.max_rounds;
-            let mut body = json!({"model": run.model, "messages": messages, "temperature": 0});
+            let mut body =
+                json!({"model": self.router.model, "messages": messages, "temperature": 0});
             if !last && !definitions.is_empty() {
                 body["tools"] = json!(definitions);
                 body["tool_choice"] = json!("auto");
             }
-            let message = self.complete(&body, deadline, run.budget).await?;
+            let message = self.complete(&body, deadline).await?;
             let calls = message["tool_calls"]
                 .as_array()
                 .cloned()
@@ -438,11 +404,7 @@ impl Engine {
                     serde_json::from_str(raw)
                         .map_err(|e| format!("invalid arguments: not JSON ({e})"))
                 };
-                let allowed = run.tools.is_none_or(|allowed| {
-                    ToolName::parse(&name).is_some_and(|t| allowed.contains(&t))
-                });
                 let result = match &arguments {
-                    Ok(_) if !allowed => Err(format!("the tool `{name}` is not offered here")),
                     Ok(args) => self
                         .tools
                         .call(&name, args)
@@ -481,17 +443,12 @@ impl Engine {
     }
 
     /// One chat completion through the router; the answer's message.
-    async fn complete(
-        &self,
-        body: &Value,
-        deadline: Instant,
-        budget: Duration,
-    ) -> Result<Value, String> {
+    async fn complete(&self, body: &Value, deadline: Instant) -> Result<Value, String> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left < Duration::from_millis(100) {
             return Err(format!(
                 "the {} budget ran out",
-                humantime::format_duration(budget)
+                humantime::format_duration(self.agent.budget)
             ));
         }
         let url = format!(
@@ -567,25 +524,7 @@ impl Engine {
         })
     }
 
-    /// The router this engine asks, its key, and the HTTP client (for
-    /// the workflows' `/execute` calls).
-    pub fn router(
-        &self,
-    ) -> (
-        &RouterConfig,
-        Option<&hwc_ai_runtime::Secret>,
-        &reqwest::Client,
-    ) {
-        (&self.router, self.router_key.as_ref(), &self.http)
-    }
-
-    /// The default budget of one request.
-    pub fn budget(&self) -> Duration {
-        self.agent.budget
-    }
-
-    /// Appends `entry` to the audit log (nothing is answered unaudited).
-    pub fn record(&self, entry: Entry) -> Result<(), AskError> {
+    fn record(&self, entry: Entry) -> Result<(), AskError> {
         let result = self.audit.append(entry);
         match result {
             Ok(_) => {

@@ -11,11 +11,11 @@ pub mod direct;
 pub mod engine;
 pub mod grpc;
 pub mod metrics;
+pub mod prompts;
 pub mod query;
 pub mod refusal;
 pub mod sessions;
 pub mod tools;
-pub mod workflows;
 
 pub use config::Config;
 pub use daemon::{run, Assistant};
