@@ -406,6 +406,22 @@ impl Validate for Config {
                 }
             }
         }
+        for (name, workflow) in &self.workflows {
+            let at = format!("workflows.{name}");
+            workflow.check(&at, name)?;
+            for (i, tool) in workflow.tools.iter().enumerate() {
+                let enabled = self.tools.as_ref().is_none_or(|t| t.contains(tool));
+                if !enabled || crate::tools::Tools::is_action(*tool) {
+                    return Err(ConfigError::at(
+                        format!("{at}.tools[{i}]"),
+                        format!(
+                            "`{}` is not one of the assistant's enabled read-only tools",
+                            tool.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::sessions::Sessions;
 use crate::tools::Tools;
+use crate::workflows::Workflows;
 
 pub struct Assistant;
 
@@ -58,6 +59,7 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
         sessions,
         clients,
         limiter: Limiter::new(config.rate_limit.clone()),
+        workflows: Workflows::new(config.workflows.clone(), dir.join("workflows")),
     });
     let registry = Arc::new(registry);
     let listener = http::listener(ctx.listener, &config.listen).await?;

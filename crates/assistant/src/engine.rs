@@ -97,6 +97,16 @@ pub enum AskError {
     Audit(String),
 }
 
+/// Who answers an agent run, with which instructions, tools and time.
+pub struct AgentRun<'a> {
+    /// A model or router profile.
+    pub model: &'a str,
+    pub system: &'a str,
+    /// The tools offered; every enabled one when `None`.
+    pub tools: Option<&'a [ToolName]>,
+    pub budget: Duration,
+}
+
 pub struct Engine {
     pub tools: Arc<Tools>,
     pub audit: Arc<Audit>,
@@ -182,7 +192,9 @@ impl Engine {
         let question = direct::recognise(text);
         let intent = question.map_or("question", |q| q.intent()).to_owned();
         let mut used = Vec::new();
-        let outcome = self.agent_loop(client, text, history, &mut used).await;
+        let outcome = self
+            .agent_loop(client, text, history, &mut used, &self.default_agent())
+            .await;
         let answer = match outcome {
             Ok(reply) => Answer {
                 reply,
@@ -258,7 +270,7 @@ impl Engine {
             {"role": "user", "content": text},
         ]});
         let deadline = Instant::now() + self.agent.budget;
-        let message = match self.complete(&body, deadline).await {
+        let message = match self.complete(&body, deadline, self.agent.budget).await {
             Ok(message) => message,
             Err(reason) => {
                 self.record(Entry {
@@ -346,6 +358,28 @@ impl Engine {
         })
     }
 
+    fn default_agent(&self) -> AgentRun<'_> {
+        AgentRun {
+            model: &self.router.model,
+            system: &self.prompts.system,
+            tools: None,
+            budget: self.agent.budget,
+        }
+    }
+
+    /// A workflow's agent run: `text` to `run.model` with `run.system`,
+    /// offering only `run.tools`; the tool calls are audited as the
+    /// assistant's are. `used` collects the tools called.
+    pub async fn run_agent(
+        &self,
+        client: &str,
+        text: &str,
+        run: &AgentRun<'_>,
+        used: &mut Vec<String>,
+    ) -> Result<String, String> {
+        self.agent_loop(client, text, &[], used, run).await
+    }
+
     /// The model and the tools, round by round. `Err` says why the model
     /// could not give an answer.
     async fn agent_loop(
@@ -354,25 +388,31 @@ impl Engine {
         text: &str,
         history: &[Turn],
         used: &mut Vec<String>,
+        run: &AgentRun<'_>,
     ) -> Result<String, String> {
-        let deadline = Instant::now() + self.agent.budget;
-        let mut messages = vec![json!({"role": "system", "content": self.prompts.system})];
+        let deadline = Instant::now() + run.budget;
+        let mut messages = vec![json!({"role": "system", "content": run.system})];
         messages.extend(
             history
                 .iter()
                 .map(|t| json!({"role": t.role, "content": t.content})),
         );
         messages.push(json!({"role": "user", "content": text}));
-        let definitions = self.tools.definitions();
+        let mut definitions = self.tools.definitions();
+        if let Some(allowed) = run.tools {
+            definitions.retain(|d| {
+                ToolName::parse(d["function"]["name"].as_str().unwrap_or_default())
+                    .is_some_and(|t| allowed.contains(&t))
+            });
+        }
         for round in 0..=self.agent.max_rounds {
             let last = round == self.agent.max_rounds;
-            let mut body =
-                json!({"model": self.router.model, "messages": messages, "temperature": 0});
+            let mut body = json!({"model": run.model, "messages": messages, "temperature": 0});
             if !last && !definitions.is_empty() {
                 body["tools"] = json!(definitions);
                 body["tool_choice"] = json!("auto");
             }
-            let message = self.complete(&body, deadline).await?;
+            let message = self.complete(&body, deadline, run.budget).await?;
             let calls = message["tool_calls"]
                 .as_array()
                 .cloned()
@@ -404,7 +444,11 @@ impl Engine {
                     serde_json::from_str(raw)
                         .map_err(|e| format!("invalid arguments: not JSON ({e})"))
                 };
+                let allowed = run.tools.is_none_or(|allowed| {
+                    ToolName::parse(&name).is_some_and(|t| allowed.contains(&t))
+                });
                 let result = match &arguments {
+                    Ok(_) if !allowed => Err(format!("the tool `{name}` is not offered here")),
                     Ok(args) => self
                         .tools
                         .call(&name, args)
@@ -443,12 +487,17 @@ impl Engine {
     }
 
     /// One chat completion through the router; the answer's message.
-    async fn complete(&self, body: &Value, deadline: Instant) -> Result<Value, String> {
+    async fn complete(
+        &self,
+        body: &Value,
+        deadline: Instant,
+        budget: Duration,
+    ) -> Result<Value, String> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left < Duration::from_millis(100) {
             return Err(format!(
                 "the {} budget ran out",
-                humantime::format_duration(self.agent.budget)
+                humantime::format_duration(budget)
             ));
         }
         let url = format!(
@@ -524,7 +573,25 @@ impl Engine {
         })
     }
 
-    fn record(&self, entry: Entry) -> Result<(), AskError> {
+    /// The router this engine asks, its key, and the HTTP client (for
+    /// the workflows' `/execute` calls).
+    pub fn router(
+        &self,
+    ) -> (
+        &RouterConfig,
+        Option<&hwc_ai_runtime::Secret>,
+        &reqwest::Client,
+    ) {
+        (&self.router, self.router_key.as_ref(), &self.http)
+    }
+
+    /// The default budget of one request.
+    pub fn budget(&self) -> Duration {
+        self.agent.budget
+    }
+
+    /// Appends `entry` to the audit log (nothing is answered unaudited).
+    pub fn record(&self, entry: Entry) -> Result<(), AskError> {
         let result = self.audit.append(entry);
         match result {
             Ok(_) => {

@@ -16,6 +16,7 @@ pub mod query;
 pub mod refusal;
 pub mod sessions;
 pub mod tools;
+pub mod workflows;
 
 pub use config::Config;
 pub use daemon::{run, Assistant};
