@@ -46,3 +46,21 @@ fn a_small_doubling_schema_is_still_inlined_whole() {
     );
     assert!(!out.to_string().contains("too large"));
 }
+
+/// Header injection through the config: a header name or value carrying
+/// CR/LF (a second header, or a body) is a config error naming the field.
+#[test]
+fn configured_headers_cannot_inject_lines() {
+    for (name, value) in [
+        ("X-A\r\nEvil", "1"),
+        ("X-A", "1\r\nX-Evil: 2"),
+        ("X-A", "1\nX-Evil: 2"),
+        ("X A", "1"),
+    ] {
+        let doc = json!({"servers": [{"name": "r", "url": "http://127.0.0.1:1/mcp", "headers": {name: value}}]});
+        let err =
+            hwc_ai_runtime::config::parse::<hwc_ai_mcp::Config>(&doc.to_string()).expect_err(name);
+        assert!(err.path.starts_with("servers[0].headers."), "{err}");
+        assert!(err.message.contains("not a valid HTTP header"), "{err}");
+    }
+}
