@@ -52,6 +52,9 @@ pub struct Config {
     /// The Kubernetes tools (read-only): off unless set.
     #[serde(default)]
     pub kubernetes: Option<KubernetesConfig>,
+    /// The Argo CD tools (read-only): off unless set.
+    #[serde(default)]
+    pub argocd: Option<ArgoCdConfig>,
     /// The operator's prompts, replacing the built-in ones.
     #[serde(default)]
     pub prompts: crate::prompts::PromptsConfig,
@@ -120,6 +123,30 @@ pub struct KubernetesConfig {
     /// How long one request may take.
     #[serde(default = "default_service_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+}
+
+/// An Argo CD server, read with a read-only token: the same fields
+/// (`url`, `token`, `caFile`, `timeout`).
+pub type ArgoCdConfig = KubernetesConfig;
+
+impl KubernetesConfig {
+    /// Shape checks; `at` is the section (`kubernetes`, `argocd`).
+    fn check(&self, at: &str) -> Result<(), ConfigError> {
+        if !matches!(self.url.scheme(), "http" | "https") {
+            return Err(ConfigError::at(
+                format!("{at}.url"),
+                format!("`{}` is not an http(s) URL", self.url),
+            ));
+        }
+        self.token.check(&format!("{at}.token"))?;
+        if let Some(file) = self.ca_file.as_ref().filter(|f| !f.is_absolute()) {
+            return Err(ConfigError::at(
+                format!("{at}.caFile"),
+                format!("`{}` is not an absolute path", file.display()),
+            ));
+        }
+        check_positive(&format!("{at}.timeout"), self.timeout)
+    }
 }
 
 /// An API server on the LAN answers a list in well under a second; ten
@@ -373,20 +400,10 @@ impl Validate for Config {
             key.check("router.apiKey")?;
         }
         if let Some(k8s) = &self.kubernetes {
-            if !matches!(k8s.url.scheme(), "http" | "https") {
-                return Err(ConfigError::at(
-                    "kubernetes.url",
-                    format!("`{}` is not an http(s) URL", k8s.url),
-                ));
-            }
-            k8s.token.check("kubernetes.token")?;
-            if let Some(file) = k8s.ca_file.as_ref().filter(|f| !f.is_absolute()) {
-                return Err(ConfigError::at(
-                    "kubernetes.caFile",
-                    format!("`{}` is not an absolute path", file.display()),
-                ));
-            }
-            check_positive("kubernetes.timeout", k8s.timeout)?;
+            k8s.check("kubernetes")?;
+        }
+        if let Some(argo) = &self.argocd {
+            argo.check("argocd")?;
         }
         if self.agent.max_rounds == 0 {
             return Err(ConfigError::at("agent.maxRounds", "must be at least 1"));

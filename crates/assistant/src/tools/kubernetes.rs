@@ -400,7 +400,7 @@ fn workload_summary(resource: &str, w: &Value) -> Value {
 
 /// As many of `items` as fit in one tool answer (at most [`MAX_ITEMS`]),
 /// and how many did not: the answer stays whole JSON instead of being cut.
-fn fit(items: impl Iterator<Item = Value>) -> (Vec<Value>, usize) {
+pub(super) fn fit(items: impl Iterator<Item = Value>) -> (Vec<Value>, usize) {
     // Room for the envelope and the truncation note.
     let budget = super::MAX_OUTPUT - 512;
     let mut used = 0;
@@ -418,7 +418,7 @@ fn fit(items: impl Iterator<Item = Value>) -> (Vec<Value>, usize) {
     (kept, omitted)
 }
 
-fn with_omitted(mut value: Value, omitted: usize) -> Value {
+pub(super) fn with_omitted(mut value: Value, omitted: usize) -> Value {
     if omitted > 0 {
         value["omitted"] = json!(omitted);
         value["truncated"] = json!(format!("{omitted} more not shown; name a namespace"));
@@ -427,7 +427,7 @@ fn with_omitted(mut value: Value, omitted: usize) -> Value {
 }
 
 /// At most `max` characters of `s`, marked when cut.
-fn cut(s: &str, max: usize) -> String {
+pub(super) fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &s[..end]),
         None => s.to_owned(),

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::config::{Config, StackConfig};
 use hwc_ai_runtime::ConfigError;
 
+pub mod argocd;
 pub mod containers;
 mod docs;
 mod get;
@@ -49,6 +50,8 @@ pub enum ToolName {
     K8sEvents,
     K8sPodLogs,
     K8sNodes,
+    ArgocdApps,
+    ArgocdApp,
 }
 
 impl ToolName {
@@ -82,6 +85,9 @@ impl ToolName {
         ToolName::K8sNodes,
     ];
 
+    /// Argo CD's, present only when it is configured (`argocd.rs`).
+    pub const ARGOCD: [ToolName; 2] = [ToolName::ArgocdApps, ToolName::ArgocdApp];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ToolName::SystemOverview => "system_overview",
@@ -101,6 +107,8 @@ impl ToolName {
             ToolName::K8sEvents => "k8s_events",
             ToolName::K8sPodLogs => "k8s_pod_logs",
             ToolName::K8sNodes => "k8s_nodes",
+            ToolName::ArgocdApps => "argocd_apps",
+            ToolName::ArgocdApp => "argocd_app",
         }
     }
 
@@ -109,6 +117,7 @@ impl ToolName {
             .into_iter()
             .chain(Self::HOME_ASSISTANT)
             .chain(Self::KUBERNETES)
+            .chain(Self::ARGOCD)
             .find(|t| t.as_str() == name)
     }
 
@@ -125,6 +134,7 @@ impl ToolName {
             ToolName::HaEntities => "Home Assistant's entities and their states, optionally of one domain (e.g. light).",
             ToolName::HaLightOn => "Switch on one of the Home Assistant lights the operator allows.",
             ToolName::HaLightOff => "Switch off one of the Home Assistant lights the operator allows.",
+            ToolName::ArgocdApps | ToolName::ArgocdApp => argocd::description(self),
             k8s => kubernetes::description(k8s),
         }
     }
@@ -172,6 +182,7 @@ impl ToolName {
                 "additionalProperties": false
             }),
             ToolName::HaLightOn | ToolName::HaLightOff => lights_schema(&[]),
+            ToolName::ArgocdApps | ToolName::ArgocdApp => argocd::parameters(self),
             k8s => kubernetes::parameters(k8s),
         }
     }
@@ -212,6 +223,7 @@ pub struct Tools {
     http: reqwest::Client,
     home_assistant: Option<home_assistant::HomeAssistant>,
     kubernetes: Option<kubernetes::Kubernetes>,
+    argocd: Option<argocd::ArgoCd>,
     validators: Vec<(ToolName, jsonschema::Validator)>,
 }
 
@@ -226,7 +238,14 @@ impl Tools {
             Some(k8s) => Some(kubernetes::Kubernetes::new(k8s)?),
             None => None,
         };
+        let argocd = match &config.argocd {
+            Some(argo) => Some(argocd::ArgoCd::new(argo)?),
+            None => None,
+        };
         let mut available: Vec<ToolName> = ToolName::ALL.to_vec();
+        if argocd.is_some() {
+            available.extend(ToolName::ARGOCD);
+        }
         if kubernetes.is_some() {
             available.extend(ToolName::KUBERNETES);
         }
@@ -262,12 +281,14 @@ impl Tools {
                 .expect("HTTP client"),
             home_assistant,
             kubernetes,
+            argocd,
             validators: Vec::new(),
         };
         tools.validators = ToolName::ALL
             .into_iter()
             .chain(ToolName::HOME_ASSISTANT)
             .chain(ToolName::KUBERNETES)
+            .chain(ToolName::ARGOCD)
             .map(|t| {
                 let schema = tools.parameters(t);
                 (
@@ -402,6 +423,13 @@ impl Tools {
                         ha.light(entity, tool == ToolName::HaLightOn).await
                     }
                 }
+            }
+            ToolName::ArgocdApps | ToolName::ArgocdApp => {
+                let argocd = self
+                    .argocd
+                    .as_ref()
+                    .ok_or_else(|| ToolError::Unavailable("Argo CD is not configured".into()))?;
+                argocd.call(tool, a).await
             }
             k8s => {
                 let kubernetes = self
