@@ -132,6 +132,12 @@ const ALERTS: &[&str] = &[
 ];
 
 const CRASHES: &[&str] = &[
+    "did something die",
+    "did anything die",
+    "anything die",
+    "something die",
+    "dies",
+    "dying",
     "crash*",
     "restarted",
     "rebooted",
@@ -161,6 +167,19 @@ const CRASHES: &[&str] = &[
 ];
 
 const UNHEALTHY: &[&str] = &[
+    "misbehav*",
+    "weird",
+    "odd",
+    "strange",
+    "acting up",
+    "unresponsive",
+    "hung",
+    "stuck",
+    "flapping",
+    "bad",
+    "red",
+    "off",
+    "erreur*",
     "unhealthy",
     "failed",
     "failing",
@@ -231,6 +250,7 @@ const UNHEALTHY: &[&str] = &[
 
 /// Words about memory that contain a disk word ("Arbeitsspeicher").
 const LOAD_FIRST: &[&str] = &[
+    "pamie*",
     "arbeitsspeicher",
     "ram",
     "memory",
@@ -301,6 +321,14 @@ const LOAD: &[&str] = &[
 ];
 
 const EVERYTHING: &[&str] = &[
+    "doing",
+    "going",
+    "system",
+    "systems",
+    "server",
+    "machine",
+    "box",
+    "host",
     "everything",
     "all ok",
     "all good",
@@ -632,6 +660,12 @@ mod tests {
             ("how are my services doing?", Question::Everything),
             ("Läuft alles?", Question::Everything),
             ("Tout va bien ?", Question::Everything),
+            ("any services misbehaving?", Question::Unhealthy),
+            ("is something off?", Question::Unhealthy),
+            ("how is the server doing?", Question::Everything),
+            ("did something die?", Question::Crashes),
+            ("Ile pamięci jest zajęte?", Question::Load),
+            ("Y a-t-il des services en erreur ?", Question::Unhealthy),
             ("Gibt es aktive Alarme?", Question::Alerts),
             ("any alerts going off?", Question::Alerts),
         ];

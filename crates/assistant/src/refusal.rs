@@ -129,18 +129,36 @@ const COMMANDS: &[&str] = &[
 pub fn check(text: &str) -> Option<Refusal> {
     let normal = normalise(text);
     let mut after_question = false;
+    let mut before: Vec<Vec<String>> = Vec::new();
     for sentence in sentences(&normal) {
+        let words = tokens(&sentence).words;
+        // "... restart nginx? Go ahead and do it."
+        let (start, _) = strip_openers(&words);
+        let rest = &words[start..];
+        let content = rest
+            .iter()
+            .filter(|w| !POLITE.contains(&w.as_str()) && !FILLERS.contains(&w.as_str()))
+            .count();
+        if longest(rest, DO_IT).is_some_and(|n| n + 2 >= content)
+            || (rest.is_empty() && longest(&words, DO_IT).is_some())
+        {
+            let named = before.iter().find_map(|earlier| {
+                (0..earlier.len()).find_map(|i| verb_at(&earlier[i..], true).map(|(a, _)| a))
+            });
+            if let Some(action) = named {
+                return Some(refuse(action));
+            }
+        }
         // "What do you recommend, restart or reload?": a choice offered
         // to a question is part of it.
-        if after_question && is_choice(&tokens(&sentence).words) {
+        if after_question && is_choice(&words) {
             continue;
         }
         if let Some(action) = sentence_action(&sentence) {
             return Some(refuse(action));
         }
-        let words = tokens(&sentence).words;
-        let (start, _) = strip_openers(&words);
-        after_question = words.get(start).is_some() && is_question(&words[start..]);
+        after_question = rest.first().is_some() && is_question(rest);
+        before.push(words);
     }
     None
 }

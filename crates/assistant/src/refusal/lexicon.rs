@@ -464,7 +464,20 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "free up",
         &[
-            "free", "free up", "libera", "liberar", "liberer", "libere", "zwolnij", "frigor",
+            "make room",
+            "make space",
+            "make some room",
+            "make some space",
+            "make more room",
+            "make more space",
+            "free",
+            "free up",
+            "libera",
+            "liberar",
+            "liberer",
+            "libere",
+            "zwolnij",
+            "frigor",
         ],
     ),
     (
@@ -694,7 +707,8 @@ pub const VERBS: &[(&str, &[&str])] = &[
     (
         "migrate",
         &[
-            "clone", "migrate", "move", "mv", "copy", "cp", "rsync", "sync",
+            "compress", "archive", "gzip", "zip", "tar", "clone", "migrate", "move", "mv", "copy",
+            "cp", "rsync", "sync",
         ],
     ),
     ("drop", &["drop"]),
@@ -819,6 +833,11 @@ pub const PHRASAL: &[(&str, &[&str], &str)] = &[
 /// ("write the config", "set the hostname to x"; not "write me a summary",
 /// "make it brief", "add the numbers up").
 pub const AMBIGUOUS: &[&str] = &[
+    "compress",
+    "archive",
+    "gzip",
+    "zip",
+    "tar",
     "end",
     "zero",
     "blank",
@@ -1189,6 +1208,8 @@ pub const NOUNS: &[(&str, &[&str])] = &[
     (
         "restart",
         &[
+            "fresh start",
+            "clean start",
             "kick",
             "restart",
             "bounce",
@@ -2073,6 +2094,25 @@ pub const GOVERNING: &[&str] = &[
 
 /// Openings that ask for an action; what follows is the request.
 pub const REQUEST_OPENERS: &[&str] = &[
+    "might you",
+    "it would be great to",
+    "it would be nice to",
+    "would be great to",
+    "it would be good to",
+    "it would help to",
+    "do you mind if we",
+    "would you mind if we",
+    "when you have a moment",
+    "when you have a minute",
+    "when you have a sec",
+    "when you have a second",
+    "when you have time",
+    "when you get a chance",
+    "when you get a moment",
+    "when you can",
+    "if you have a moment",
+    "if you get a chance",
+    "if you have time",
     "do me a solid and",
     "do me a solid",
     "i authorise you to",
@@ -3230,4 +3270,40 @@ pub const GENERIC_OBJECTS: &[&str] = &[
     "servers",
     "machines",
     "it",
+];
+
+/// "Would it hurt to restart nginx? *Go ahead and do it*": an order that
+/// points back at an action named before.
+pub const DO_IT: &[&str] = &[
+    "do it",
+    "do that",
+    "do so",
+    "go for it",
+    "go ahead",
+    "proceed",
+    "please do",
+    "make it so",
+    "just do it",
+    "yes do it",
+    "then do it",
+    "do it now",
+    "do it anyway",
+    "mach das",
+    "mach es",
+    "tu es",
+    "fais le",
+    "fais ca",
+    "vas y",
+    "hazlo",
+    "adelante",
+    "fallo",
+    "procedi",
+    "doe het",
+    "ga je gang",
+    "faca isso",
+    "faca",
+    "pode fazer",
+    "zrob to",
+    "gor det",
+    "kor",
 ];
