@@ -91,23 +91,16 @@ pub struct HomeAssistantConfig {
     pub actions: ActionsConfig,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TlsConfig {
-    /// A CA (PEM) to trust for Home Assistant's certificate.
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// A client certificate (PEM), for installations that require one.
-    #[serde(default)]
-    pub client_certificate: Option<PathBuf>,
-    /// Its private key (PEM), a secret.
-    #[serde(default)]
-    pub client_key: Option<SecretSource>,
-    /// The name to verify the server's certificate against (and send as
-    /// SNI), when it is not the URL's host.
-    #[serde(default)]
-    pub server_name: Option<String>,
-}
+/// Home Assistant's `tls`: the runtime's TLS config (`caFile`, read as
+/// `ca` too); `serverName` is read here, `insecureSkipVerify` is not.
+pub use hwc_ai_runtime::client::TlsConfig;
+
+/// What Home Assistant's `tls` may use beyond the CA and a client
+/// certificate.
+pub const TLS_ALLOWS: hwc_ai_runtime::client::TlsAllows = hwc_ai_runtime::client::TlsAllows {
+    server_name: true,
+    insecure_skip_verify: false,
+};
 
 /// A Kubernetes API server, read with a read-only token.
 #[derive(Debug, Clone, Deserialize)]
@@ -365,6 +358,9 @@ impl Validate for Config {
                 "rateLimit",
                 "requestsPerMinute and burst must be at least 1",
             ));
+        }
+        if let Some(tls) = self.home_assistant.as_ref().and_then(|h| h.tls.as_ref()) {
+            tls.check("homeAssistant.tls", TLS_ALLOWS)?;
         }
         if !self.state_directory.is_absolute() {
             return Err(ConfigError::at(

@@ -52,7 +52,7 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
         router_key,
         config.agent.clone(),
         metrics,
-    )
+    )?
     .with_prompts(crate::prompts::Prompts::load(&config.prompts)?);
     let shared = Arc::new(Shared {
         engine,

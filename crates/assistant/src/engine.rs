@@ -126,20 +126,20 @@ impl Engine {
         router_key: Option<hwc_ai_runtime::Secret>,
         agent: AgentConfig,
         metrics: Arc<Metrics>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, hwc_ai_runtime::ConfigError> {
+        Ok(Self {
             tools,
             audit,
             router,
             router_key,
             agent,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("HTTP client"),
+            http: hwc_ai_runtime::client::build(
+                hwc_ai_runtime::client::builder("assistant"),
+                "router",
+            )?,
             metrics,
             prompts: Prompts::default(),
-        }
+        })
     }
 
     /// The operator's prompts instead of the built-in ones.

@@ -2,13 +2,16 @@
 
 use std::time::Duration;
 
-/// An HTTP client for the daemons on this host: no proxy (loopback must not
-/// go through `http_proxy`), and an optional overall timeout.
+/// An HTTP client for the daemons on this host: the runtime's policy (no
+/// proxy: loopback must not go through `http_proxy`), and an optional
+/// overall timeout.
 pub fn client(timeout: Option<Duration>) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder().no_proxy();
+    let mut builder = hwc_ai_runtime::client::builder("cli");
     if let Some(timeout) = timeout {
         builder = builder.timeout(timeout);
     }
+    // No TLS files are read here: building fails only when the process
+    // cannot set up TLS at all, which no command could work around.
     builder.build().expect("HTTP client")
 }
 

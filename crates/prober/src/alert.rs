@@ -108,10 +108,8 @@ impl Alerter {
         metrics: Arc<Metrics>,
         shutdown: Shutdown,
     ) -> Result<Self, ConfigError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("hwc-ai-prober/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| ConfigError::at("alerts", err.to_string()))?;
+        let client =
+            hwc_ai_runtime::client::build(hwc_ai_runtime::client::builder("prober"), "alerts")?;
         let mut sinks = Vec::new();
         for (i, hook) in hooks.iter().enumerate() {
             let path = format!("alerts.webhooks[{i}]");

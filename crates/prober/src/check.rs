@@ -69,7 +69,7 @@ pub struct Outcome {
 
 /// Builds every target, reading secrets. Errors name the field.
 pub fn build(config: &Config) -> Result<Vec<Target>, ConfigError> {
-    let mut clients: Vec<(Option<TlsKey>, Client)> = Vec::new();
+    let mut clients: Vec<(Option<TlsConfig>, Client)> = Vec::new();
     let mut targets = Vec::with_capacity(config.targets.len());
     for (i, spec) in config.targets.iter().enumerate() {
         let path = format!("targets[{i}]");
@@ -78,22 +78,17 @@ pub fn build(config: &Config) -> Result<Vec<Target>, ConfigError> {
     Ok(targets)
 }
 
-type TlsKey = (Option<std::path::PathBuf>, bool);
-
 fn build_target(
     config: &Config,
     spec: &TargetConfig,
     path: &str,
-    clients: &mut Vec<(Option<TlsKey>, Client)>,
+    clients: &mut Vec<(Option<TlsConfig>, Client)>,
 ) -> Result<Target, ConfigError> {
     let check = match spec.kind {
         Kind::Tcp => Check::Tcp(spec.address.clone().unwrap_or_default()),
         kind => {
             let base = spec.url.clone().expect("validated: url present");
-            let key = spec
-                .tls
-                .as_ref()
-                .map(|t| (t.ca_file.clone(), t.insecure_skip_verify));
+            let key = spec.tls.clone();
             let client = match clients.iter().find(|(k, _)| *k == key) {
                 Some((_, client)) => client.clone(),
                 None => {
@@ -206,42 +201,17 @@ fn condition(body: &BodyCondition) -> Condition {
 }
 
 fn client(tls: Option<&TlsConfig>, path: &str) -> Result<Client, ConfigError> {
-    let mut builder = Client::builder()
+    let mut builder = hwc_ai_runtime::client::builder("prober")
         // A probe asks about this hop, not wherever it redirects to.
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("hwc-ai-prober/", env!("CARGO_PKG_VERSION")))
         // A fresh connection per probe, as blackbox_exporter does: a probe
         // sees what a new client sees (accept queue, TLS handshake), and a
         // thousand targets hold no idle sockets between probes.
         .pool_max_idle_per_host(0);
     if let Some(tls) = tls {
-        if let Some(file) = &tls.ca_file {
-            let pem = std::fs::read(file).map_err(|err| {
-                ConfigError::at(
-                    format!("{path}.tls.caFile"),
-                    format!("cannot read {}: {err}", file.display()),
-                )
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
-                ConfigError::at(
-                    format!("{path}.tls.caFile"),
-                    format!("{}: not a PEM certificate bundle: {err}", file.display()),
-                )
-            })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        if tls.insecure_skip_verify {
-            tracing::warn!(
-                "{path}: tls.insecureSkipVerify is on: this target's certificate is not checked"
-            );
-            builder = builder.danger_accept_invalid_certs(true);
-        }
+        builder = tls.apply(builder, &format!("{path}.tls"))?;
     }
-    builder
-        .build()
-        .map_err(|err| ConfigError::at(format!("{path}.tls"), err.to_string()))
+    hwc_ai_runtime::client::build(builder, &format!("{path}.tls"))
 }
 
 impl Target {

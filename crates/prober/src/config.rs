@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use hwc_ai_runtime::config::{self, check_listen, check_name};
@@ -159,16 +158,15 @@ pub struct BodyCondition {
     pub equals: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM file with extra CA certificates (a homelab CA).
-    pub ca_file: Option<PathBuf>,
-    /// Accept any certificate. For self-signed lab services only; logged
-    /// as a warning at start.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
+/// A target's `tls`: the runtime's TLS config; `insecureSkipVerify` is
+/// allowed here (self-signed lab services), `serverName` is not.
+pub use hwc_ai_runtime::client::TlsConfig;
+
+/// What a target's `tls` may use beyond the CA and a client certificate.
+pub const TLS_ALLOWS: hwc_ai_runtime::client::TlsAllows = hwc_ai_runtime::client::TlsAllows {
+    server_name: false,
+    insecure_skip_verify: true,
+};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -421,17 +419,8 @@ impl TargetConfig {
         if let Some(token) = &self.bearer_token {
             token.check(&at("bearerToken"))?;
         }
-        if let Some(TlsConfig {
-            ca_file: Some(file),
-            ..
-        }) = &self.tls
-        {
-            if !file.is_absolute() {
-                return Err(ConfigError::at(
-                    at("tls.caFile"),
-                    format!("`{}` is not an absolute path", file.display()),
-                ));
-            }
+        if let Some(tls) = &self.tls {
+            tls.check(&at("tls"), TLS_ALLOWS)?;
         }
         Ok(())
     }

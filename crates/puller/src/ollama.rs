@@ -202,11 +202,10 @@ pub struct Ollama {
 
 impl Ollama {
     pub fn new(base: &Url, request_timeout: Duration) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+        // Loopback Ollama: no proxy from the environment may sit between
+        // (the runtime's policy).
+        let client = hwc_ai_runtime::client::builder("puller")
             .connect_timeout(request_timeout)
-            .user_agent(concat!("hwc-ai-puller/", env!("CARGO_PKG_VERSION")))
-            // Loopback Ollama: no proxy from the environment may sit between.
-            .no_proxy()
             // Plain http (the usual local Ollama) needs no CA store; not
             // loading one keeps a few hundred kB off the idle footprint.
             .tls_built_in_root_certs(base.scheme() == "https")

@@ -44,6 +44,14 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Reason::Order,
+        Reason::Sticky,
+        Reason::Loaded,
+        Reason::LeastOutstanding,
+        Reason::Fallback,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Order => "order",
@@ -204,14 +212,8 @@ pub(crate) fn answered(
     conversation: Option<u64>,
 ) {
     let backend = &table.backends[target.backend];
-    table
-        .metrics
-        .routed
-        .get_or_create(&vec![
-            ("backend", backend.name.clone()),
-            ("reason", reason.as_str().to_owned()),
-        ])
-        .inc();
+    // A counter made at start: one atomic add, no lookup.
+    backend.routed[reason as usize].inc();
     if !route.balanced {
         return;
     }
@@ -298,6 +300,13 @@ mod tests {
         let mut full = sticky;
         full.in_flight = 4;
         assert_eq!(order_of(&[c(Has::Installed, 1), full]), vec![0, 1]);
+    }
+
+    #[test]
+    fn reasons_index_their_counters() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
     }
 
     #[test]

@@ -216,10 +216,7 @@ impl Table {
                 schema_repairs: p.schema_repairs.unwrap_or(config.defaults.schema_repairs),
             });
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|err| ConfigError::at("", format!("cannot build the HTTP client: {err}")))?;
+        let client = hwc_ai_runtime::client::build(hwc_ai_runtime::client::builder("router"), "")?;
         Ok(Self {
             client,
             backends,

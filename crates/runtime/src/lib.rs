@@ -6,6 +6,7 @@
 //! speaks sd-notify, serves `/metrics`, and drains gracefully on SIGTERM.
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod cors;
 pub mod daemon;

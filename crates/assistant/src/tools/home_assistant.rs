@@ -28,40 +28,9 @@ impl HomeAssistant {
     pub async fn new(config: &HomeAssistantConfig) -> Result<Self, ConfigError> {
         let token = config.token.read("homeAssistant.token")?;
         let mut base = config.url.clone();
-        let mut builder = reqwest::Client::builder().no_proxy().timeout(TIMEOUT);
+        let mut builder = hwc_ai_runtime::client::builder("assistant").timeout(TIMEOUT);
         if let Some(tls) = &config.tls {
-            if let Some(ca) = &tls.ca {
-                let pem = std::fs::read(ca).map_err(|e| {
-                    ConfigError::at(
-                        "homeAssistant.tls.ca",
-                        format!("cannot read {}: {e}", ca.display()),
-                    )
-                })?;
-                let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                    ConfigError::at(
-                        "homeAssistant.tls.ca",
-                        format!("not a PEM certificate: {e}"),
-                    )
-                })?;
-                builder = builder.add_root_certificate(cert);
-            }
-            if let (Some(cert), Some(key)) = (&tls.client_certificate, &tls.client_key) {
-                let mut pem = std::fs::read(cert).map_err(|e| {
-                    ConfigError::at(
-                        "homeAssistant.tls.clientCertificate",
-                        format!("cannot read {}: {e}", cert.display()),
-                    )
-                })?;
-                pem.push(b'\n');
-                pem.extend_from_slice(key.read("homeAssistant.tls.clientKey")?.expose().as_bytes());
-                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                    ConfigError::at(
-                        "homeAssistant.tls.clientCertificate",
-                        format!("not a PEM certificate and key: {e}"),
-                    )
-                })?;
-                builder = builder.identity(identity);
-            }
+            builder = tls.apply(builder, "homeAssistant.tls")?;
             if let Some(name) = &tls.server_name {
                 // Connect to the configured address, but verify (and send
                 // SNI for) `serverName`: the URL's host becomes the name,
@@ -80,9 +49,7 @@ impl HomeAssistant {
                     .map_err(|e| ConfigError::at("homeAssistant.tls.serverName", e.to_string()))?;
             }
         }
-        let client = builder
-            .build()
-            .map_err(|e| ConfigError::at("homeAssistant", format!("HTTP client: {e}")))?;
+        let client = hwc_ai_runtime::client::build(builder, "homeAssistant")?;
         let actions = if config.actions.enable {
             config.actions.entities.clone()
         } else {

@@ -275,10 +275,10 @@ impl Tools {
             alertmanager: config.alerts.alertmanager_url.clone(),
             prometheus: config.alerts.prometheus_url.clone(),
             runbooks: config.runbooks.clone(),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("HTTP client"),
+            http: hwc_ai_runtime::client::build(
+                hwc_ai_runtime::client::builder("assistant"),
+                "tools",
+            )?,
             home_assistant,
             kubernetes,
             argocd,
