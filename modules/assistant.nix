@@ -42,6 +42,32 @@ let
   listen = net.hostPort cfg.listenAddress cfg.port;
   ha = cfg.homeAssistant;
   k8s = cfg.kubernetes;
+  argo = cfg.argocd;
+
+  # A read-only service's section of the document (Kubernetes, Argo CD).
+  serviceSection =
+    section: credential:
+    if section.url == null then
+      null
+    else
+      {
+        inherit (section) url caFile timeout;
+        token.credential = credential;
+      };
+
+  # Its options: the URL turns its tools on.
+  serviceOptions =
+    { what, example, tools, token }:
+    {
+      url = field types.str ''
+        Where ${what} answers, e.g. `${example}`; its read-only tools
+        (`${tools}`) are off when unset. Written as an IP address, it is the
+        one remote address the unit may reach besides the other peers.
+      '';
+      tokenFile = secret token;
+      caFile = field types.str "The CA (PEM) of ${what}'s certificate, trusted besides the system's.";
+      timeout = defaultedField types.str "`10s`" "How long one request to ${what} may take.";
+    };
 
   document = compact {
     inherit listen;
@@ -92,14 +118,8 @@ let
               };
           actions = { inherit (ha.actions) enable entities; };
         };
-    kubernetes =
-      if k8s.url == null then
-        null
-      else
-        {
-          inherit (k8s) url caFile timeout;
-          token.credential = assistant.k8sTokenCredential;
-        };
+    kubernetes = serviceSection k8s assistant.k8sTokenCredential;
+    argocd = serviceSection argo assistant.argocdTokenCredential;
   };
 
   secretPaths = lib.filterAttrs (_: path: path != null) (
@@ -109,6 +129,7 @@ let
       "hwc.ai.assistant.homeAssistant.tokenFile" = ha.tokenFile;
       "hwc.ai.assistant.homeAssistant.tls.clientKeyFile" = ha.tls.clientKeyFile;
       "hwc.ai.assistant.kubernetes.tokenFile" = k8s.tokenFile;
+      "hwc.ai.assistant.argocd.tokenFile" = argo.tokenFile;
     }
   );
 
@@ -117,7 +138,8 @@ let
     // lib.optionalAttrs (cfg.router.apiKeyFile != null) { ${assistant.routerKeyCredential} = cfg.router.apiKeyFile; }
     // lib.optionalAttrs (ha.tokenFile != null) { ${assistant.haTokenCredential} = ha.tokenFile; }
     // lib.optionalAttrs (ha.tls.clientKeyFile != null) { ${assistant.haClientKeyCredential} = ha.tls.clientKeyFile; }
-    // lib.optionalAttrs (k8s.tokenFile != null) { ${assistant.k8sTokenCredential} = k8s.tokenFile; };
+    // lib.optionalAttrs (k8s.tokenFile != null) { ${assistant.k8sTokenCredential} = k8s.tokenFile; }
+    // lib.optionalAttrs (argo.tokenFile != null) { ${assistant.argocdTokenCredential} = argo.tokenFile; };
 
   checkedConfig = settingsLib.checked {
     daemon = "hwc-ai-assistant";
@@ -143,6 +165,8 @@ let
     "k8s_events"
     "k8s_pod_logs"
     "k8s_nodes"
+    "argocd_apps"
+    "argocd_app"
   ];
 in
 {
@@ -255,7 +279,7 @@ in
     tools = mkOption {
       type = types.nullOr (types.listOf (types.enum toolNames));
       default = null;
-      description = "The tools offered; all of them when unset (Home Assistant's and Kubernetes' only when configured).";
+      description = "The tools offered; all of them when unset (Home Assistant's, Kubernetes' and Argo CD's only when configured).";
     };
     containers = {
       socket = field types.str ''
@@ -309,16 +333,17 @@ in
       };
     };
 
-    kubernetes = {
-      url = field types.str ''
-        The Kubernetes API server, e.g. `https://10.0.0.2:6443`; the
-        read-only Kubernetes tools (`k8s_*`) are off when unset. Written as
-        an IP address, it is the one remote address the unit may reach
-        besides the other peers.
-      '';
-      tokenFile = secret "A service account token with get/list on namespaces, pods, pods/log, events, nodes and apps workloads (never Secrets: the tools do not read them whatever the token allows).";
-      caFile = field types.str "The cluster's CA (PEM), trusted besides the system's.";
-      timeout = defaultedField types.str "`10s`" "How long one request to the API server may take.";
+    kubernetes = serviceOptions {
+      what = "the Kubernetes API server";
+      example = "https://10.0.0.2:6443";
+      tools = "k8s_*";
+      token = "A service account token with get/list on namespaces, pods, pods/log, events, nodes and apps workloads (never Secrets: the tools do not read them whatever the token allows).";
+    };
+    argocd = serviceOptions {
+      what = "Argo CD";
+      example = "https://argocd.lan";
+      tools = "argocd_*";
+      token = "An Argo CD API token of an account with read-only rights (`role:readonly`).";
     };
   }
   // settingsLib.documentOptions {
@@ -348,6 +373,10 @@ in
         {
           assertion = k8s.url == null || k8s.tokenFile != null;
           message = "hwc.ai.assistant.kubernetes.tokenFile: the Kubernetes tools need a read-only token";
+        }
+        {
+          assertion = argo.url == null || argo.tokenFile != null;
+          message = "hwc.ai.assistant.argocd.tokenFile: the Argo CD tools need a read-only token";
         }
         {
           assertion = (cfg.containers.socket == null) == (cfg.containers.group == null);

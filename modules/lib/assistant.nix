@@ -28,13 +28,14 @@ let
   haTokenCredential = "assistant-ha-token";
   haClientKeyCredential = "assistant-ha-client-key";
   k8sTokenCredential = "assistant-k8s-token";
+  argocdTokenCredential = "assistant-argocd-token";
 
   # A client name that can name a credential.
   isCredentialName = name: builtins.match "[A-Za-z0-9_.-]+" name != null;
 
   # The hosts its document makes it talk to: the router, the hwc-ai
   # daemons, Alertmanager or Prometheus, Home Assistant, the Kubernetes API
-  # server.
+  # server, Argo CD.
   peers =
     doc:
     let
@@ -48,7 +49,8 @@ let
         ++ (if doc ? alerts && doc.alerts ? alertmanagerUrl then [ doc.alerts.alertmanagerUrl ] else [ ])
         ++ (if doc ? alerts && doc.alerts ? prometheusUrl then [ doc.alerts.prometheusUrl ] else [ ])
         ++ (if doc ? homeAssistant then [ doc.homeAssistant.url ] else [ ])
-        ++ (if doc ? kubernetes then [ doc.kubernetes.url ] else [ ]);
+        ++ (if doc ? kubernetes then [ doc.kubernetes.url ] else [ ])
+        ++ (if doc ? argocd then [ doc.argocd.url ] else [ ]);
     in
     map net.hostOf urls;
 
@@ -118,6 +120,7 @@ in
     haTokenCredential
     haClientKeyCredential
     k8sTokenCredential
+    argocdTokenCredential
     isCredentialName
     peers
     unit

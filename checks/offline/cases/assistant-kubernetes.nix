@@ -1,7 +1,7 @@
-# hwc-ai-assistant with the read-only Kubernetes tools: the API server and
-# its CA in the document, the token as a credential (never in the
-# document or the store), and the API server's address the one remote
-# address the unit's IP filter lets through.
+# hwc-ai-assistant with the read-only Kubernetes and Argo CD tools: each
+# server and its CA in the document, the tokens as credentials (never in
+# the document or the store), and the servers' addresses the only remote
+# addresses the unit's IP filter lets through.
 {
   config = {
     hwc.ai = {
@@ -13,7 +13,13 @@
           "k8s_pods"
           "k8s_events"
           "k8s_pod_logs"
+          "argocd_apps"
         ];
+        argocd = {
+          url = "https://10.0.0.3";
+          tokenFile = "/run/secrets/argocd-readonly-token";
+          timeout = "5s";
+        };
         kubernetes = {
           url = "https://10.0.0.2:6443";
           tokenFile = "/run/secrets/k8s-reader-token";
@@ -30,9 +36,9 @@
     in
     [
       {
-        what = "the Kubernetes section of the document, the token by credential";
+        what = "the Kubernetes and Argo CD sections of the document, the tokens by credential";
         got = {
-          inherit (config.hwc.ai.assistant.settings) kubernetes tools;
+          inherit (config.hwc.ai.assistant.settings) kubernetes argocd tools;
         };
         want = {
           kubernetes = {
@@ -40,24 +46,34 @@
             caFile = "/etc/hwc-ai/k8s-ca.pem";
             token.credential = "assistant-k8s-token";
           };
+          argocd = {
+            url = "https://10.0.0.3";
+            timeout = "5s";
+            token.credential = "assistant-argocd-token";
+          };
           tools = [
             "k8s_pods"
             "k8s_events"
             "k8s_pod_logs"
+            "argocd_apps"
           ];
         };
       }
       {
-        what = "the token loaded as a credential; the API server the one remote address allowed";
+        what = "the tokens loaded as credentials; the two servers the only remote addresses allowed";
         got = {
           inherit (unit.serviceConfig) LoadCredential IPAddressDeny IPAddressAllow;
         };
         want = {
-          LoadCredential = [ "assistant-k8s-token:/run/secrets/k8s-reader-token" ];
+          LoadCredential = [
+            "assistant-argocd-token:/run/secrets/argocd-readonly-token"
+            "assistant-k8s-token:/run/secrets/k8s-reader-token"
+          ];
           IPAddressDeny = "any";
           IPAddressAllow = [
             "localhost"
             "10.0.0.2"
+            "10.0.0.3"
           ];
         };
       }
