@@ -29,6 +29,8 @@ pub struct Backend {
     pub max_queue: Option<usize>,
     /// Which models it has, for a backend with `discover`.
     pub discovery: Option<crate::discovery::Discovered>,
+    /// `routed_total` of this backend, by [`crate::balance::Reason`].
+    pub routed: Vec<prometheus_client::metrics::counter::Counter>,
     pub queue_timeout: Duration,
     pub local: bool,
     pub list_models: bool,
@@ -128,6 +130,18 @@ impl Table {
                 permits: Arc::new(Semaphore::new(capacity)),
                 capacity,
                 queued: Default::default(),
+                routed: crate::balance::Reason::ALL
+                    .iter()
+                    .map(|r| {
+                        metrics
+                            .routed
+                            .get_or_create(&vec![
+                                ("backend", b.name.clone()),
+                                ("reason", r.as_str().to_owned()),
+                            ])
+                            .clone()
+                    })
+                    .collect(),
                 max_queue: b.max_queue.or(config.defaults.max_queue),
                 discovery: b.discover.then(|| {
                     crate::discovery::Discovered::new(b.base_url.as_str().trim_end_matches('/'))
