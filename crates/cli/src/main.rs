@@ -9,6 +9,7 @@ mod smoke;
 mod status;
 mod term;
 mod up;
+mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -178,6 +179,25 @@ enum Command {
         #[command(subcommand)]
         action: assistant::AuditAction,
     },
+    /// The assistant's workflows: list, show, run, runs (docs/workflows.md).
+    Workflow {
+        /// Where the assistant listens.
+        #[arg(
+            long,
+            default_value = daemons::ASSISTANT.url,
+            env = "HWC_AI_ASSISTANT_URL",
+            global = true
+        )]
+        url: String,
+        /// A file holding a client key for the assistant.
+        #[arg(long, value_name = "FILE", global = true)]
+        key_file: Option<PathBuf>,
+        /// Print the assistant's JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<workflow::Action>,
+    },
     /// Validate a daemon's config file: exit 0 when valid, 1 with the field
     /// named when not.
     CheckConfig {
@@ -232,6 +252,17 @@ fn main() -> ExitCode {
         Command::Audit { db, action } => {
             assistant::audit(&db.unwrap_or_else(assistant::default_db), action)
         }
+        Command::Workflow {
+            url,
+            key_file,
+            json,
+            action,
+        } => workflow::main(workflow::Args {
+            url,
+            key_file,
+            json,
+            action,
+        }),
         Command::CheckConfig { daemon, file } => check_config::main(&daemon, &file),
     }
 }
