@@ -3,8 +3,8 @@
 # and "Did any service crash recently?", the assistant names it. Its model
 # (router.url) is a closed port, so the answers come from the tools
 # directly and say so. "restart nginx" is refused; the audit log the unit
-# wrote verifies; it can write only its state directory; SIGTERM stops it
-# cleanly.
+# wrote verifies (with `hwc-ai`, $HWC_AI when set); it can write only its
+# state directory; SIGTERM stops it cleanly.
 
 unit=hwc-ai-assistant.service
 assistant=$(listen_of hwc-ai-assistant)
@@ -16,13 +16,14 @@ on_exit systemctl reset-failed "$dummy"
 
 ask() {
 	jq -cn --arg c "$*" '{model: "hwc-ai-assistant", messages: [{role: "user", content: $c}]}' |
-		curl -sS --max-time 120 -H 'content-type: application/json' --data-binary @- \
+		curl -sSf --max-time 120 -H 'content-type: application/json' --data-binary @- \
 			"$assistant/v1/chat/completions"
 }
 
 type=$(prop "$unit" Type)
 [ "$type" = notify ] && pass "Type=notify" || fail "Type=$type, expected notify"
-[ "$(prop "$unit" ActiveState)" = active ] && pass "active after boot" || fail "not active: $(prop "$unit" ActiveState)"
+is_running "$unit" && pass "active/running after boot" ||
+	fail "not active/running: $(prop "$unit" ActiveState)/$(prop "$unit" SubState)"
 
 # a unit that fails, logging at priority err (the <3> prefix)
 cat >"/run/systemd/system/$dummy" <<'UNIT'
@@ -43,15 +44,23 @@ if printf '%s' "$reply" | grep -qF "$dummy"; then
 else
 	fail "the failed unit is not named: $answer"
 fi
-printf '%s' "$reply" | grep -qF "model was not available" &&
-	pass "the answer says it came from the tools directly (the model is unreachable)" ||
-	fail "the direct answer is not marked: $reply"
+if printf '%s' "$reply" | grep -qF "model was not available" &&
+	[ "$(printf '%s' "$answer" | jq -r .hwc_ai.source)" = direct ]; then
+	pass "the answer says it came from the tools directly (the model is unreachable; source direct)"
+else
+	fail "the direct answer is not marked (in the text and as source direct): $answer"
+fi
 
 answer=$(ask "Did any service crash recently?")
 printf '%s' "$answer" | jq -r '.choices[0].message.content' | grep -qF "$dummy" &&
 	pass "\"Did any service crash recently?\" names it too" ||
 	fail "recent failures miss $dummy: $answer"
-failures=$(curl -sS --max-time 60 -X POST "$assistant/tools/recent_failures" -d '{}')
+failures=$(curl -sSf --max-time 60 -X POST "$assistant/tools/recent_failures" -d '{}')
+if printf '%s' "$failures" | jq -e --arg u "$dummy" '.failed | any(.name == $u)' >/dev/null; then
+	pass "recent_failures lists it as failed"
+else
+	fail "recent_failures does not list $dummy as failed: $(printf '%s' "$failures" | jq -c .failed)"
+fi
 if printf '%s' "$failures" | jq -e --arg u "$dummy" \
 	'.journal | any(.unit == $u and (.message | contains("database unreachable")))' >/dev/null; then
 	pass "its error line comes from the journal (sd-journal, group systemd-journal)"
@@ -63,7 +72,7 @@ answer=$(ask "restart nginx")
 [ "$(printf '%s' "$answer" | jq -r .hwc_ai.intent)" = refused ] &&
 	pass "\"restart nginx\" is refused" || fail "not refused: $answer"
 
-out=$("$VM_BIN_DIR/hwc-ai" audit verify --db /var/lib/hwc-ai-assistant/audit.db 2>&1) &&
+out=$("${HWC_AI:-hwc-ai}" audit verify --db /var/lib/hwc-ai-assistant/audit.db 2>&1) &&
 	pass "the audit log verifies: $out" || fail "hwc-ai audit verify: $out"
 [ "$(prop "$unit" ProtectSystem)" = strict ] && [ "$(prop "$unit" StateDirectory)" = hwc-ai-assistant ] &&
 	pass "it writes only its state directory (ProtectSystem=strict, StateDirectory=hwc-ai-assistant)" ||

@@ -13,6 +13,7 @@
 #                      naming the field its error must name
 #   CREDENTIAL_DIR     the files LoadCredential= reads, <name> each
 #   OLLAMA_UNIT        the unit (without .service) of the Ollama on 11434
+#   HWC_AI             optional: the `hwc-ai` CLI, when it is not on PATH
 #   <DAEMON>_CONFIG    optional (PROBER_CONFIG, ...): a daemon's config path;
 #                      without it, the one on its unit's ExecStart
 #
