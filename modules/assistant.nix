@@ -141,6 +141,18 @@ let
     // lib.optionalAttrs (k8s.tokenFile != null) { ${assistant.k8sTokenCredential} = k8s.tokenFile; }
     // lib.optionalAttrs (argo.tokenFile != null) { ${assistant.argocdTokenCredential} = argo.tokenFile; };
 
+  # The scheduled workflows' timers; with loopback needing a key, they
+  # use the first client key's file.
+  workflowUnits = assistant.workflowUnits {
+    binDir = "${pkg}/bin";
+    inherit (cfg) settings;
+    keyFile =
+      if cfg.allowUnauthenticatedLoopback || cfg.clientKeys == { } then
+        null
+      else
+        builtins.head (lib.attrValues cfg.clientKeys);
+  };
+
   checkedConfig = settingsLib.checked {
     daemon = "hwc-ai-assistant";
     package = pkg;
@@ -402,12 +414,18 @@ in
       inherit (cfg.settings) listen;
     };
 
-    systemd.services.hwc-ai-assistant = assistant.unit {
-      binDir = "${pkg}/bin";
-      inherit (cfg) configFile settings;
-      inherit credentials;
-      containerGroup = cfg.containers.group;
-    };
+    systemd.services = {
+      hwc-ai-assistant = assistant.unit {
+        binDir = "${pkg}/bin";
+        inherit (cfg) configFile settings;
+        inherit credentials;
+        containerGroup = cfg.containers.group;
+      };
+    }
+    // workflowUnits.services;
+
+    # a timer per workflow with a `schedule` (docs/workflows.md)
+    systemd.timers = workflowUnits.timers;
 
     # a static system user: dbus-daemon drops dynamic users (lib/assistant.nix)
     users.users.${assistant.user} = {

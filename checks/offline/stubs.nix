@@ -258,6 +258,15 @@ let
     };
   };
 
+  # nixos/modules/system/boot/systemd.nix: timerOptions (`timerConfig`)
+  timerUnit = {
+    imports = [ commonUnit ];
+    options.timerConfig = mkOption {
+      type = types.attrsOf unitOption;
+      default = { };
+    };
+  };
+
   # nixos/modules/services/monitoring/prometheus/default.nix: `mkOpt`, and
   # the scrape config's options (the service discoveries other than static
   # are left out: setting one here is an error, never a silent pass)
@@ -435,6 +444,11 @@ in
         systemd.sockets = mkOption {
           default = { };
           type = types.attrsOf (types.submodule socketUnit);
+        };
+
+        systemd.timers = mkOption {
+          default = { };
+          type = types.attrsOf (types.submodule timerUnit);
         };
 
         users.users = mkOption {

@@ -54,6 +54,89 @@ let
     in
     map net.hostOf urls;
 
+  # What the declared workflows (docs/workflows.md) may touch beyond the
+  # state directory: they write their output directories and a
+  # file-triage's inbox and destinations, and read an auto-doc's source.
+  # "-": a directory missing at start does not stop the unit; the run
+  # that needs it fails naming it.
+  workflowPaths =
+    settings:
+    let
+      ws = builtins.attrValues (settings.workflows or { });
+      unique = builtins.foldl' (acc: x: if builtins.elem x acc then acc else acc ++ [ x ]) [ ];
+      optional = cond: x: if cond then [ x ] else [ ];
+      writes =
+        w:
+        optional ((w.output or { }) ? directory) w.output.directory
+        ++ (
+          if (w.kind or "") == "file-triage" then
+            optional (w ? inbox) w.inbox
+            ++ map (d: d.directory) (builtins.attrValues (w.destinations or { }))
+          else
+            [ ]
+        );
+      reads = w: optional ((w.kind or "") == "auto-doc" && w ? source) w.source;
+    in
+    {
+      readWrite = map (p: "-${p}") (unique (builtins.concatMap writes ws));
+      readOnly = map (p: "-${p}") (unique (builtins.concatMap reads ws));
+    };
+
+  # One timer per workflow with a `schedule`, and its oneshot service,
+  # which asks the running assistant (`hwc-ai workflow run NAME`): the
+  # logic runs once, in the daemon, audited like every run.
+  #   binDir: directory of the hwc-ai binaries
+  #   settings: the assistant's document
+  #   keyFile: a client key's file, when loopback needs one, or null
+  workflowUnits =
+    {
+      binDir,
+      settings,
+      keyFile ? null,
+    }:
+    let
+      scheduled = builtins.filter (name: (settings.workflows.${name}.schedule or null) != null) (
+        builtins.attrNames (settings.workflows or { })
+      );
+      url = "http://${settings.listen or daemon.listen}";
+      unitName = name: "hwc-ai-workflow-${name}";
+      pairs = f: builtins.listToAttrs (map (name: { name = unitName name; value = f name; }) scheduled);
+    in
+    {
+      timers = pairs (name: {
+        description = "hwc-ai workflow ${name} on its schedule";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = settings.workflows.${name}.schedule;
+          # a run missed while the machine was off runs at the next boot
+          Persistent = true;
+          # many hosts on one schedule do not ask their models at once
+          RandomizedDelaySec = "5m";
+        };
+      });
+      services = pairs (name: {
+        description = "hwc-ai workflow ${name}";
+        documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/workflows.md" ];
+        after = [ "hwc-ai-assistant.service" ];
+        wants = [ "hwc-ai-assistant.service" ];
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart =
+            "${binDir}/hwc-ai workflow run ${name} --url ${url}"
+            + (if keyFile == null then "" else " --key-file %d/key");
+          DynamicUser = true;
+          ProtectSystem = "strict";
+          ProtectHome = true;
+          PrivateTmp = true;
+          NoNewPrivileges = true;
+          RestrictAddressFamilies = [ "AF_INET" "AF_INET6" ];
+          IPAddressDeny = "any";
+          IPAddressAllow = [ "localhost" ];
+        }
+        // (if keyFile == null then { } else { LoadCredential = [ "key:${keyFile}" ]; });
+      });
+    };
+
   # The `systemd.services.hwc-ai-assistant` attrset.
   #   binDir: directory of the hwc-ai binaries
   #   configFile: path of the (checked) config document
@@ -108,7 +191,14 @@ let
         # disk_usage statvfs()es every mounted filesystem, /home's too;
         # read-only instead of hidden (it reads no file there)
         ProtectHome = "read-only";
-      };
+      }
+      // (
+        let
+          paths = workflowPaths settings;
+        in
+        (if paths.readWrite == [ ] then { } else { ReadWritePaths = paths.readWrite; })
+        // (if paths.readOnly == [ ] then { } else { ReadOnlyPaths = paths.readOnly; })
+      );
     };
 in
 {
@@ -124,5 +214,7 @@ in
     isCredentialName
     peers
     unit
+    workflowPaths
+    workflowUnits
     ;
 }
