@@ -101,8 +101,7 @@ impl Service {
 }
 
 /// Serves gRPC on `listener` until `shutdown`, then lets in-flight calls
-/// finish for at most `drain` (the same server and drain as the HTTP
-/// side, over HTTP/2). Health says SERVING until shutdown begins,
+/// finish for at most `drain`. Health says SERVING until shutdown begins,
 /// NOT_SERVING from then on.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -123,7 +122,8 @@ pub async fn serve(
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(AiServiceServer::new(Service { shared }))
-        .prepare();
+        .prepare()
+        .into_axum_router();
     let watch = shutdown.clone();
     tokio::spawn(async move {
         watch.wait().await;
@@ -132,7 +132,54 @@ pub async fn serve(
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
     });
-    hwc_ai_runtime::http::serve(listener, routes.into_axum_router(), shutdown, drain).await
+    // HTTP/2 only (gRPC), served here rather than by tonic's server: its
+    // deadline layer answers CANCELLED where gRPC says DEADLINE_EXCEEDED
+    // (`Service::query` keeps the deadline itself).
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!("gRPC accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(
+            routes
+                .clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let connection =
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = shutdown.wait() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("gRPC calls still running after {drain:?}; closing them");
+    }
+    Ok(())
 }
 
 /// The caller's deadline, from `grpc-timeout` (an integer of at most 8
