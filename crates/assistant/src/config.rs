@@ -55,6 +55,9 @@ pub struct Config {
     /// The Argo CD tools (read-only): off unless set.
     #[serde(default)]
     pub argocd: Option<ArgoCdConfig>,
+    /// The Vault tools (metadata only): off unless set.
+    #[serde(default)]
+    pub vault: Option<VaultConfig>,
     /// The operator's prompts, replacing the built-in ones.
     #[serde(default)]
     pub prompts: crate::prompts::PromptsConfig,
@@ -121,6 +124,9 @@ pub struct KubernetesConfig {
 /// An Argo CD server, read with a read-only token: the same fields
 /// (`url`, `token`, `caFile`, `timeout`).
 pub type ArgoCdConfig = KubernetesConfig;
+
+/// A Vault server, its metadata read with a token: the same fields.
+pub type VaultConfig = KubernetesConfig;
 
 impl KubernetesConfig {
     /// Shape checks; `at` is the section (`kubernetes`, `argocd`).
@@ -400,6 +406,9 @@ impl Validate for Config {
         }
         if let Some(argo) = &self.argocd {
             argo.check("argocd")?;
+        }
+        if let Some(vault) = &self.vault {
+            vault.check("vault")?;
         }
         if self.agent.max_rounds == 0 {
             return Err(ConfigError::at("agent.maxRounds", "must be at least 1"));

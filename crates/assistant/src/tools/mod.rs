@@ -26,6 +26,7 @@ pub mod kubernetes;
 mod stack;
 pub mod system;
 pub mod systemd;
+pub mod vault;
 
 /// The most bytes of JSON one tool answer carries.
 pub const MAX_OUTPUT: usize = 12 * 1024;
@@ -52,6 +53,10 @@ pub enum ToolName {
     K8sNodes,
     ArgocdApps,
     ArgocdApp,
+    VaultStatus,
+    VaultMounts,
+    VaultPolicies,
+    VaultKvKeys,
 }
 
 impl ToolName {
@@ -88,6 +93,15 @@ impl ToolName {
     /// Argo CD's, present only when it is configured (`argocd.rs`).
     pub const ARGOCD: [ToolName; 2] = [ToolName::ArgocdApps, ToolName::ArgocdApp];
 
+    /// Vault's, metadata only, present only when it is configured
+    /// (`vault.rs`).
+    pub const VAULT: [ToolName; 4] = [
+        ToolName::VaultStatus,
+        ToolName::VaultMounts,
+        ToolName::VaultPolicies,
+        ToolName::VaultKvKeys,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ToolName::SystemOverview => "system_overview",
@@ -109,6 +123,10 @@ impl ToolName {
             ToolName::K8sNodes => "k8s_nodes",
             ToolName::ArgocdApps => "argocd_apps",
             ToolName::ArgocdApp => "argocd_app",
+            ToolName::VaultStatus => "vault_status",
+            ToolName::VaultMounts => "vault_mounts",
+            ToolName::VaultPolicies => "vault_policies",
+            ToolName::VaultKvKeys => "vault_kv_keys",
         }
     }
 
@@ -118,6 +136,7 @@ impl ToolName {
             .chain(Self::HOME_ASSISTANT)
             .chain(Self::KUBERNETES)
             .chain(Self::ARGOCD)
+            .chain(Self::VAULT)
             .find(|t| t.as_str() == name)
     }
 
@@ -135,6 +154,10 @@ impl ToolName {
             ToolName::HaLightOn => "Switch on one of the Home Assistant lights the operator allows.",
             ToolName::HaLightOff => "Switch off one of the Home Assistant lights the operator allows.",
             ToolName::ArgocdApps | ToolName::ArgocdApp => argocd::description(self),
+            ToolName::VaultStatus
+            | ToolName::VaultMounts
+            | ToolName::VaultPolicies
+            | ToolName::VaultKvKeys => vault::description(self),
             k8s => kubernetes::description(k8s),
         }
     }
@@ -183,6 +206,10 @@ impl ToolName {
             }),
             ToolName::HaLightOn | ToolName::HaLightOff => lights_schema(&[]),
             ToolName::ArgocdApps | ToolName::ArgocdApp => argocd::parameters(self),
+            ToolName::VaultStatus
+            | ToolName::VaultMounts
+            | ToolName::VaultPolicies
+            | ToolName::VaultKvKeys => vault::parameters(self),
             k8s => kubernetes::parameters(k8s),
         }
     }
@@ -224,6 +251,7 @@ pub struct Tools {
     home_assistant: Option<home_assistant::HomeAssistant>,
     kubernetes: Option<kubernetes::Kubernetes>,
     argocd: Option<argocd::ArgoCd>,
+    vault: Option<vault::Vault>,
     validators: Vec<(ToolName, jsonschema::Validator)>,
 }
 
@@ -242,7 +270,14 @@ impl Tools {
             Some(argo) => Some(argocd::ArgoCd::new(argo)?),
             None => None,
         };
+        let vault = match &config.vault {
+            Some(v) => Some(vault::Vault::new(v)?),
+            None => None,
+        };
         let mut available: Vec<ToolName> = ToolName::ALL.to_vec();
+        if vault.is_some() {
+            available.extend(ToolName::VAULT);
+        }
         if argocd.is_some() {
             available.extend(ToolName::ARGOCD);
         }
@@ -282,6 +317,7 @@ impl Tools {
             home_assistant,
             kubernetes,
             argocd,
+            vault,
             validators: Vec::new(),
         };
         tools.validators = ToolName::ALL
@@ -289,6 +325,7 @@ impl Tools {
             .chain(ToolName::HOME_ASSISTANT)
             .chain(ToolName::KUBERNETES)
             .chain(ToolName::ARGOCD)
+            .chain(ToolName::VAULT)
             .map(|t| {
                 let schema = tools.parameters(t);
                 (
@@ -423,6 +460,16 @@ impl Tools {
                         ha.light(entity, tool == ToolName::HaLightOn).await
                     }
                 }
+            }
+            ToolName::VaultStatus
+            | ToolName::VaultMounts
+            | ToolName::VaultPolicies
+            | ToolName::VaultKvKeys => {
+                let vault = self
+                    .vault
+                    .as_ref()
+                    .ok_or_else(|| ToolError::Unavailable("Vault is not configured".into()))?;
+                vault.call(tool, a).await
             }
             ToolName::ArgocdApps | ToolName::ArgocdApp => {
                 let argocd = self
