@@ -111,7 +111,10 @@ pub struct Workflows {
 
 impl Workflows {
     /// The declared workflows; their schemas were checked with the config.
-    pub fn new(declared: BTreeMap<String, Workflow>, state: PathBuf) -> Self {
+    pub fn new(
+        declared: BTreeMap<String, Workflow>,
+        state: PathBuf,
+    ) -> Result<Self, hwc_ai_runtime::ConfigError> {
         let validators = declared
             .iter()
             .filter_map(|(name, w)| {
@@ -119,17 +122,17 @@ impl Workflows {
                 Some((name.clone(), jsonschema::validator_for(schema).ok()?))
             })
             .collect();
-        Self {
+        Ok(Self {
             declared,
             validators,
             state,
             runs: Mutex::new(VecDeque::new()),
             counter: Default::default(),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("HTTP client"),
-        }
+            http: hwc_ai_runtime::client::build(
+                hwc_ai_runtime::client::builder("assistant"),
+                "workflows",
+            )?,
+        })
     }
 
     pub fn get(&self, name: &str) -> Result<&Workflow, RunError> {
