@@ -78,6 +78,15 @@ let
       url = "${assistantUrl}/tools";
       keyCredential = key cfg.assistant.keyFile names.assistant;
     }
+    # the assistant's declared workflows, one operation each (docs/workflows.md)
+    ++ lib.optional (cfg.tools.assistant.enable && (ai.assistant.settings.workflows or { }) != { }) {
+      id = "hwc-ai-workflows";
+      name = "hwc-ai-workflows";
+      description = "The declared AI workflows of this machine (hwc-ai-assistant)";
+      type = "openapi";
+      url = "${assistantUrl}/workflows";
+      keyCredential = key cfg.assistant.keyFile names.assistant;
+    }
     ++ map (t: {
       id = t.name;
       inherit (t) name type url path;
@@ -353,7 +362,7 @@ in
         }
         {
           assertion = lib.length (lib.unique (map (t: t.id) toolServers)) == lib.length toolServers;
-          message = "hwc.ai.open-webui.tools.extra: names must be unique and differ from `mcp-<server>` and `hwc-ai-assistant`";
+          message = "hwc.ai.open-webui.tools.extra: names must be unique and differ from `mcp-<server>`, `hwc-ai-assistant` and `hwc-ai-workflows`";
         }
         {
           assertion = cfg.router.enable || cfg.assistant.enable || cfg.ollama.keepNativeConnection;
