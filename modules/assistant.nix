@@ -43,6 +43,7 @@ let
   ha = cfg.homeAssistant;
   k8s = cfg.kubernetes;
   argo = cfg.argocd;
+  vault = cfg.vault;
 
   # A read-only service's section of the document (Kubernetes, Argo CD).
   serviceSection =
@@ -120,6 +121,7 @@ let
         };
     kubernetes = serviceSection k8s assistant.k8sTokenCredential;
     argocd = serviceSection argo assistant.argocdTokenCredential;
+    vault = serviceSection vault assistant.vaultTokenCredential;
   };
 
   secretPaths = lib.filterAttrs (_: path: path != null) (
@@ -130,6 +132,7 @@ let
       "hwc.ai.assistant.homeAssistant.tls.clientKeyFile" = ha.tls.clientKeyFile;
       "hwc.ai.assistant.kubernetes.tokenFile" = k8s.tokenFile;
       "hwc.ai.assistant.argocd.tokenFile" = argo.tokenFile;
+      "hwc.ai.assistant.vault.tokenFile" = vault.tokenFile;
     }
   );
 
@@ -139,7 +142,8 @@ let
     // lib.optionalAttrs (ha.tokenFile != null) { ${assistant.haTokenCredential} = ha.tokenFile; }
     // lib.optionalAttrs (ha.tls.clientKeyFile != null) { ${assistant.haClientKeyCredential} = ha.tls.clientKeyFile; }
     // lib.optionalAttrs (k8s.tokenFile != null) { ${assistant.k8sTokenCredential} = k8s.tokenFile; }
-    // lib.optionalAttrs (argo.tokenFile != null) { ${assistant.argocdTokenCredential} = argo.tokenFile; };
+    // lib.optionalAttrs (argo.tokenFile != null) { ${assistant.argocdTokenCredential} = argo.tokenFile; }
+    // lib.optionalAttrs (vault.tokenFile != null) { ${assistant.vaultTokenCredential} = vault.tokenFile; };
 
   # The scheduled workflows' timers; with loopback needing a key, they
   # use the first client key's file.
@@ -179,6 +183,10 @@ let
     "k8s_nodes"
     "argocd_apps"
     "argocd_app"
+    "vault_status"
+    "vault_mounts"
+    "vault_policies"
+    "vault_kv_keys"
   ];
 in
 {
@@ -291,7 +299,7 @@ in
     tools = mkOption {
       type = types.nullOr (types.listOf (types.enum toolNames));
       default = null;
-      description = "The tools offered; all of them when unset (Home Assistant's, Kubernetes' and Argo CD's only when configured).";
+      description = "The tools offered; all of them when unset (Home Assistant's, Kubernetes', Argo CD's and Vault's only when configured).";
     };
     containers = {
       socket = field types.str ''
@@ -357,6 +365,12 @@ in
       tools = "argocd_*";
       token = "An Argo CD API token of an account with read-only rights (`role:readonly`).";
     };
+    vault = serviceOptions {
+      what = "Vault";
+      example = "https://vault.lan:8200";
+      tools = "vault_*";
+      token = "A Vault token whose policy allows `read` on `sys/mounts` and `list` on `sys/policies/acl` and the KV `metadata/` paths to show (the tools never read a value, whatever the policy allows).";
+    };
   }
   // settingsLib.documentOptions {
     name = "assistant";
@@ -389,6 +403,10 @@ in
         {
           assertion = argo.url == null || argo.tokenFile != null;
           message = "hwc.ai.assistant.argocd.tokenFile: the Argo CD tools need a read-only token";
+        }
+        {
+          assertion = vault.url == null || vault.tokenFile != null;
+          message = "hwc.ai.assistant.vault.tokenFile: the Vault tools need a token";
         }
         {
           assertion = (cfg.containers.socket == null) == (cfg.containers.group == null);

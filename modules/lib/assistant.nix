@@ -29,13 +29,14 @@ let
   haClientKeyCredential = "assistant-ha-client-key";
   k8sTokenCredential = "assistant-k8s-token";
   argocdTokenCredential = "assistant-argocd-token";
+  vaultTokenCredential = "assistant-vault-token";
 
   # A client name that can name a credential.
   isCredentialName = name: builtins.match "[A-Za-z0-9_.-]+" name != null;
 
   # The hosts its document makes it talk to: the router, the hwc-ai
   # daemons, Alertmanager or Prometheus, Home Assistant, the Kubernetes API
-  # server, Argo CD.
+  # server, Argo CD, Vault.
   peers =
     doc:
     let
@@ -50,7 +51,8 @@ let
         ++ (if doc ? alerts && doc.alerts ? prometheusUrl then [ doc.alerts.prometheusUrl ] else [ ])
         ++ (if doc ? homeAssistant then [ doc.homeAssistant.url ] else [ ])
         ++ (if doc ? kubernetes then [ doc.kubernetes.url ] else [ ])
-        ++ (if doc ? argocd then [ doc.argocd.url ] else [ ]);
+        ++ (if doc ? argocd then [ doc.argocd.url ] else [ ])
+        ++ (if doc ? vault then [ doc.vault.url ] else [ ]);
     in
     map net.hostOf urls;
 
@@ -211,6 +213,7 @@ in
     haClientKeyCredential
     k8sTokenCredential
     argocdTokenCredential
+    vaultTokenCredential
     isCredentialName
     peers
     unit

@@ -1,4 +1,4 @@
-# hwc-ai-assistant with the read-only Kubernetes and Argo CD tools: each
+# hwc-ai-assistant with the read-only Kubernetes, Argo CD and Vault tools: each
 # server and its CA in the document, the tokens as credentials (never in
 # the document or the store), and the servers' addresses the only remote
 # addresses the unit's IP filter lets through.
@@ -14,7 +14,12 @@
           "k8s_events"
           "k8s_pod_logs"
           "argocd_apps"
+          "vault_kv_keys"
         ];
+        vault = {
+          url = "https://10.0.0.4:8200";
+          tokenFile = "/run/secrets/vault-metadata-token";
+        };
         argocd = {
           url = "https://10.0.0.3";
           tokenFile = "/run/secrets/argocd-readonly-token";
@@ -36,9 +41,9 @@
     in
     [
       {
-        what = "the Kubernetes and Argo CD sections of the document, the tokens by credential";
+        what = "the Kubernetes, Argo CD and Vault sections of the document, the tokens by credential";
         got = {
-          inherit (config.hwc.ai.assistant.settings) kubernetes argocd tools;
+          inherit (config.hwc.ai.assistant.settings) kubernetes argocd vault tools;
         };
         want = {
           kubernetes = {
@@ -51,16 +56,21 @@
             timeout = "5s";
             token.credential = "assistant-argocd-token";
           };
+          vault = {
+            url = "https://10.0.0.4:8200";
+            token.credential = "assistant-vault-token";
+          };
           tools = [
             "k8s_pods"
             "k8s_events"
             "k8s_pod_logs"
             "argocd_apps"
+            "vault_kv_keys"
           ];
         };
       }
       {
-        what = "the tokens loaded as credentials; the two servers the only remote addresses allowed";
+        what = "the tokens loaded as credentials; the three servers the only remote addresses allowed";
         got = {
           inherit (unit.serviceConfig) LoadCredential IPAddressDeny IPAddressAllow;
         };
@@ -68,12 +78,14 @@
           LoadCredential = [
             "assistant-argocd-token:/run/secrets/argocd-readonly-token"
             "assistant-k8s-token:/run/secrets/k8s-reader-token"
+            "assistant-vault-token:/run/secrets/vault-metadata-token"
           ];
           IPAddressDeny = "any";
           IPAddressAllow = [
             "localhost"
             "10.0.0.2"
             "10.0.0.3"
+            "10.0.0.4"
           ];
         };
       }
