@@ -97,6 +97,10 @@ impl Drop for Assistant {
 }
 
 async fn start(model: &str, ha_url: Option<&str>) -> Assistant {
+    start_with(model, ha_url, json!({})).await
+}
+
+async fn start_with(model: &str, ha_url: Option<&str>, extra: Value) -> Assistant {
     let state = tempfile::tempdir().unwrap();
     std::fs::write(state.path().join("bot.key"), "k-bot\n").unwrap();
     std::fs::write(state.path().join("ha.token"), "ha-token\n").unwrap();
@@ -110,6 +114,9 @@ async fn start(model: &str, ha_url: Option<&str>) -> Assistant {
         ]},
         "grpc": {"listen": grpc},
     });
+    doc.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     if let Some(ha_url) = ha_url {
         doc["homeAssistant"] = json!({
             "url": ha_url,
@@ -308,4 +315,22 @@ async fn health_says_serving_until_shutdown_and_deadlines_are_honoured() {
         .unwrap();
     assert!(result.is_ok(), "{result:?}");
     assert!(AiServiceClient::connect(a.grpc.clone()).await.is_err());
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_is_resource_exhausted() {
+    let model = start_model(vec!["one", "two"], Duration::ZERO).await;
+    let a = start_with(
+        &model,
+        None,
+        json!({"rateLimit": {"requestsPerMinute": 1, "burst": 1}}),
+    )
+    .await;
+    a.query(Some("k-bot"), "what is a homelab?").await.unwrap();
+    let err = a
+        .query(Some("k-bot"), "what is a homelab?")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("`bot`"), "{err:?}");
 }
