@@ -157,7 +157,7 @@ pub fn check(text: &str) -> Option<Refusal> {
         if let Some(action) = sentence_action(&sentence) {
             return Some(refuse(action));
         }
-        after_question = rest.first().is_some() && is_question(rest);
+        after_question = !rest.is_empty() && is_question(rest);
         before.push(words);
     }
     None
