@@ -4,8 +4,9 @@
 //! in order, as before `backends` and `discover`), and round robin (the
 //! client spreads its requests over three routes, one per host, with
 //! discovery so no request is sent where the model is missing).
-//! Prints tail latency, throughput and the share of requests that waited
-//! for a cold model load. See docs/performance.md.
+//! Prints tail latency, throughput, the share of requests that waited
+//! for a cold model load, and the router's own time per request (its
+//! `x-hwc-ai-overhead-ms`). See docs/performance.md.
 //!
 //! ```sh
 //! cargo run --release -p hwc-ai-router --example multi_host -- [--seconds 10] [--clients 24]
@@ -130,6 +131,8 @@ async fn serve(host: Arc<Host>) -> SocketAddr {
 
 struct Outcome {
     latencies: Vec<Duration>,
+    /// The router's own time per request (`x-hwc-ai-overhead-ms`).
+    overheads: Vec<Duration>,
     errors: u64,
     elapsed: Duration,
     hosts: Vec<(&'static str, u64, u64)>,
@@ -199,6 +202,7 @@ async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
         let turn = turn.clone();
         async move {
             let mut latencies = Vec::new();
+            let mut overheads = Vec::new();
             let mut errors = 0;
             let mut i = c as u64;
             while Instant::now() < end {
@@ -224,7 +228,16 @@ async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
                     {"role": "user", "content": format!("client {c} question {i}")}]});
                 let sent = Instant::now();
                 let ok = match client.post(&url).json(&body).send().await {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Ok(r) => {
+                        if let Some(ms) = r
+                            .headers()
+                            .get("x-hwc-ai-overhead-ms")
+                            .and_then(|v| v.to_str().ok()?.parse::<f64>().ok())
+                        {
+                            overheads.push(Duration::from_secs_f64(ms / 1000.0));
+                        }
+                        r.status().is_success() && r.bytes().await.is_ok()
+                    }
                     Err(_) => false,
                 };
                 if ok {
@@ -233,7 +246,7 @@ async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
                     errors += 1;
                 }
             }
-            (latencies, errors)
+            (latencies, overheads, errors)
         }
     });
     let results = futures_util::future::join_all(workers).await;
@@ -241,14 +254,18 @@ async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
     shutdown.trigger();
     let _ = router.await;
     let mut latencies = Vec::new();
+    let mut overheads = Vec::new();
     let mut errors = 0;
-    for (l, e) in results {
+    for (l, o, e) in results {
         latencies.extend(l);
+        overheads.extend(o);
         errors += e;
     }
     latencies.sort_unstable();
+    overheads.sort_unstable();
     Outcome {
         latencies,
+        overheads,
         errors,
         elapsed,
         hosts: names
@@ -290,8 +307,16 @@ async fn main() {
         LOAD.as_secs()
     );
     println!(
-        "{:<12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>8}  served slow/lacks/cold",
-        "routing", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s", "errors", "cold %"
+        "{:<12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>8} {:>13}  served slow/lacks/cold",
+        "routing",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "req/s",
+        "errors",
+        "cold %",
+        "own p50/p99"
     );
     for routing in ["balanced", "strict", "round-robin"] {
         let o = run(routing, seconds, clients).await;
@@ -299,7 +324,7 @@ async fn main() {
         let cold: u64 = o.hosts.iter().map(|h| h.2).sum();
         let served: Vec<String> = o.hosts.iter().map(|h| h.1.to_string()).collect();
         println!(
-            "{:<12} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>9.1} {:>6} {:>8.2}  {}",
+            "{:<12} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>9.1} {:>6} {:>8.2} {:>6.3}/{:<6.3}  {}",
             routing,
             pct(&o.latencies, 0.50),
             pct(&o.latencies, 0.95),
@@ -310,6 +335,8 @@ async fn main() {
             answered as f64 / o.elapsed.as_secs_f64(),
             o.errors,
             100.0 * cold as f64 / (answered + o.errors).max(1) as f64,
+            pct(&o.overheads, 0.50),
+            pct(&o.overheads, 0.99),
             served.join("/")
         );
     }
