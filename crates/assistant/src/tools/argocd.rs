@@ -7,11 +7,9 @@
 //! sync, no rollback, no delete exists here. Answers carry chosen status
 //! fields, never an application's spec (Helm values can hold secrets).
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-use super::kubernetes::{cut, fit, with_omitted};
+use super::service::{cut, fit, with_omitted, Service};
 use super::{ToolError, ToolName};
 use crate::config::ArgoCdConfig;
 use hwc_ai_runtime::client::TlsConfig;
@@ -26,10 +24,8 @@ const MAX_BODY: usize = 16 << 20;
 const NAME: &str = "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$";
 
 pub struct ArgoCd {
-    base: url::Url,
+    service: Service,
     token: Secret,
-    client: reqwest::Client,
-    timeout: Duration,
 }
 
 /// Whether `path` is one these tools may read.
@@ -89,10 +85,14 @@ impl ArgoCd {
             "argocd",
         )?;
         Ok(Self {
-            base: config.url.clone(),
+            service: Service {
+                name: "Argo CD",
+                base: config.url.clone(),
+                client: hwc_ai_runtime::client::build(builder, "argocd")?,
+                timeout: config.timeout,
+                max_body: MAX_BODY,
+            },
             token,
-            client: hwc_ai_runtime::client::build(builder, "argocd")?,
-            timeout: config.timeout,
         })
     }
 
@@ -117,53 +117,20 @@ impl ArgoCd {
                 "`{path}` is outside the Argo CD tools' read-only set"
             )));
         }
-        let mut url = self.base.clone();
-        url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
+        let mut url = self.service.url(path);
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let request = async {
-            let mut response = self
-                .client
-                .get(url)
-                .bearer_auth(self.token.expose())
-                .send()
-                .await
-                .map_err(|e| {
-                    ToolError::Unavailable(format!(
-                        "cannot reach Argo CD at {}: {}",
-                        self.base.origin().ascii_serialization(),
-                        e.without_url()
-                    ))
-                })?;
-            let status = response.status();
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| {
-                ToolError::Unavailable(format!("reading Argo CD's answer: {}", e.without_url()))
-            })? {
-                if body.len() + chunk.len() > MAX_BODY {
-                    return Err(ToolError::Failed(format!(
-                        "Argo CD answered more than {} MiB for {path}",
-                        MAX_BODY >> 20
-                    )));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if !status.is_success() {
-                return Err(status_error(status, path, &body));
-            }
-            serde_json::from_slice(&body).map_err(|e| {
-                ToolError::Failed(format!("Argo CD answered {path} with invalid JSON: {e}"))
-            })
-        };
-        tokio::time::timeout(self.timeout, request)
-            .await
-            .map_err(|_| {
-                ToolError::Unavailable(format!(
-                    "Argo CD did not answer within {:?} for {path}",
-                    self.timeout
-                ))
-            })?
+        let request = self
+            .service
+            .client
+            .get(url)
+            .bearer_auth(self.token.expose());
+        let (status, body) = self.service.fetch(request, path).await?;
+        if !status.is_success() {
+            return Err(status_error(&self.service, status, path, &body));
+        }
+        self.service.json(path, &body)
     }
 
     pub async fn apps(
@@ -274,7 +241,12 @@ fn summary(app: &Value) -> Value {
 /// An error answer, named: 401 (the token), 403 (its rights; Argo CD also
 /// answers 403 for an application that does not exist, so as not to say
 /// which exist), 404.
-fn status_error(status: reqwest::StatusCode, path: &str, body: &[u8]) -> ToolError {
+fn status_error(
+    service: &Service,
+    status: reqwest::StatusCode,
+    path: &str,
+    body: &[u8],
+) -> ToolError {
     let message = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| {
@@ -290,14 +262,7 @@ fn status_error(status: reqwest::StatusCode, path: &str, body: &[u8]) -> ToolErr
         404 => "not found",
         _ => "the request failed",
     };
-    let detail = if message.is_empty() {
-        String::new()
-    } else {
-        format!(": {message}")
-    };
-    ToolError::Unavailable(format!(
-        "Argo CD answered {status} for {path}: {why}{detail}"
-    ))
+    service.refused(status, path, why, &message)
 }
 
 #[cfg(test)]

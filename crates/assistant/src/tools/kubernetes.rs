@@ -13,27 +13,23 @@
 //! answers carry chosen fields only (never a pod's spec, where an
 //! environment variable can hold a literal value).
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
+use super::service::Service;
+use super::service::{cut, fit, with_omitted};
 use super::{ToolError, ToolName};
 use crate::config::KubernetesConfig;
 use hwc_ai_runtime::client::TlsConfig;
 use hwc_ai_runtime::{ConfigError, Secret};
 
-/// The most items one listing returns; the rest are counted.
-const MAX_ITEMS: usize = 150;
 /// The most bytes read of one answer (a listing of a big cluster).
 const MAX_BODY: usize = 8 << 20;
 /// The most characters of a log passed on: its last ones.
 const MAX_LOG: usize = 10_000;
 
 pub struct Kubernetes {
-    base: url::Url,
+    service: Service,
     token: Secret,
-    client: reqwest::Client,
-    timeout: Duration,
 }
 
 /// Whether `path` (no query) is one this tool family may read: the
@@ -76,10 +72,14 @@ impl Kubernetes {
             "kubernetes",
         )?;
         Ok(Self {
-            base: config.url.clone(),
+            service: Service {
+                name: "Kubernetes",
+                base: config.url.clone(),
+                client: hwc_ai_runtime::client::build(builder, "kubernetes")?,
+                timeout: config.timeout,
+                max_body: MAX_BODY,
+            },
             token,
-            client: hwc_ai_runtime::client::build(builder, "kubernetes")?,
-            timeout: config.timeout,
         })
     }
 
@@ -92,63 +92,30 @@ impl Kubernetes {
                 "`{path}` is outside the Kubernetes tools' read-only set (Secrets are never read)"
             )));
         }
-        let mut url = self.base.clone();
-        url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
+        let mut url = self.service.url(path);
         if !query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let request = async {
-            let mut response = self
-                .client
-                .get(url)
-                .bearer_auth(self.token.expose())
-                .header("accept", "application/json")
-                .send()
-                .await
-                .map_err(|e| {
-                    ToolError::Unavailable(format!(
-                        "cannot reach Kubernetes at {}: {}",
-                        self.base.origin().ascii_serialization(),
-                        e.without_url()
-                    ))
-                })?;
-            let status = response.status();
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| {
-                ToolError::Unavailable(format!("reading Kubernetes' answer: {}", e.without_url()))
-            })? {
-                if body.len() + chunk.len() > MAX_BODY {
-                    return Err(ToolError::Failed(format!(
-                        "Kubernetes answered more than {} MiB for {path}",
-                        MAX_BODY >> 20
-                    )));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if !status.is_success() {
-                return Err(status_error(status, path, &body));
-            }
-            Ok(String::from_utf8_lossy(&body).into_owned())
-        };
-        tokio::time::timeout(self.timeout, request)
-            .await
-            .map_err(|_| {
-                ToolError::Unavailable(format!(
-                    "Kubernetes did not answer within {:?} for {path}",
-                    self.timeout
-                ))
-            })?
+        let request = self
+            .service
+            .client
+            .get(url)
+            .bearer_auth(self.token.expose())
+            .header("accept", "application/json");
+        let (status, body) = self.service.fetch(request, path).await?;
+        if !status.is_success() {
+            return Err(status_error(&self.service, status, path, &body));
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ToolError> {
         let text = self.get(path, query).await?;
-        serde_json::from_str(&text).map_err(|e| {
-            ToolError::Failed(format!("Kubernetes answered {path} with invalid JSON: {e}"))
-        })
+        self.service.json(path, text.as_bytes())
     }
 
-    /// `items` of a list, at most [`MAX_ITEMS`] through `f`, the rest
+    /// `items` of a list, at most `service::MAX_ITEMS` through `f`, the rest
     /// counted.
     async fn list(
         &self,
@@ -398,42 +365,6 @@ fn workload_summary(resource: &str, w: &Value) -> Value {
     })
 }
 
-/// As many of `items` as fit in one tool answer (at most [`MAX_ITEMS`]),
-/// and how many did not: the answer stays whole JSON instead of being cut.
-pub(super) fn fit(items: impl Iterator<Item = Value>) -> (Vec<Value>, usize) {
-    // Room for the envelope and the truncation note.
-    let budget = super::MAX_OUTPUT - 512;
-    let mut used = 0;
-    let mut kept = Vec::new();
-    let mut omitted = 0;
-    for item in items {
-        let size = item.to_string().len() + 1;
-        if omitted > 0 || kept.len() == MAX_ITEMS || used + size > budget {
-            omitted += 1;
-            continue;
-        }
-        used += size;
-        kept.push(item);
-    }
-    (kept, omitted)
-}
-
-pub(super) fn with_omitted(mut value: Value, omitted: usize) -> Value {
-    if omitted > 0 {
-        value["omitted"] = json!(omitted);
-        value["truncated"] = json!(format!("{omitted} more not shown; name a namespace"));
-    }
-    value
-}
-
-/// At most `max` characters of `s`, marked when cut.
-pub(super) fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &s[..end]),
-        None => s.to_owned(),
-    }
-}
-
 /// The last `max` characters of `s`, from a line start when there is one.
 fn tail(s: &str, max: usize) -> (String, bool) {
     let chars = s.chars().count();
@@ -448,25 +379,23 @@ fn tail(s: &str, max: usize) -> (String, bool) {
 
 /// An error answer, named for the operator: who refused what, and
 /// Kubernetes' own message (a `Status`), never the token.
-fn status_error(status: reqwest::StatusCode, path: &str, body: &[u8]) -> ToolError {
+fn status_error(
+    service: &Service,
+    status: reqwest::StatusCode,
+    path: &str,
+    body: &[u8],
+) -> ToolError {
     let message = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v["message"].as_str().map(|m| cut(m, 300)))
         .unwrap_or_default();
     let why = match status.as_u16() {
-        401 => "the token is not accepted (missing, expired or revoked)".to_owned(),
-        403 => "the token may not read this (grant get/list on it)".to_owned(),
-        404 => "not found".to_owned(),
-        _ => "the request failed".to_owned(),
+        401 => "the token is not accepted (missing, expired or revoked)",
+        403 => "the token may not read this (grant get/list on it)",
+        404 => "not found",
+        _ => "the request failed",
     };
-    let detail = if message.is_empty() {
-        String::new()
-    } else {
-        format!(": {message}")
-    };
-    ToolError::Unavailable(format!(
-        "Kubernetes answered {status} for {path}: {why}{detail}"
-    ))
+    service.refused(status, path, why, &message)
 }
 
 /// A namespace's or pod's name (RFC 1123): the schemas admit nothing that

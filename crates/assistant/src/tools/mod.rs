@@ -23,6 +23,7 @@ mod get;
 pub mod home_assistant;
 pub mod journal;
 pub mod kubernetes;
+mod service;
 mod stack;
 pub mod system;
 pub mod systemd;

@@ -6,11 +6,9 @@
 //! and only as a listing; `<mount>/data/`, a KV v1 read, `sys/raw`,
 //! `cubbyhole`, `auth` and everything else are refused in code.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-use super::kubernetes::{cut, fit, with_omitted};
+use super::service::{cut, fit, with_omitted, Service};
 use super::{ToolError, ToolName};
 use crate::config::VaultConfig;
 use hwc_ai_runtime::client::TlsConfig;
@@ -24,10 +22,8 @@ const MOUNT: &str = "^[A-Za-z0-9_-]{1,100}$";
 const FOLDER: &str = "^([A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}/){0,20}$";
 
 pub struct Vault {
-    base: url::Url,
+    service: Service,
     token: Secret,
-    client: reqwest::Client,
-    timeout: Duration,
 }
 
 fn is_segment(s: &str) -> bool {
@@ -97,10 +93,14 @@ impl Vault {
             "vault",
         )?;
         Ok(Self {
-            base: config.url.clone(),
+            service: Service {
+                name: "Vault",
+                base: config.url.clone(),
+                client: hwc_ai_runtime::client::build(builder, "vault")?,
+                timeout: config.timeout,
+                max_body: MAX_BODY,
+            },
             token,
-            client: hwc_ai_runtime::client::build(builder, "vault")?,
-            timeout: config.timeout,
         })
     }
 
@@ -135,54 +135,20 @@ impl Vault {
                 "`{path}` is outside the Vault tools' metadata-only set (no secret is ever read)"
             )));
         }
-        let mut url = self.base.clone();
-        url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
+        let mut url = self.service.url(path);
         if list {
             url.set_query(Some("list=true"));
         }
-        let request = async {
-            let mut response = self
-                .client
-                .get(url)
-                .header("X-Vault-Token", self.token.expose())
-                .send()
-                .await
-                .map_err(|e| {
-                    ToolError::Unavailable(format!(
-                        "cannot reach Vault at {}: {}",
-                        self.base.origin().ascii_serialization(),
-                        e.without_url()
-                    ))
-                })?;
-            let status = response.status();
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| {
-                ToolError::Unavailable(format!("reading Vault's answer: {}", e.without_url()))
-            })? {
-                if body.len() + chunk.len() > MAX_BODY {
-                    return Err(ToolError::Failed(format!(
-                        "Vault answered more than {} MiB for {path}",
-                        MAX_BODY >> 20
-                    )));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if !status.is_success() && !ok.contains(&status.as_u16()) {
-                return Err(status_error(status, path, &body));
-            }
-            let value = serde_json::from_slice(&body).map_err(|e| {
-                ToolError::Failed(format!("Vault answered {path} with invalid JSON: {e}"))
-            })?;
-            Ok((status.as_u16(), value))
-        };
-        tokio::time::timeout(self.timeout, request)
-            .await
-            .map_err(|_| {
-                ToolError::Unavailable(format!(
-                    "Vault did not answer within {:?} for {path}",
-                    self.timeout
-                ))
-            })?
+        let request = self
+            .service
+            .client
+            .get(url)
+            .header("X-Vault-Token", self.token.expose());
+        let (status, body) = self.service.fetch(request, path).await?;
+        if !status.is_success() && !ok.contains(&status.as_u16()) {
+            return Err(status_error(&self.service, status, path, &body));
+        }
+        Ok((status.as_u16(), self.service.json(path, &body)?))
     }
 
     /// A LIST's `data.keys` (names only).
@@ -240,7 +206,12 @@ impl Vault {
     }
 }
 
-fn status_error(status: reqwest::StatusCode, path: &str, body: &[u8]) -> ToolError {
+fn status_error(
+    service: &Service,
+    status: reqwest::StatusCode,
+    path: &str,
+    body: &[u8],
+) -> ToolError {
     let errors = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| {
@@ -261,12 +232,7 @@ fn status_error(status: reqwest::StatusCode, path: &str, body: &[u8]) -> ToolErr
         404 => "nothing there (no keys under this folder, or no such mount)",
         _ => "the request failed",
     };
-    let detail = if errors.is_empty() {
-        String::new()
-    } else {
-        format!(": {errors}")
-    };
-    ToolError::Unavailable(format!("Vault answered {status} for {path}: {why}{detail}"))
+    service.refused(status, path, why, &errors)
 }
 
 #[cfg(test)]
