@@ -4,6 +4,7 @@ mod assistant;
 mod check_config;
 mod http;
 mod mcp;
+mod model_chat;
 mod models;
 mod smoke;
 mod status;
@@ -155,7 +156,9 @@ enum Command {
         key_file: Option<PathBuf>,
     },
     /// A conversation with the operations assistant (one session; /quit
-    /// or end of input leaves).
+    /// or end of input leaves). With --model: with that model or router
+    /// profile itself, through the router; a MESSAGE is one question and
+    /// its answer.
     Chat {
         /// Where the assistant listens.
         #[arg(
@@ -164,9 +167,23 @@ enum Command {
             env = "HWC_AI_ASSISTANT_URL"
         )]
         url: String,
-        /// A file holding a client key for the assistant.
+        /// A file holding a client key for the assistant (for the router
+        /// with --model).
         #[arg(long, value_name = "FILE")]
         key_file: Option<PathBuf>,
+        /// Chat with this model or router profile instead of the assistant.
+        #[arg(long)]
+        model: Option<String>,
+        /// Where the router listens (with --model).
+        #[arg(
+            long,
+            default_value = daemons::ROUTER.url,
+            env = "HWC_AI_ROUTER_URL"
+        )]
+        router_url: String,
+        /// With --model: one message; its answer is printed.
+        #[arg(requires = "model")]
+        message: Option<String>,
     },
     /// The assistant's audit log: verify its hash chain, or show its
     /// newest rows. Reads the file (root, or the unit's user).
@@ -248,7 +265,19 @@ fn main() -> ExitCode {
             url,
             key_file,
         } => assistant::ask(assistant::Target { url, key_file }, &question),
-        Command::Chat { url, key_file } => assistant::chat(assistant::Target { url, key_file }),
+        Command::Chat {
+            key_file,
+            model: Some(model),
+            router_url,
+            message,
+            ..
+        } => model_chat::main(model_chat::Args {
+            router_url,
+            key_file,
+            model,
+            message,
+        }),
+        Command::Chat { url, key_file, .. } => assistant::chat(assistant::Target { url, key_file }),
         Command::Audit { db, action } => {
             assistant::audit(&db.unwrap_or_else(assistant::default_db), action)
         }
