@@ -166,6 +166,9 @@ impl Layers {
         let completed = line.completed.unwrap_or(0).min(total);
         Some(match self.0.iter_mut().find(|l| &l.0 == digest) {
             Some(layer) => {
+                // Within the size first announced: a later line may name
+                // another total for the same digest.
+                let completed = completed.min(layer.1);
                 let delta = completed.saturating_sub(layer.2);
                 if delta == 0 {
                     return Some(LayerStep::Same);

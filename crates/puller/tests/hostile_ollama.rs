@@ -73,3 +73,21 @@ async fn a_line_that_never_ends_is_refused_not_buffered_forever() {
     let (lines, _) = hwc_ai_puller::fuzzing::pull(chunks).await;
     assert_eq!(lines, 1, "the over-long line ends the stream");
 }
+
+#[test]
+fn a_layer_whose_total_grows_later_never_shows_more_done_than_announced() {
+    // Found by the fuzz target: the same digest announced with 10 bytes,
+    // then with 1000 bytes of which 500 are done.
+    let mut layers = Layers::default();
+    layers.take(&line("sha256:a", 10, 0));
+    assert_eq!(
+        layers.take(&line("sha256:a", 1000, 500)),
+        Some(LayerStep::Grew(10))
+    );
+    let progress = layers.progress();
+    assert!(
+        progress.completed_bytes <= progress.total_bytes,
+        "{progress:?}"
+    );
+    assert_eq!(progress.percent(), 100);
+}
