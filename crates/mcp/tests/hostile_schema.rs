@@ -1,5 +1,5 @@
 //! Tool schemas an MCP server may send to make the gateway's OpenAPI
-//! conversion blow up: found by the fuzz target `mcp_openapi`'s seeds.
+//! conversion blow up (the fuzz target `mcp_openapi` has one in its seeds).
 
 use std::time::Instant;
 

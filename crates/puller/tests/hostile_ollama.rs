@@ -1,5 +1,6 @@
 //! What a broken or hostile Ollama sends in a pull's progress stream: the
-//! cases the fuzz target `puller_pull_stream` found, and the line bound.
+//! cases found reviewing and fuzzing (`puller_pull_stream`) the puller's
+//! reading of it.
 
 use hwc_ai_puller::ollama::{LayerStep, Layers, PullLine, MAX_LINE};
 use hwc_ai_puller::report::Progress;
