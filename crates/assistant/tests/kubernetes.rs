@@ -5,6 +5,8 @@
 //! timeouts, nothing listening), big answers bounded, a log that tries to
 //! give the model orders, and Secrets that never leave the cluster.
 
+mod infra;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,8 +14,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hwc_ai_runtime::{Context, Shutdown};
 use serde_json::{json, Value};
+
+use infra::{serve, start_model, tool_call, Assistant};
+
+const SECTION: &str = "kubernetes";
 
 /// What a Secret holds in the fake, base64 as the API serves it, and a
 /// literal value in a pod's environment: neither may reach the model.
@@ -186,115 +191,7 @@ async fn start_cluster() -> (Cluster, String) {
     let app = axum::Router::new()
         .fallback(api)
         .with_state(cluster.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (cluster, url)
-}
-
-/// A model server answering from a script, keeping every request body.
-async fn start_model(script: Vec<Value>) -> (Arc<Mutex<Vec<Value>>>, String) {
-    let script = Arc::new(Mutex::new(script));
-    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let kept = seen.clone();
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        axum::routing::post(move |Json(body): Json<Value>| {
-            let script = script.clone();
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(body);
-                let mut s = script.lock().unwrap();
-                let message = if s.is_empty() {
-                    json!({"role": "assistant", "content": "(script ended)"})
-                } else {
-                    s.remove(0)
-                };
-                Json(
-                    json!({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (kept, url)
-}
-
-struct Assistant {
-    url: String,
-    state: tempfile::TempDir,
-    shutdown: Shutdown,
-}
-
-impl Drop for Assistant {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-    }
-}
-
-impl Assistant {
-    async fn start(model: &str, k8s_url: &str, token: &str) -> Self {
-        let state = tempfile::tempdir().unwrap();
-        std::fs::write(state.path().join("k8s.token"), format!("{token}\n")).unwrap();
-        let doc = json!({
-            "stateDirectory": state.path().join("state"),
-            "router": {"url": model},
-            "rateLimit": {"requestsPerMinute": 1000, "burst": 100},
-            "kubernetes": {
-                "url": k8s_url,
-                "token": {"file": state.path().join("k8s.token")},
-                "timeout": "3s"
-            }
-        });
-        let config: hwc_ai_assistant::Config =
-            hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = Shutdown::new();
-        let mut ctx = Context::embedded(shutdown.clone());
-        ctx.listener = Some(listener);
-        tokio::spawn(hwc_ai_assistant::run(config, ctx));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        Self {
-            url,
-            state,
-            shutdown,
-        }
-    }
-
-    async fn tool(&self, name: &str, arguments: Value) -> (u16, Value) {
-        let r = reqwest::Client::new()
-            .post(format!("{}/tools/{name}", self.url))
-            .json(&arguments)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn ask(&self, text: &str) -> (u16, Value) {
-        let r = reqwest::Client::new()
-            .post(format!("{}/v1/chat/completions", self.url))
-            .json(&json!({"model": "hwc-ai-assistant", "messages": [{"role": "user", "content": text}]}))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    fn audit_text(&self) -> String {
-        let rows =
-            hwc_ai_assistant::audit::tail_file(&self.state.path().join("state/audit.db"), 100)
-                .unwrap();
-        serde_json::to_string(&rows).unwrap()
-    }
-}
-
-fn tool_call(id: &str, name: &str, arguments: Value) -> Value {
-    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments.to_string()}})
+    (cluster, serve(app).await)
 }
 
 /// Every request the fake saw was a GET of the read-only set.
@@ -311,7 +208,7 @@ fn only_reads(requests: &[String]) {
 #[tokio::test]
 async fn pods_workloads_events_logs_and_nodes_are_read_and_listed() {
     let (cluster, k8s) = start_cluster().await;
-    let a = Assistant::start("http://127.0.0.1:9", &k8s, "k8s-token").await;
+    let a = Assistant::start(SECTION, "http://127.0.0.1:9", &k8s, "k8s-token").await;
 
     let spec: Value = reqwest::get(format!("{}/tools/openapi.json", a.url))
         .await
@@ -428,7 +325,7 @@ async fn pods_workloads_events_logs_and_nodes_are_read_and_listed() {
 #[tokio::test]
 async fn errors_name_the_token_the_rights_the_missing_pod_and_the_timeout() {
     let (_, k8s) = start_cluster().await;
-    let bad = Assistant::start("http://127.0.0.1:9", &k8s, "wrong-token").await;
+    let bad = Assistant::start(SECTION, "http://127.0.0.1:9", &k8s, "wrong-token").await;
     let (s, body) = bad.tool("k8s_pods", json!({})).await;
     assert_eq!(s, 503);
     let text = body.to_string();
@@ -438,7 +335,7 @@ async fn errors_name_the_token_the_rights_the_missing_pod_and_the_timeout() {
     );
     assert!(!text.contains("wrong-token"), "{text}");
 
-    let weak = Assistant::start("http://127.0.0.1:9", &k8s, "k8s-weak").await;
+    let weak = Assistant::start(SECTION, "http://127.0.0.1:9", &k8s, "k8s-weak").await;
     let (s, body) = weak.tool("k8s_pods", json!({})).await;
     assert_eq!(s, 503);
     let text = body.to_string();
@@ -447,7 +344,7 @@ async fn errors_name_the_token_the_rights_the_missing_pod_and_the_timeout() {
         "{text}"
     );
 
-    let a = Assistant::start("http://127.0.0.1:9", &k8s, "k8s-token").await;
+    let a = Assistant::start(SECTION, "http://127.0.0.1:9", &k8s, "k8s-token").await;
     let (s, body) = a
         .tool(
             "k8s_pod_logs",
@@ -474,7 +371,7 @@ async fn errors_name_the_token_the_rights_the_missing_pod_and_the_timeout() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let down = Assistant::start("http://127.0.0.1:9", &closed, "k8s-token").await;
+    let down = Assistant::start(SECTION, "http://127.0.0.1:9", &closed, "k8s-token").await;
     let (s, body) = down.tool("k8s_nodes", json!({})).await;
     assert_eq!(s, 503);
     assert!(
@@ -487,7 +384,7 @@ async fn errors_name_the_token_the_rights_the_missing_pod_and_the_timeout() {
 #[tokio::test]
 async fn big_listings_and_logs_are_bounded_and_say_so() {
     let (_, k8s) = start_cluster().await;
-    let a = Assistant::start("http://127.0.0.1:9", &k8s, "k8s-token").await;
+    let a = Assistant::start(SECTION, "http://127.0.0.1:9", &k8s, "k8s-token").await;
     let (s, body) = a.tool("k8s_pods", json!({"namespace": "big"})).await;
     assert_eq!(s, 200);
     let text = body.to_string();
@@ -537,7 +434,7 @@ async fn a_log_that_gives_orders_leads_to_no_write_and_secrets_never_leave() {
         json!({"role": "assistant", "content": "The ingress pod is OOMKilled and restarting."}),
     ])
     .await;
-    let a = Assistant::start(&model, &k8s, "k8s-token").await;
+    let a = Assistant::start(SECTION, &model, &k8s, "k8s-token").await;
     let (s, body) = a.ask("why is the ingress pod crash-looping?").await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(
