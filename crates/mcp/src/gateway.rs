@@ -64,7 +64,19 @@ impl Daemon for Gateway {
             // open by clients that never hang up.
             cancel.cancel();
         });
-        http::serve(listener, app, ctx.shutdown, http::DEFAULT_DRAIN).await
+        let served = http::serve(listener, app, ctx.shutdown, http::DEFAULT_DRAIN).await;
+        // Let the supervisors stop their servers' process groups (SIGTERM,
+        // then SIGKILL after the grace period), so none outlives the gateway.
+        let stopped = futures_util::future::join_all(
+            state.servers.iter().map(|s| s.proxy.upstream.stopped()),
+        );
+        if tokio::time::timeout(Duration::from_secs(5), stopped)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some MCP servers did not stop within 5s");
+        }
+        served
     }
 }
 

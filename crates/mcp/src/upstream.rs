@@ -16,6 +16,7 @@ use rmcp::service::{NotificationContext, Peer, RunningService, ServiceError};
 use rmcp::{ClientHandler, RoleClient, RoleServer};
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken;
 
 use hwc_ai_runtime::Shutdown;
 
@@ -68,6 +69,8 @@ pub struct Upstream {
     tools: Mutex<Option<Arc<Vec<Tool>>>>,
     /// Clients connected through the gateway, told when the tools change.
     downstream: Mutex<Vec<Peer<RoleServer>>>,
+    /// Cancelled when the supervisor has ended and its server is stopped.
+    finished: CancellationToken,
 }
 
 #[derive(Clone)]
@@ -106,6 +109,7 @@ impl Upstream {
             tools_changed: Arc::new(Notify::new()),
             tools: Mutex::new(None),
             downstream: Mutex::new(Vec::new()),
+            finished: CancellationToken::new(),
         });
         tokio::spawn(supervise(
             upstream.clone(),
@@ -118,6 +122,12 @@ impl Upstream {
 
     pub fn status(&self) -> Status {
         self.status.borrow().clone()
+    }
+
+    /// Resolves once shutdown has stopped the server (its process group
+    /// is gone, for a stdio server) and supervision has ended.
+    pub async fn stopped(&self) {
+        self.finished.cancelled().await;
     }
 
     /// Waits until the status changes.
@@ -272,6 +282,8 @@ async fn supervise(
     init_timeout: Duration,
     shutdown: Shutdown,
 ) {
+    // Marks supervision as ended however it ends, a panic included.
+    let _finished = upstream.finished.clone().drop_guard();
     let mut delay = FIRST_DELAY;
     let mut attempts = 0u64;
     loop {
@@ -296,7 +308,11 @@ async fn supervise(
         };
         let attempt = tokio::select! {
             r = tokio::time::timeout(init_timeout, connector.connect(events)) => r,
-            _ = shutdown.wait() => break,
+            _ = shutdown.wait() => {
+                // A server still starting is stopped too, not left behind.
+                connector.stop().await;
+                break;
+            }
         };
         let reason = match attempt {
             Err(_) => {

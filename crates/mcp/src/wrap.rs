@@ -130,12 +130,7 @@ impl Daemon for Wrap {
         }
         // Let the supervisor stop the server's process group (SIGTERM,
         // then SIGKILL after its grace period).
-        let stopped = async {
-            while upstream.status().pid.is_some() {
-                upstream.changed().await;
-            }
-        };
-        if tokio::time::timeout(Duration::from_secs(5), stopped)
+        if tokio::time::timeout(Duration::from_secs(5), upstream.stopped())
             .await
             .is_err()
         {
