@@ -20,8 +20,10 @@
 # 4. the prober, router and MCP documents (the module's, with and without
 #    cloud providers or remote MCP servers, and the docs' examples) through
 #    `hwc-ai-prober --check-config`, `hwc-ai-router --check-config`,
-#    `hwc-ai-mcp --check-config` and `hwc-ai-mcp wrap --check-config`, as
-#    the module's build-time check does; a typo must be rejected;
+#    `hwc-ai-mcp --check-config` and `hwc-ai-mcp wrap --check-config`, and
+#    the assistant's with typed workflows (case-document.nix, with
+#    NIXPKGS_LIB) through `hwc-ai-assistant --check-config`, as the
+#    module's build-time check does; a typo must be rejected;
 # 5. the units rendered from modules/lib/ (render-units.sh) through
 #    `systemd-analyze verify` and `systemd-analyze security --offline=true`:
 #    an exposure above 1.5 fails. The router's unit is loopback-only without
@@ -53,7 +55,7 @@ bin_dir=$(cd "$bin_dir" && pwd) || exit 2
 for tool in nix-instantiate systemd-analyze jq; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 2; }
 done
-for bin in hwc-ai-prober hwc-ai-router hwc-ai-mcp; do
+for bin in hwc-ai-prober hwc-ai-router hwc-ai-mcp hwc-ai-assistant; do
     [ -x "$bin_dir/$bin" ] || { echo "run.sh: $bin_dir/$bin is missing; build it first" >&2; exit 2; }
 done
 
@@ -203,6 +205,17 @@ jq '.servers[0].tools.alow = ["x"]' "$work/cloud/hwc-ai-mcp.json" >"$work/typo.j
 reject hwc-ai-mcp alow "$work/typo.json"
 jq '.secretEnv.GITHUB_PERSONAL_ACCESS_TOKEN = {"credentail": "x"}' "$work/cloud/hwc-ai-mcp-server-github.json" >"$work/typo.json"
 reject "hwc-ai-mcp wrap" 'secretEnv.GITHUB_PERSONAL_ACCESS_TOKEN' "$work/typo.json"
+# the typed workflows (hwc.ai.workflows) as the assistant's document
+if [ -n "$lib_dir" ] && [ -f "$lib_dir/default.nix" ]; then
+    if nix_eval "$here/case-document.nix" --arg lib "import $lib_dir" --arg case "$here/cases/workflows.nix" \
+        --argstr daemon assistant >"$work/assistant-workflows.json" 2>"$work/err"; then
+        check_config hwc-ai-assistant "$work/assistant-workflows.json" "the module's document with typed workflows of every kind"
+        jq '.workflows["disk-report"].prompt += " {{colour}}"' "$work/assistant-workflows.json" >"$work/typo.json"
+        reject hwc-ai-assistant 'workflows.disk-report.prompt' "$work/typo.json"
+    else
+        fail "case-document.nix does not evaluate: $(grep -m3 -v '^ *$' "$work/err" | tr '\n' ' ')"
+    fi
+fi
 
 echo "== 5. units: systemd-analyze verify and security"
 # systemd < 254 does not know these two keys and ignores them (the restart

@@ -1,0 +1,201 @@
+# hwc.ai.workflows.<name>: declared AI jobs, run by hwc-ai-assistant
+# (docs/workflows.md).
+#
+# Each declaration is a typed submodule mapped onto the assistant's
+# document, `hwc.ai.assistant.settings.workflows.<name>`, at `mkDefault`
+# priority: a field set there wins, and a workflow declared only there
+# works as before. An option left `null` is left out of the document, so
+# the daemon's own default applies; the daemon checks the whole
+# declaration at build time (`--check-config`), naming the field. The
+# assistant's module makes the timers and the unit's
+# `ReadWritePaths`/`ReadOnlyPaths` from the document, so both ways of
+# declaring get them.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+
+  cfg = config.hwc.ai.workflows;
+  settingsLib = import ./settings.nix { inherit lib pkgs; };
+  inherit (settingsLib) defaultsDeep field defaultedField;
+
+  json = settingsLib.format.type;
+
+  # A directory on the host: a string, never a Nix path (which would copy
+  # the directory into the store).
+  directory = description: field types.str description;
+
+  destination = types.submodule {
+    options = {
+      directory = mkOption {
+        type = types.str;
+        example = "/srv/documents";
+        description = "Where the matching files go (an absolute path).";
+      };
+      extensions = field (types.listOf types.str) "Extensions without the dot, any case, e.g. `[ \"pdf\" ]`.";
+      types = field (types.listOf (
+        types.enum [
+          "pdf"
+          "image"
+          "archive"
+          "audio"
+          "video"
+          "text"
+          "binary"
+        ]
+      )) "Types sniffed from the file's first bytes.";
+      nameContains = field (types.listOf types.str) "Words the file's name contains, any case.";
+    };
+  };
+
+  workflow = types.submodule {
+    options = {
+      kind = mkOption {
+        type = types.enum [
+          "prompt"
+          "journal"
+          "auto-doc"
+          "file-triage"
+        ];
+        example = "journal";
+        description = ''
+          `prompt`: the `prompt` template with named `inputs`. `journal`: a
+          dated Markdown digest of the host. `auto-doc`: a README per
+          folder of `source`. `file-triage`: a plan (and, with `apply`,
+          the moves) for the files of `inbox`.
+        '';
+      };
+      description = field types.str "Shown in the list and the Open WebUI tool; each kind has its own.";
+      prompt = field types.lines ''
+        `prompt`: the template, `{{name}}` for each input. The other kinds:
+        extra instructions to the model.
+      '';
+      inputs = field json ''
+        The inputs' JSON schema (`type = "object"`); a run whose inputs
+        fail it is refused. Every `{{name}}` of `prompt` is one of its
+        `properties`.
+      '';
+      model = defaultedField types.str "the assistant's `router.model`" "A model or hwc-ai-router profile (so local first and fallback apply).";
+      tools = field (types.listOf types.str) ''
+        The assistant's read-only tools it may use (enabled in
+        `hwc.ai.assistant.tools`). `journal`: which sections, all when
+        unset.
+      '';
+      outputSchema = field json ''
+        `prompt`: the answer's JSON schema; the router's `/execute`
+        validates and repairs the answer.
+      '';
+      output = {
+        directory = directory ''
+          Results are written here (a temporary file, then renamed). The
+          assistant's unit may write it (`ReadWritePaths=`).
+        '';
+        journal = defaultedField types.bool "`false`" "Log the result to the assistant's journal.";
+        webhook = field types.str ''
+          POST the result here as JSON (`{workflow, run, message, data}`),
+          e.g. `https://hooks.lan/homelab`. The URL is written to the Nix
+          store, which every local user can read: put no secret in it.
+        '';
+      };
+      budget = defaultedField types.str "the assistant's `agent.budget`" "The whole run's time, e.g. `2m`.";
+      schedule = field types.str ''
+        A systemd calendar expression (`daily`, `Mon *-*-* 07:00`): a
+        timer `hwc-ai-workflow-NAME` runs the workflow through the
+        assistant then (persistent, randomized by up to 5 minutes).
+      '';
+      source = directory ''
+        `auto-doc`: the directory documented, read only (`ReadOnlyPaths=`).
+      '';
+      limits = {
+        maxFileBytes = defaultedField types.ints.positive "`8192`" "`auto-doc`: bytes read of any one file.";
+        maxTotalBytes = defaultedField types.ints.positive "`262144`" "`auto-doc`: bytes read in all.";
+        maxEntries = defaultedField types.ints.positive "`200`" "`auto-doc`: folders documented; `file-triage`: files planned.";
+      };
+      inbox = directory ''
+        `file-triage`: the directory whose files are sorted
+        (`ReadWritePaths=`).
+      '';
+      destinations = mkOption {
+        type = types.attrsOf destination;
+        default = { };
+        example = lib.literalExpression ''
+          {
+            documents = { directory = "/srv/documents"; types = [ "pdf" ]; };
+            pictures = { directory = "/srv/pictures"; extensions = [ "jpg" "png" ]; };
+          }
+        '';
+        description = ''
+          `file-triage`: where files may go, by name; a file goes to the
+          first (by name) whose rules match. Each directory is in
+          `ReadWritePaths=`.
+        '';
+      };
+      apply = defaultedField types.bool "`false`: runs only plan; a run may ask to apply" "`file-triage`: move the files on every run.";
+    };
+  };
+
+  # A declaration as the assistant's document has it: unset fields and
+  # empty sections left out (the JSON schemas as they are).
+  nonNull = lib.filterAttrs (_: v: v != null);
+  document =
+    w:
+    lib.filterAttrs (_: v: v != null && v != { }) (
+      builtins.removeAttrs w [ "_module" ]
+      // {
+        output = nonNull w.output;
+        limits = nonNull w.limits;
+        destinations = lib.mapAttrs (_: nonNull) w.destinations;
+      }
+    );
+in
+{
+  options.hwc.ai.workflows = mkOption {
+    type = types.attrsOf workflow;
+    default = { };
+    example = lib.literalExpression ''
+      {
+        daily = {
+          kind = "journal";
+          output.directory = "/srv/notes/journal";
+          schedule = "*-*-* 06:30";
+        };
+        disk-report = {
+          kind = "prompt";
+          prompt = "Say in {{lines}} lines which filesystems need attention and why.";
+          inputs = {
+            type = "object";
+            properties.lines = { type = "integer"; minimum = 1; };
+            required = [ "lines" ];
+          };
+          tools = [ "disk_usage" ];
+          output.webhook = "https://ntfy.lan/homelab";
+          schedule = "Mon *-*-* 07:00";
+        };
+      }
+    '';
+    description = ''
+      Workflows: AI jobs declared once and run by name through
+      hwc-ai-assistant's API, its CLI (`hwc-ai workflow run NAME`), Open
+      WebUI's tools and, with a `schedule`, a systemd timer
+      (docs/workflows.md). The name is the API's and the timer's. Each is
+      written to `hwc.ai.assistant.settings.workflows.<name>`, where any
+      field may be overridden; the unit may write only the output
+      directories, inboxes and destinations, and read each `source`.
+    '';
+  };
+
+  config = lib.mkIf (cfg != { }) {
+    assertions = [
+      {
+        assertion = config.hwc.ai.assistant.enable;
+        message = "hwc.ai.workflows (${lib.concatStringsSep ", " (lib.attrNames cfg)}): workflows run in hwc-ai-assistant; set hwc.ai.assistant.enable = true";
+      }
+    ];
+
+    hwc.ai.assistant.settings.workflows = lib.mapAttrs (_: w: defaultsDeep (document w)) cfg;
+  };
+}
