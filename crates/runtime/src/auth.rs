@@ -136,8 +136,21 @@ impl Clients {
 
     /// The client a request's headers name, from `peer`: the extractor
     /// both the layer and the router's handlers use.
+    ///
+    /// A request that a reverse proxy forwarded (it carries `Forwarded` or
+    /// `X-Forwarded-For`) is never a loopback request, whatever its peer:
+    /// behind the nginx the module publishes a daemon with, every client
+    /// on the LAN arrives from 127.0.0.1, and must still show a key. Only
+    /// the proxy can set these headers for a remote client (it replaces
+    /// what the client sent); a local process that sends them only gives
+    /// up its own exemption.
     pub fn check(&self, headers: &HeaderMap, peer: IpAddr) -> Result<&str, Refused> {
         let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        let peer = if forwarded(headers) {
+            IpAddr::from([0, 0, 0, 0])
+        } else {
+            peer
+        };
         match self.verdict(authorization, peer) {
             Verdict::Client(name) => Ok(name),
             Verdict::Missing => Err(Refused::Missing),
@@ -186,6 +199,12 @@ impl Clients {
             Verdict::Missing
         }
     }
+}
+
+/// Whether a reverse proxy passed the request on (RFC 7239 `Forwarded`, or
+/// the de facto `X-Forwarded-For`).
+pub fn forwarded(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::FORWARDED) || headers.contains_key("x-forwarded-for")
 }
 
 /// What [`protect`] checks requests against, and how the API words a
@@ -277,6 +296,25 @@ mod tests {
         assert_eq!(clients.check(&headers, lan), Err(Refused::Wrong));
         headers.insert(header::AUTHORIZATION, "Bearer k-123".parse().unwrap());
         assert_eq!(clients.check(&headers, lan), Ok("bot"));
+    }
+
+    #[test]
+    fn a_forwarded_request_from_loopback_needs_a_key() {
+        let clients = Clients::new(vec![("bot".into(), Secret::new("k-123"))], true);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        assert_eq!(clients.check(&headers, lo), Ok(LOOPBACK));
+        for name in ["x-forwarded-for", "forwarded"] {
+            let mut headers = headers.clone();
+            headers.insert(name, "for=192.168.1.5".parse().unwrap());
+            assert_eq!(clients.check(&headers, lo), Err(Refused::Missing));
+            headers.insert(header::AUTHORIZATION, "Bearer sk-dummy".parse().unwrap());
+            assert_eq!(clients.check(&headers, lo), Err(Refused::Wrong));
+            headers.insert(header::AUTHORIZATION, "Bearer k-123".parse().unwrap());
+            assert_eq!(clients.check(&headers, lo), Ok("bot"));
+        }
+        headers.insert(header::AUTHORIZATION, "Bearer sk-dummy".parse().unwrap());
+        assert_eq!(clients.check(&headers, lo), Ok(LOOPBACK));
     }
 
     #[test]
