@@ -435,7 +435,7 @@ in
     systemd.services = {
       hwc-ai-assistant = assistant.unit {
         binDir = "${pkg}/bin";
-        inherit (cfg) configFile settings;
+        inherit (cfg) configFile settings limits;
         inherit credentials;
         containerGroup = cfg.containers.group;
       };

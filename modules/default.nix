@@ -14,6 +14,7 @@
   ]
   ++ map (daemon: daemon.module) (import ./lib/daemons.nix).all
   ++ [
+    ./limits.nix
     ./workflows.nix
     ./open-webui.nix
     ./migration.nix

@@ -167,6 +167,16 @@ let
           default = "100%";
           description = "`CPUQuota=` of the server's unit (`100%`: one CPU).";
         };
+        tasksMax = mkOption {
+          type = types.ints.positive;
+          default = 256;
+          description = "`TasksMax=` of the server's unit: threads and processes of the wrapper, the server and its children.";
+        };
+        openFiles = mkOption {
+          type = types.ints.positive;
+          default = 4096;
+          description = "`LimitNOFILE=` of the server's unit: open files and sockets of each of its processes.";
+        };
       };
     };
   };
@@ -434,7 +444,7 @@ in
     systemd.services = {
       hwc-ai-mcp = mcp.unit {
         binDir = "${pkg}/bin";
-        inherit (cfg) configFile settings;
+        inherit (cfg) configFile settings limits;
         inherit credentials;
         sockets = lib.attrNames stdio;
       };

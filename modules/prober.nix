@@ -275,7 +275,7 @@ in
 
     systemd.services.hwc-ai-prober = prober.unit {
       binDir = "${pkg}/bin";
-      inherit (cfg) configFile settings credentials;
+      inherit (cfg) configFile settings credentials limits;
       # probe local services once they are up, not while they start
       after =
         lib.optional config.services.ollama.enable "ollama.service"

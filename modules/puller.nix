@@ -166,7 +166,7 @@ in
 
     systemd.services.hwc-ai-puller = puller.unit {
       binDir = "${pkg}/bin";
-      inherit (cfg) configFile settings modelsDir;
+      inherit (cfg) configFile settings modelsDir limits;
       ollamaUnit = if ollamaLocal then "ollama.service" else null;
     };
   };

@@ -487,7 +487,7 @@ in
 
       systemd.services.hwc-ai-router = router.unit {
         binDir = "${pkg}/bin";
-        inherit (cfg) configFile settings;
+        inherit (cfg) configFile settings limits;
         inherit credentials;
         # the first request finds Ollama up; the router does not need it to start
         after = lib.optional ollama.enable "ollama.service";

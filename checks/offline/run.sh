@@ -30,7 +30,8 @@
 #    a cloud provider and loads exactly its credentials with them; the MCP
 #    gateway's is loopback-only without a remote server and joins the
 #    wrappers' socket group; each wrapped server's unit has no network and
-#    loads its own secrets only.
+#    loads its own secrets only. Every unit has its resource limits
+#    (MemoryMax=, TasksMax=, LimitNOFILE=, from modules/lib/daemons.nix).
 #
 # Ends with "N passed, M failed[, K skipped]"; exits 1 if anything failed.
 set -uo pipefail
@@ -300,6 +301,17 @@ else
     fail "render-units.sh: the prober loads credentials its config does not name"
 fi
 
+# resource limits: every daemon of the table renders its defaults
+while IFS=$'\t' read -r unit want; do
+    got=$(grep -E '^(MemoryMax|MemoryHigh|TasksMax|LimitNOFILE)=' "$work/units/$unit.service" | sort | tr '\n' ' ' | sed 's/ $//')
+    if [ "$got" = "$want" ]; then
+        pass "$unit.service has its resource limits: $got"
+    else
+        fail "$unit.service resource limits: want '$want', got '$got'"
+    fi
+done < <(nix_eval "$root/modules/lib/daemons.nix" -A all |
+    jq -r '.[] | [.unit, "LimitNOFILE=\(.limits.openFiles) MemoryMax=\(.limits.memoryMax) TasksMax=\(.limits.tasksMax)"] | @tsv')
+
 # the MCP gateway and its wrapped servers: `expect_unit DIR UNIT KEY-REGEX WANT WHAT`
 expect_unit() {
     local got
@@ -326,6 +338,8 @@ expect_unit "$work/units-cloud" hwc-ai-mcp.service 'IPAddress(Deny|Allow)|LoadCr
 expect_unit "$work/units-cloud" hwc-ai-mcp-server-github.service 'LoadCredential' \
     "LoadCredential=GITHUB_PERSONAL_ACCESS_TOKEN:/run/secrets/github-token" "loads its own secret only"
 expect_unit "$work/units-cloud" hwc-ai-mcp-server-time.service 'LoadCredential' "" "loads no secret"
+expect_unit "$work/units" hwc-ai-mcp-server-time.service 'MemoryMax|TasksMax|LimitNOFILE|CPUQuota' \
+    "CPUQuota=100% LimitNOFILE=4096 MemoryMax=512M TasksMax=256" "has its sandbox's resource limits"
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -23,7 +23,7 @@ let
     concatMap (
       key:
       let
-        value = attrs.${key};
+        value = contentOf attrs.${key};
       in
       if builtins.isList value then map (v: "${key}=${showValue v}") value else [ "${key}=${showValue value}" ]
     ) (builtins.attrNames attrs);

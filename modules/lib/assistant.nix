@@ -140,6 +140,7 @@ let
     };
 
   # The `systemd.services.hwc-ai-assistant` attrset.
+  #   limits: the unit's resource limits (units.nix `resourceLimits`)
   #   binDir: directory of the hwc-ai binaries
   #   configFile: path of the (checked) config document
   #   settings: the document, for the listen address and the peers
@@ -153,10 +154,12 @@ let
       settings,
       credentials ? { },
       containerGroup ? null,
+      limits ? daemon.limits,
     }:
     let
       grpcListen = settings.grpc.listen or null;
       base = units.service {
+        inherit limits;
         name = daemon.unit;
         description = "hwc-ai ${daemon.description}";
         documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];

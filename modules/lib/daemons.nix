@@ -26,6 +26,9 @@ let
       # whether the module runs `<unit> --check-config` on the rendered
       # document at build time (modules/settings.nix, `checked`)
       checkConfig ? true,
+      # the unit's resource limits by default (`hwc.ai.<name>.limits`): see
+      # `limits` below and docs/security.md for what each was sized from
+      limits,
     }:
     rec {
       inherit
@@ -34,6 +37,7 @@ let
         description
         option
         checkConfig
+        limits
         ;
       # binary, systemd unit, Prometheus job, prober target
       unit = "hwc-ai-${name}";
@@ -45,6 +49,20 @@ let
       docs = "docs/${name}.md";
     };
 
+  # Resource limits, each about ten times what the daemon was measured
+  # using at its busiest (docs/performance.md, docs/security.md), so that
+  # they never bite in normal use and a leak or a flood ends in an OOM kill
+  # and a restart instead of a host out of memory. Threads: two async
+  # workers, the main thread, and tokio's pool for blocking work (DNS, file
+  # I/O), which waits for a free thread rather than fail when TasksMax= is
+  # reached. `memoryHigh` (throttling before the kill) is not set by
+  # default: a slowed daemon is harder to diagnose than a restarted one.
+  limits =
+    memoryMax: tasksMax: openFiles: {
+      inherit memoryMax tasksMax openFiles;
+      memoryHigh = null;
+    };
+
   # In the order they start and are listed: one block of consecutive ports,
   # unused by a stock NixOS, to open or forward as one range.
   all = [
@@ -52,26 +70,41 @@ let
       name = "prober";
       port = 9430;
       description = "health prober";
+      # 7 MB idle, 15 MB probing 1,000 targets at 100 probes/s; one socket
+      # per probe in flight
+      limits = limits "128M" 64 1024;
     })
     (row {
       name = "puller";
       port = 9431;
       description = "model puller";
+      # 7-8 MB idle with 200 models declared; one runtime thread
+      limits = limits "128M" 64 1024;
     })
     (row {
       name = "router";
       port = 9432;
       description = "model router";
+      # 8 MB idle, 47 MB with 512 streams open; a request body may be
+      # 8 MiB (maxBodyBytes) and is held while it waits for a slot, so
+      # many large prompts at once need more. Two sockets per request in
+      # flight (the client's, the backend's)
+      limits = limits "512M" 256 8192;
     })
     (row {
       name = "mcp";
       port = 9433;
       description = "MCP gateway";
+      # 9 MB idle; its stdio servers run in units of their own (the
+      # module's wrappers), each with its own limits
+      limits = limits "256M" 128 4096;
     })
     (row {
       name = "assistant";
       port = 9434;
       description = "read-only operations assistant";
+      # 17 MB idle with 50 workflows declared, 21 MB after 800 runs
+      limits = limits "256M" 128 1024;
     })
   ];
 in

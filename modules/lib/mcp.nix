@@ -177,6 +177,7 @@ let
   peers = doc: map (s: net.hostOf s.url) (builtins.filter (s: s ? url) (doc.servers or [ ]));
 
   # The hwc-ai-mcp unit, `systemd.services.hwc-ai-mcp`.
+  #   limits: the unit's resource limits (units.nix `resourceLimits`)
   #   binDir: directory of the hwc-ai binaries
   #   configFile: path of the (checked) config document
   #   settings: the document itself, for the listen address and the peers
@@ -193,10 +194,12 @@ let
       settings,
       credentials ? { },
       sockets ? [ ],
+      limits ? daemon.limits,
     }:
     let
       socketUnits = map (name: "${serverUnit name}.socket") sockets;
       base = units.service {
+        inherit limits;
         name = daemon.unit;
         description = "hwc-ai ${daemon.description}";
         documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];
@@ -257,7 +260,8 @@ let
   #   name: the server's name
   #   configFile: path of the (checked) wrapper document
   #   credentials: name -> path, LoadCredential= (secretEnvironment)
-  #   sandbox: { network, readOnlyPaths, readWritePaths, memoryMax, cpuQuota }
+  #   sandbox: { network, readOnlyPaths, readWritePaths, memoryMax, cpuQuota,
+  #     tasksMax, openFiles }
   serverService =
     {
       binDir,
@@ -284,6 +288,13 @@ let
         listen = "localhost";
         peers = if network then [ null ] else [ ];
         inherit credentials;
+        # MemoryMax= and CPUQuota= are sandbox's, set below
+        limits = {
+          # node (npx) runs about a dozen threads, and a server may start
+          # children of its own
+          tasksMax = sandbox.tasksMax or 256;
+          openFiles = sandbox.openFiles or 4096;
+        };
       };
       cacheDirectory = unitName;
     in

@@ -89,6 +89,7 @@ let
     ++ map (hook: if hook ? url then net.hostOf hook.url else null) (doc.alerts.webhooks or [ ]);
 
   # The hwc-ai-prober unit, `systemd.services.hwc-ai-prober`.
+  #   limits: the unit's resource limits (units.nix `resourceLimits`)
   #   binDir: directory of the hwc-ai binaries
   #   configFile: path of the (checked) config document
   #   settings: the document itself, for the listen address and the peers
@@ -101,8 +102,10 @@ let
       settings,
       credentials ? { },
       after ? [ ],
+      limits ? daemon.limits,
     }:
     units.service {
+      inherit limits;
       name = daemon.unit;
       description = "hwc-ai ${daemon.description}";
       documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];

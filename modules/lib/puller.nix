@@ -54,6 +54,7 @@ let
   ollamaIsLocal = settings: net.isLoopback (net.hostOf (settings.ollamaUrl or "http://127.0.0.1:11434"));
 
   # The hwc-ai-puller unit, `systemd.services.hwc-ai-puller`.
+  #   limits: the unit's resource limits (units.nix `resourceLimits`)
   #   binDir: directory of the hwc-ai binaries
   #   configFile: path of the (checked) config document
   #   settings: the document itself, for the listen address and Ollama's URL
@@ -66,9 +67,11 @@ let
       settings,
       modelsDir ? "/var/lib/ollama/models",
       ollamaUnit ? null,
+      limits ? daemon.limits,
     }:
     let
       base = units.service {
+        inherit limits;
         name = daemon.unit;
         description = "hwc-ai ${daemon.description}";
         documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/${daemon.docs}" ];

@@ -262,6 +262,7 @@ let
     );
 
   # The hwc-ai-router unit, `systemd.services.hwc-ai-router`.
+  #   limits: the unit's resource limits (units.nix `resourceLimits`)
   #   binDir: directory of the hwc-ai binaries
   #   configFile: path of the (checked) config document
   #   settings: the document itself, for the listen address and the backends
@@ -281,8 +282,10 @@ let
       settings,
       credentials ? { },
       after ? [ ],
+      limits ? daemon.limits,
     }:
     units.service {
+      inherit limits;
       environment = if credentials ? ${profilesCredential} then profilesEnvironment else { };
       name = daemon.unit;
       description = "hwc-ai ${daemon.description}";

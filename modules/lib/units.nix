@@ -71,6 +71,9 @@ let
       environment ? { },
       # man pages and URLs for `systemctl help`
       documentation ? [ ],
+      # { memoryMax, memoryHigh, tasksMax, openFiles }, each null for none
+      # (see `resourceLimits`)
+      limits ? { },
     }:
     {
       inherit description environment;
@@ -110,14 +113,42 @@ let
             builtins.attrNames credentials
           );
         }
-        // (if readWritePaths == [ ] then { } else { ReadWritePaths = readWritePaths; });
+        // (if readWritePaths == [ ] then { } else { ReadWritePaths = readWritePaths; })
+        // resourceLimits limits;
     };
+
+  # The unit's resource limits (`hwc.ai.<daemon>.limits`, defaults in
+  # daemons.nix): MemoryMax= (the kernel kills the unit's processes above
+  # it, systemd logs the OOM kill and Restart= starts it again),
+  # MemoryHigh= (reclaim and throttling above it), TasksMax= (threads and
+  # processes) and LimitNOFILE= (open files and sockets, soft and hard). A
+  # null limit is left out: systemd's own default applies. Each is a
+  # default, so the operator's own `serviceConfig.MemoryMax` on the unit
+  # wins over the option instead of conflicting with it.
+  resourceLimits =
+    limits:
+    let
+      keys = {
+        memoryMax = "MemoryMax";
+        memoryHigh = "MemoryHigh";
+        tasksMax = "TasksMax";
+        openFiles = "LimitNOFILE";
+      };
+      set = builtins.filter (name: (limits.${name} or null) != null) (builtins.attrNames keys);
+    in
+    builtins.listToAttrs (
+      map (name: {
+        name = keys.${name};
+        value = mkDefault limits.${name};
+      }) set
+    );
 in
 {
   inherit
     hardening
     ipAddressRules
     mkDefault
+    resourceLimits
     service
     ;
 }
