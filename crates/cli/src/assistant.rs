@@ -59,13 +59,6 @@ impl Target {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 fn failure(body: &Value, status: u16) -> String {
     body["error"]["message"]
         .as_str()
@@ -77,7 +70,11 @@ fn failure(body: &Value, status: u16) -> String {
 pub fn ask(target: Target, question: &str) -> ExitCode {
     let body =
         json!({"model": "hwc-ai-assistant", "messages": [{"role": "user", "content": question}]});
-    match runtime().block_on(target.post("/v1/chat/completions", &body)) {
+    let rt = match crate::rt::current_thread("ask") {
+        Ok(rt) => rt,
+        Err(status) => return status,
+    };
+    match rt.block_on(target.post("/v1/chat/completions", &body)) {
         Ok((200, answer)) => {
             println!(
                 "{}",
@@ -105,7 +102,10 @@ pub fn ask(target: Target, question: &str) -> ExitCode {
 /// A conversation: one session, a question per line, `/quit` or end of
 /// input to leave (the session is deleted then).
 pub fn chat(target: Target) -> ExitCode {
-    let rt = runtime();
+    let rt = match crate::rt::current_thread("chat") {
+        Ok(rt) => rt,
+        Err(status) => return status,
+    };
     let id = match rt.block_on(target.post("/sessions", &json!({}))) {
         Ok((201, body)) => body["id"].as_str().unwrap_or_default().to_owned(),
         Ok((status, body)) => {

@@ -6,6 +6,7 @@ mod http;
 mod mcp;
 mod model_chat;
 mod models;
+mod rt;
 mod smoke;
 mod status;
 mod term;

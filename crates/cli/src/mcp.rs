@@ -29,10 +29,10 @@ pub struct Args {
 /// Exit status: 0 every server up, 1 some server not up (or the named
 /// server unknown), 2 the gateway cannot be reached or refused the key.
 pub fn main(args: Args) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = match crate::rt::current_thread("mcp") {
+        Ok(runtime) => runtime,
+        Err(status) => return status,
+    };
     let base = args.url.trim_end_matches('/').to_owned();
     let path = match &args.action {
         None => "/servers".to_owned(),

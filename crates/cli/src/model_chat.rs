@@ -54,10 +54,10 @@ async fn complete(args: &Args, messages: &[Value]) -> Result<String, String> {
 
 /// Exit status: 0 answered, 2 no answer (the router or the model).
 pub fn main(args: Args) -> ExitCode {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = match crate::rt::current_thread("chat") {
+        Ok(rt) => rt,
+        Err(status) => return status,
+    };
     if let Some(message) = &args.message {
         let messages = [json!({"role": "user", "content": message})];
         return match rt.block_on(complete(&args, &messages)) {

@@ -59,13 +59,6 @@ pub struct SyncFlags {
     pub validate: bool,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 async fn fetch(url: &str) -> Result<ModelsDoc, String> {
     let body = crate::http::get(&format!("{url}/models")).await?;
     serde_json::from_str(&body).map_err(|e| format!("not a puller /models document: {e}"))
@@ -84,7 +77,11 @@ fn unreachable(url: &str, err: &str) -> ExitCode {
 /// 1 when not, 2 when the puller cannot be reached.
 pub fn list(url: &str, json: bool) -> ExitCode {
     let url = url.trim_end_matches('/');
-    let doc = match runtime().block_on(fetch(url)) {
+    let runtime = match crate::rt::current_thread("models") {
+        Ok(runtime) => runtime,
+        Err(status) => return status,
+    };
+    let doc = match runtime.block_on(fetch(url)) {
         Ok(doc) => doc,
         Err(err) => return unreachable(url, &err),
     };
@@ -110,7 +107,10 @@ fn verdict(doc: &ModelsDoc) -> ExitCode {
 /// `hwc-ai models sync`: same exit codes as `hwc-ai models`.
 pub fn sync(url: &str, config: Option<&Path>, flags: SyncFlags) -> ExitCode {
     let url = url.trim_end_matches('/');
-    let runtime = runtime();
+    let runtime = match crate::rt::current_thread("models sync") {
+        Ok(runtime) => runtime,
+        Err(status) => return status,
+    };
     let doc = match runtime.block_on(fetch(url)) {
         Ok(_) => runtime.block_on(sync_remote(url, flags)),
         Err(err) => match config {

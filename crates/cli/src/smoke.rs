@@ -54,10 +54,10 @@ impl Report {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = match crate::rt::current_thread("smoke") {
+        Ok(runtime) => runtime,
+        Err(status) => return status,
+    };
     let mut report = Report {
         lines: Vec::new(),
         colour: term::colour(),

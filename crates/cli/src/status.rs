@@ -68,10 +68,10 @@ struct RouterTarget {
 }
 
 pub fn main(url: &str, router_url: &str, json: bool) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = match crate::rt::current_thread("status") {
+        Ok(runtime) => runtime,
+        Err(status) => return status,
+    };
     let (prober, router) = runtime.block_on(async { tokio::join!(fetch(url), fetch(router_url)) });
     let body = match prober {
         Ok(body) => body,

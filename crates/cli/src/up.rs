@@ -183,11 +183,10 @@ pub fn main(file: Option<&Path>, print_default: bool) -> ExitCode {
         .map(|p| p.log.clone())
         .unwrap_or_else(LogConfig::default);
     hwc_ai_runtime::logging::init(&log);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = match crate::rt::multi_thread("up", 2) {
+        Ok(runtime) => runtime,
+        Err(status) => return status,
+    };
     let result = runtime.block_on(run(config));
     runtime.shutdown_background();
     match result {

@@ -94,10 +94,10 @@ fn text(v: &Value) -> String {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = match crate::rt::current_thread("workflow") {
+        Ok(runtime) => runtime,
+        Err(status) => return status,
+    };
     let (method, path, body) = match &args.action {
         None | Some(Action::List) => ("GET", "/v1/workflows".to_owned(), None),
         Some(Action::Show { name }) => ("GET", format!("/v1/workflows/{name}"), None),

@@ -91,3 +91,31 @@ async fn models_and_sync_against_a_puller_on_the_fake() {
     let (code, _, stderr) = hwc_ai(&["models", "--url", "http://127.0.0.1:1"]).await;
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// A process that cannot open the descriptors an async runtime needs
+/// (`ulimit -n 4`: stdin, stdout, stderr and one more) gets a one-line
+/// reason and exit 2, not a panic.
+#[test]
+fn no_runtime_is_a_clear_error() {
+    for command in ["models", "status"] {
+        let out = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "ulimit -n 4 && exec \"$0\" \"$1\" --url http://127.0.0.1:9",
+                support::BIN,
+                command,
+            ])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "hwc-ai {command}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "hwc-ai {command}: cannot start the async runtime: "
+            )),
+            "hwc-ai {command}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "hwc-ai {command}: {stderr}");
+    }
+}
