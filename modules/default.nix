@@ -16,6 +16,7 @@
   ++ [
     ./limits.nix
     ./workflows.nix
+    ./publish.nix
     ./open-webui.nix
     ./migration.nix
     ./prometheus.nix

@@ -51,6 +51,26 @@ let
         ;
     };
   option = path: config: lib.getAttrFromPath path config;
+
+  # nginx: a vhost as its config file reads it, and every assertion held
+  vhost =
+    config:
+    let
+      failed = lib.filter (a: !a.assertion) config.assertions;
+    in
+    if failed != [ ] then throw (lib.head failed).message else config.services.nginx.virtualHosts.x;
+  tlsVhost = extra: {
+    services.nginx = {
+      enable = true;
+      virtualHosts.x = {
+        onlySSL = true;
+        sslCertificate = "/var/lib/tls/cert.pem";
+        sslCertificateKey = "/var/lib/tls/key.pem";
+        locations."/".proxyPass = "http://127.0.0.1:9432";
+      }
+      // extra;
+    };
+  };
 in
 [
   (accepted "a unit with NixOS' own options" service {
@@ -104,6 +124,24 @@ in
       }
     ];
   })
+  (accepted "an nginx TLS vhost proxying to a loopback port" vhost (tlsVhost { }))
+  (rejected "an nginx vhost with onlySSL and forceSSL" vhost (tlsVhost { forceSSL = true; }))
+  (rejected "an nginx vhost with enableACME and useACMEHost" vhost (tlsVhost {
+    enableACME = true;
+    useACMEHost = "home.example";
+  }))
+  (rejected "an nginx TLS vhost without a certificate" vhost {
+    services.nginx = {
+      enable = true;
+      virtualHosts.x.onlySSL = true;
+    };
+  })
+  (rejected "an nginx certificate that is not an absolute path" vhost (tlsVhost {
+    sslCertificate = "cert.pem";
+  }))
+  (rejected "an nginx location option that does not exist" vhost (tlsVhost {
+    locations."/".proxyBuffering = false;
+  }))
   (rejected "two packages for services.ollama.package" (option [ "services" "ollama" "package" ]) {
     services.ollama.package = lib.mkMerge [
       stubs.pkgs.ollama

@@ -24,6 +24,14 @@
 #     (provision.enable, provision.{datasources,dashboards}.{settings,path})
 #   nixos/modules/config/users-groups.nix      b69a0b599fef1d6fd5aff59e1e07135fff17c359
 #     (users.users: the description is a passwd entry)
+#   nixos/modules/services/web-servers/nginx/default.nix
+#                                               000007c122b85672b78037272c41adbbe693a1a4
+#   nixos/modules/services/web-servers/nginx/vhost-options.nix
+#                                               0050271eb3b56e41703dc6ab04a11182317dd543
+#     (virtualHosts and their locations; the assertions on SSL modes, ACME
+#     and HTTP listeners; the certificate paths as the config file reads
+#     them, so a TLS vhost without a certificate fails as in NixOS;
+#     locations' recommendedProxySettings as in current nixpkgs)
 # stubs-strict.nix proves that they reject what NixOS rejects.
 { lib }:
 let
@@ -343,6 +351,182 @@ let
     default = false;
   };
 
+  # nixos/modules/services/web-servers/nginx: vhost-options.nix and the
+  # locations' options (the ones a proxy uses; any other is an error here)
+  nginxLocation = {
+      options = {
+        proxyPass = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+        };
+        proxyWebsockets = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        return = mkOption {
+          type = with types; nullOr (oneOf [ str int ]);
+          default = null;
+        };
+        root = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+        };
+        alias = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+        };
+        extraConfig = mkOption {
+          type = types.lines;
+          default = "";
+        };
+        priority = mkOption {
+          type = types.int;
+          default = 1000;
+        };
+        basicAuthFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+        };
+        recommendedProxySettings = mkOption {
+          type = types.bool;
+          # config.services.nginx.recommendedProxySettings in NixOS, set below
+        };
+      };
+    };
+  nginxListen = types.submodule {
+    options = {
+      addr = mkOption { type = types.str; };
+      port = mkOption {
+        type = types.nullOr types.port;
+        default = null;
+      };
+      ssl = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      proxyProtocol = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      extraParameters = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+    };
+  };
+  nginxVhost =
+    recommendedProxySettings:
+    { name, config, ... }:
+    let
+      bool = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      hasSSL = config.onlySSL || config.addSSL || config.forceSSL;
+      acme = config.enableACME || config.useACMEHost != null;
+      certName = if config.useACMEHost != null then config.useACMEHost else config.serverName;
+    in
+    {
+      options = {
+        serverName = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+        };
+        serverAliases = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+        listen = mkOption {
+          type = types.listOf nginxListen;
+          default = [ ];
+        };
+        listenAddresses = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+        enableACME = bool;
+        useACMEHost = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+        };
+        acmeRoot = mkOption {
+          type = types.nullOr types.str;
+          default = "/var/lib/acme/acme-challenge";
+        };
+        addSSL = bool;
+        onlySSL = bool;
+        forceSSL = bool;
+        rejectSSL = bool;
+        kTLS = bool;
+        sslCertificate = mkOption { type = types.path; };
+        sslCertificateKey = mkOption { type = types.path; };
+        sslTrustedCertificate = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+        };
+        http2 = mkOption {
+          type = types.bool;
+          default = true;
+        };
+        http3 = mkOption {
+          type = types.bool;
+          default = true;
+        };
+        quic = bool;
+        reuseport = bool;
+        default = bool;
+        root = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+        };
+        extraConfig = mkOption {
+          type = types.lines;
+          default = "";
+        };
+        globalRedirect = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+        };
+        redirectCode = mkOption {
+          type = types.ints.between 300 399;
+          default = 301;
+        };
+        basicAuthFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+        };
+        locations = mkOption {
+          type = types.attrsOf (
+            types.submodule [
+              nginxLocation
+              { recommendedProxySettings = lib.mkOptionDefault recommendedProxySettings; }
+            ]
+          );
+          default = { };
+        };
+        # what nginx's config file reads of the vhost's TLS, as
+        # nginx/default.nix computes it: for ACME, the certificate's
+        # directory; else the options, which then must be defined
+        rendered = mkOption {
+          internal = true;
+          readOnly = true;
+          default = lib.optionalAttrs hasSSL (
+            if acme then
+              {
+                certificate = "/var/lib/acme/${certName}/fullchain.pem";
+                key = "/var/lib/acme/${certName}/key.pem";
+              }
+            else
+              {
+                certificate = toString config.sslCertificate;
+                key = toString config.sslCertificateKey;
+              }
+          );
+        };
+      };
+      config.serverName = lib.mkDefault name;
+    };
+
   # nixos/modules/services/monitoring/grafana.nix: grafanaTypes.datasourceConfig
   # and grafanaTypes.dashboardConfig
   grafanaDatasource = types.submodule {
@@ -545,6 +729,21 @@ in
           };
         };
 
+        # nixos/modules/services/web-servers/nginx/default.nix
+        services.nginx = {
+          inherit enable;
+          recommendedProxySettings = mkOption {
+            type = types.bool;
+            default = false;
+          };
+          virtualHosts = mkOption {
+            type = types.attrsOf (types.submodule (nginxVhost config.services.nginx.recommendedProxySettings));
+            default = {
+              localhost = { };
+            };
+          };
+        };
+
         services.open-webui = {
           inherit enable;
           host = mkOption {
@@ -683,8 +882,29 @@ in
       config.assertions =
         let
           provision = config.services.grafana.provision;
+          nginx = config.services.nginx;
+          vhosts = lib.attrValues nginx.virtualHosts;
+          hasHttpListener = lib.any (l: !l.proxyProtocol);
         in
-        [
+        # nginx/default.nix's assertions (under services.nginx.enable); its
+        # reading of each TLS vhost's certificate is `rendered`
+        lib.optionals nginx.enable [
+          {
+            assertion = lib.all (host: lib.count lib.id [ host.addSSL host.onlySSL host.forceSSL host.rejectSSL ] <= 1) vhosts;
+            message = "Options services.nginx.service.virtualHosts.<name>.addSSL, services.nginx.virtualHosts.<name>.onlySSL, services.nginx.virtualHosts.<name>.forceSSL and services.nginx.virtualHosts.<name>.rejectSSL are mutually exclusive.";
+          }
+          {
+            assertion = lib.all (host: !(host.enableACME && host.useACMEHost != null)) vhosts;
+            message = "Options services.nginx.service.virtualHosts.<name>.enableACME and services.nginx.virtualHosts.<name>.useACMEHost are mutually exclusive.";
+          }
+          {
+            assertion = lib.all (
+              host: host.enableACME -> (if host.listen != [ ] then hasHttpListener host.listen else true)
+            ) vhosts;
+            message = "services.nginx.virtualHosts.<name>.enableACME requires a HTTP listener to answer to ACME requests.";
+          }
+        ]
+        ++ [
           {
             assertion = provision.datasources.settings == null || provision.datasources.path == null;
             message = "Cannot set both datasources settings and datasources path";
