@@ -24,6 +24,12 @@ let
   inherit (settingsLib) defaultsDeep field defaultedField;
 
   json = settingsLib.format.type;
+  assistant = import ./lib/assistant.nix;
+
+  # workflow name -> its ntfy token's file
+  tokenFiles = lib.mapAttrs (_: w: w.output.ntfy.tokenFile) (
+    lib.filterAttrs (_: w: w.output.ntfy != null && w.output.ntfy.tokenFile != null) cfg
+  );
 
   # A directory on the host: a string, never a Nix path (which would copy
   # the directory into the store).
@@ -49,6 +55,27 @@ let
         ]
       )) "Types sniffed from the file's first bytes.";
       nameContains = field (types.listOf types.str) "Words the file's name contains, any case.";
+    };
+  };
+
+  ntfyTopic = types.submodule {
+    options = {
+      url = mkOption {
+        type = types.str;
+        example = "https://ntfy.sh/homelab";
+        description = "The server and the topic.";
+      };
+      tokenFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/run/secrets/ntfy-token";
+        description = ''
+          An access token (`tk_...`), for a topic that needs one: an absolute
+          path of a file on the host, loaded with `LoadCredential=`; a
+          string, not a Nix path, so the token is never copied to the store.
+        '';
+      };
+      priority = defaultedField (types.ints.between 1 5) "the server's, `3`" "1 (min) to 5 (max).";
     };
   };
 
@@ -100,6 +127,15 @@ let
           e.g. `https://hooks.lan/homelab`. The URL is written to the Nix
           store, which every local user can read: put no secret in it.
         '';
+        ntfy = mkOption {
+          type = types.nullOr ntfyTopic;
+          default = null;
+          example = {
+            url = "https://ntfy.lan/homelab";
+            tokenFile = "/run/secrets/ntfy-token";
+          };
+          description = "Publish the result's text (Markdown, titled `hwc-ai workflow NAME`) to an ntfy topic.";
+        };
       };
       budget = defaultedField types.str "the assistant's `agent.budget`" "The whole run's time, e.g. `2m`.";
       schedule = field types.str ''
@@ -142,11 +178,27 @@ let
   # empty sections left out (the JSON schemas as they are).
   nonNull = lib.filterAttrs (_: v: v != null);
   document =
-    w:
+    name: w:
     lib.filterAttrs (_: v: v != null && v != { }) (
       builtins.removeAttrs w [ "_module" ]
       // {
-        output = nonNull w.output;
+        output = nonNull (
+          w.output
+          // {
+            ntfy =
+              if w.output.ntfy == null then
+                null
+              else
+                nonNull {
+                  inherit (w.output.ntfy) url priority;
+                  token =
+                    if w.output.ntfy.tokenFile == null then
+                      null
+                    else
+                      { credential = assistant.workflowNtfyTokenCredential name; };
+                };
+          }
+        );
         limits = nonNull w.limits;
         destinations = lib.mapAttrs (_: nonNull) w.destinations;
       }
@@ -189,13 +241,26 @@ in
   };
 
   config = lib.mkIf (cfg != { }) {
-    assertions = [
+    warnings = lib.mapAttrsToList (
+      name: _: "hwc.ai.workflows.${name}.output.ntfy.tokenFile is in the Nix store, which every local user can read"
+    ) (lib.filterAttrs (_: lib.hasPrefix "/nix/store/") tokenFiles);
+
+    assertions = lib.mapAttrsToList (name: path: {
+      assertion = lib.hasPrefix "/" path;
+      message = "hwc.ai.workflows.${name}.output.ntfy.tokenFile: `${path}` is not an absolute path";
+    }) tokenFiles
+    ++ [
       {
         assertion = config.hwc.ai.assistant.enable;
         message = "hwc.ai.workflows (${lib.concatStringsSep ", " (lib.attrNames cfg)}): workflows run in hwc-ai-assistant; set hwc.ai.assistant.enable = true";
       }
     ];
 
-    hwc.ai.assistant.settings.workflows = lib.mapAttrs (_: w: defaultsDeep (document w)) cfg;
+    hwc.ai.assistant.settings.workflows = lib.mapAttrs (name: w: defaultsDeep (document name w)) cfg;
+
+    # each ntfy token, for `{"credential": ...}` in the document
+    systemd.services.hwc-ai-assistant.serviceConfig.LoadCredential = lib.mapAttrsToList (
+      name: path: "${assistant.workflowNtfyTokenCredential name}:${path}"
+    ) tokenFiles;
   };
 }

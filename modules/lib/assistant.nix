@@ -30,13 +30,14 @@ let
   k8sTokenCredential = "assistant-k8s-token";
   argocdTokenCredential = "assistant-argocd-token";
   vaultTokenCredential = "assistant-vault-token";
+  workflowNtfyTokenCredential = name: "assistant-workflow-${name}-ntfy-token";
 
   # A client name that can name a credential.
   isCredentialName = name: builtins.match "[A-Za-z0-9_.-]+" name != null;
 
   # The hosts its document makes it talk to: the router, the hwc-ai
   # daemons, Alertmanager or Prometheus, Home Assistant, the Kubernetes API
-  # server, Argo CD, Vault.
+  # server, Argo CD, Vault, the workflows' webhooks and ntfy servers.
   peers =
     doc:
     let
@@ -52,7 +53,16 @@ let
         ++ (if doc ? homeAssistant then [ doc.homeAssistant.url ] else [ ])
         ++ (if doc ? kubernetes then [ doc.kubernetes.url ] else [ ])
         ++ (if doc ? argocd then [ doc.argocd.url ] else [ ])
-        ++ (if doc ? vault then [ doc.vault.url ] else [ ]);
+        ++ (if doc ? vault then [ doc.vault.url ] else [ ])
+        # where the workflows send their results (docs/workflows.md)
+        ++ builtins.concatMap (
+          w:
+          let
+            output = w.output or { };
+          in
+          (if output ? webhook then [ output.webhook ] else [ ])
+          ++ (if output ? ntfy then [ output.ntfy.url ] else [ ])
+        ) (builtins.attrValues (doc.workflows or { }));
     in
     map net.hostOf urls;
 
@@ -217,6 +227,7 @@ in
     k8sTokenCredential
     argocdTokenCredential
     vaultTokenCredential
+    workflowNtfyTokenCredential
     isCredentialName
     peers
     unit

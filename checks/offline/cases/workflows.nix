@@ -2,7 +2,8 @@
 # assistant's `settings.workflows.<name>` with only the fields set (the
 # daemon's defaults apply to the rest), a field set in `settings` wins,
 # and a workflow declared only in `settings` still counts. The unit's
-# ReadWritePaths/ReadOnlyPaths and the timers come from both.
+# ReadWritePaths/ReadOnlyPaths and the timers come from both; an ntfy
+# token is a credential, the ntfy server an address the unit may reach.
 {
   config = {
     hwc.ai = {
@@ -25,6 +26,11 @@
         daily = {
           kind = "journal";
           output.directory = "/srv/notes/journal";
+          output.ntfy = {
+            url = "http://10.0.0.7/homelab";
+            tokenFile = "/run/secrets/ntfy-token";
+            priority = 4;
+          };
           schedule = "*-*-* 06:30";
         };
         nixos-docs = {
@@ -83,6 +89,11 @@
           daily = {
             kind = "journal";
             output.directory = "/srv/notes/journal";
+            output.ntfy = {
+              url = "http://10.0.0.7/homelab";
+              token.credential = "assistant-workflow-daily-ntfy-token";
+              priority = 4;
+            };
             schedule = "*-*-* 06:30";
           };
           nixos-docs = {
@@ -151,6 +162,20 @@
             "-/srv/notes/triage"
           ];
           ReadOnlyPaths = [ "-/etc/nixos" ];
+        };
+      }
+      {
+        what = "an ntfy token is a credential of the unit, and the ntfy server's address one the unit may reach";
+        got = {
+          credential = builtins.elem "assistant-workflow-daily-ntfy-token:/run/secrets/ntfy-token" unit.serviceConfig.LoadCredential;
+          inherit (unit.serviceConfig) IPAddressAllow;
+        };
+        want = {
+          credential = true;
+          IPAddressAllow = [
+            "localhost"
+            "10.0.0.7"
+          ];
         };
       }
       {

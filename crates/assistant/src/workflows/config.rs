@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hwc_ai_runtime::config::{check_name, check_positive};
-use hwc_ai_runtime::ConfigError;
+use hwc_ai_runtime::{ConfigError, SecretSource};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -95,14 +95,66 @@ pub struct Output {
     /// The result is logged to the daemon's journal.
     #[serde(default)]
     pub journal: bool,
-    /// The result is POSTed here as JSON (ntfy and most chat hooks accept it).
+    /// The result is POSTed here as JSON (`{workflow, run, message, data}`).
     #[serde(default)]
     pub webhook: Option<url::Url>,
+    /// The result's text is published to an ntfy topic.
+    #[serde(default)]
+    pub ntfy: Option<Ntfy>,
 }
 
 impl Output {
     pub fn is_empty(&self) -> bool {
-        self.directory.is_none() && !self.journal && self.webhook.is_none()
+        self.directory.is_none() && !self.journal && self.webhook.is_none() && self.ntfy.is_none()
+    }
+}
+
+/// An ntfy topic (ntfy.sh or a server of one's own): the result's text as
+/// the message, Markdown, titled with the workflow's name.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ntfy {
+    /// The server and the topic: `https://ntfy.lan/homelab`.
+    pub url: url::Url,
+    /// An access token, for a topic that needs one. Read at start; never
+    /// shown (the describe API leaves it out).
+    #[serde(default, skip_serializing)]
+    pub token: Option<SecretSource>,
+    /// 1 (min) to 5 (max); the server's default, 3, when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+}
+
+impl Ntfy {
+    fn check(&self, at: &str) -> Result<(), ConfigError> {
+        let topic = self.url.path().trim_matches('/');
+        if !matches!(self.url.scheme(), "http" | "https") {
+            return Err(ConfigError::at(
+                format!("{at}.url"),
+                format!("`{}` is not an http(s) URL", self.url),
+            ));
+        }
+        if topic.is_empty() || topic.contains('/') {
+            return Err(ConfigError::at(
+                format!("{at}.url"),
+                format!(
+                    "`{}` does not name one topic: write the server and the topic, e.g. `https://ntfy.sh/homelab`",
+                    self.url
+                ),
+            ));
+        }
+        if let Some(priority) = self.priority {
+            if !(1..=5).contains(&priority) {
+                return Err(ConfigError::at(
+                    format!("{at}.priority"),
+                    format!("{priority} is not one of ntfy's priorities, 1 (min) to 5 (max)"),
+                ));
+            }
+        }
+        if let Some(token) = &self.token {
+            token.check(&format!("{at}.token"))?;
+        }
+        Ok(())
     }
 }
 
@@ -224,6 +276,9 @@ impl Workflow {
                 ));
             }
         }
+        if let Some(ntfy) = &self.output.ntfy {
+            ntfy.check(&field("output.ntfy"))?;
+        }
         if let Some(schedule) = &self.schedule {
             if schedule.trim().is_empty() || schedule.contains('\n') {
                 return Err(ConfigError::at(
@@ -258,7 +313,7 @@ impl Workflow {
                 if self.output.is_empty() {
                     return Err(ConfigError::at(
                         field("output"),
-                        "say where results go: `directory`, `journal` or `webhook`",
+                        "say where results go: `directory`, `journal`, `webhook` or `ntfy`",
                     ));
                 }
             }
@@ -266,7 +321,7 @@ impl Workflow {
                 if self.output.is_empty() {
                     return Err(ConfigError::at(
                         field("output"),
-                        "say where the digest goes: `directory`, `journal` or `webhook`",
+                        "say where the digest goes: `directory`, `journal`, `webhook` or `ntfy`",
                     ));
                 }
             }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use super::config::Ntfy;
 use super::run::RunError;
 
 /// A file a run wants written, relative to its output directory.
@@ -94,4 +95,64 @@ pub async fn webhook(
         return Err(format!("the webhook answered {}", response.status()));
     }
     Ok(())
+}
+
+/// ntfy's message limit: a longer body becomes an attachment, which a
+/// server may not accept. The text is cut there, marked with `…`.
+pub const NTFY_MAX_BYTES: usize = 4096;
+
+/// Publishes the result's text to an ntfy topic: Markdown, titled with the
+/// workflow, at the declared priority, with the token when there is one.
+/// An error names the status, never the token.
+pub async fn ntfy(
+    http: &reqwest::Client,
+    topic: &Ntfy,
+    token: Option<&hwc_ai_runtime::Secret>,
+    workflow: &str,
+    content: &str,
+) -> Result<(), String> {
+    let mut request = http
+        .post(topic.url.clone())
+        .header("Title", format!("hwc-ai workflow {workflow}"))
+        .header("Markdown", "yes")
+        .body(cut(content, NTFY_MAX_BYTES))
+        .timeout(std::time::Duration::from_secs(10));
+    if let Some(priority) = topic.priority {
+        request = request.header("Priority", priority.to_string());
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token.expose());
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("ntfy could not be reached: {}", e.without_url()))?;
+    if !response.status().is_success() {
+        return Err(format!("ntfy answered {}", response.status()));
+    }
+    Ok(())
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary and marked.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cut_keeps_characters_whole() {
+        assert_eq!(super::cut("short", 10), "short");
+        let long = "é".repeat(10); // 20 bytes
+        let cut = super::cut(&long, 10);
+        assert!(cut.len() <= 10 && cut.ends_with('…'), "{cut}");
+        assert_eq!(cut, format!("{}…", "é".repeat(3)));
+    }
 }

@@ -107,6 +107,8 @@ pub struct Workflows {
     runs: Mutex<VecDeque<RunRecord>>,
     counter: std::sync::atomic::AtomicU64,
     pub http: reqwest::Client,
+    /// Each workflow's ntfy token, read at start.
+    ntfy_tokens: BTreeMap<String, hwc_ai_runtime::Secret>,
 }
 
 impl Workflows {
@@ -122,7 +124,15 @@ impl Workflows {
                 Some((name.clone(), jsonschema::validator_for(schema).ok()?))
             })
             .collect();
+        let mut ntfy_tokens = BTreeMap::new();
+        for (name, w) in &declared {
+            if let Some(source) = w.output.ntfy.as_ref().and_then(|n| n.token.as_ref()) {
+                let field = format!("workflows.{name}.output.ntfy.token");
+                ntfy_tokens.insert(name.clone(), source.read(&field)?);
+            }
+        }
         Ok(Self {
+            ntfy_tokens,
             declared,
             validators,
             state,
@@ -313,16 +323,31 @@ impl Workflows {
         if workflow.output.journal {
             tracing::info!(workflow = name, run = id, "{}", produced.content);
         }
+        // A sink that fails is a note when the result went somewhere else,
+        // and the run's error when it went nowhere.
+        let mut delivered = !files.is_empty() || workflow.output.journal;
+        let mut failed = Vec::new();
         if let Some(url) = &workflow.output.webhook {
-            if let Err(err) =
-                output::webhook(&self.http, url, name, id, &produced.content, &produced.data).await
+            match output::webhook(&self.http, url, name, id, &produced.content, &produced.data)
+                .await
             {
-                if files.is_empty() && !workflow.output.journal {
-                    return Err(RunError::Output(err));
-                }
-                tracing::warn!(workflow = name, run = id, "{err}");
-                notes.push(err);
+                Ok(()) => delivered = true,
+                Err(err) => failed.push(err),
             }
+        }
+        if let Some(topic) = &workflow.output.ntfy {
+            let token = self.ntfy_tokens.get(name);
+            match output::ntfy(&self.http, topic, token, name, &produced.content).await {
+                Ok(()) => delivered = true,
+                Err(err) => failed.push(err),
+            }
+        }
+        if !delivered && !failed.is_empty() {
+            return Err(RunError::Output(failed.join("; ")));
+        }
+        for err in failed {
+            tracing::warn!(workflow = name, run = id, "{err}");
+            notes.push(err);
         }
         Ok(json!({
             "files": files,
