@@ -160,7 +160,8 @@ pub struct ActionsConfig {
     /// Let the assistant switch lights: off by default.
     #[serde(default)]
     pub enable: bool,
-    /// The only entities it may switch (`light.kitchen`).
+    /// The only entities it may switch (`light.kitchen`; lights, switches,
+    /// fans and input booleans).
     #[serde(default)]
     pub entities: Vec<String>,
 }
@@ -367,6 +368,21 @@ impl Validate for Config {
         }
         if let Some(tls) = self.home_assistant.as_ref().and_then(|h| h.tls.as_ref()) {
             tls.check("homeAssistant.tls", TLS_ALLOWS)?;
+        }
+        if let Some(ha) = &self.home_assistant {
+            for (i, entity) in ha.actions.entities.iter().enumerate() {
+                let domain = entity.split('.').next().unwrap_or_default();
+                let switchable = crate::tools::home_assistant::SWITCHABLE;
+                if !crate::intents::is_entity_id(entity) || !switchable.contains(&domain) {
+                    return Err(ConfigError::at(
+                        format!("homeAssistant.actions.entities[{i}]"),
+                        format!(
+                            "`{entity}` is not an entity id of a domain that can be switched ({})",
+                            switchable.join(", ")
+                        ),
+                    ));
+                }
+            }
         }
         if !self.state_directory.is_absolute() {
             return Err(ConfigError::at(

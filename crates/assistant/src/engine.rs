@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use crate::audit::{Audit, Entry};
 use crate::config::{AgentConfig, RouterConfig};
 use crate::direct;
+use crate::intents;
 use crate::metrics::Metrics;
 use crate::prompts::Prompts;
 use crate::refusal;
@@ -148,17 +150,22 @@ impl Engine {
         self
     }
 
-    /// The refusal for `text`, unless it asks to switch a light and the
-    /// operator lets the assistant switch lights.
+    /// The refusal for `text`, unless it asks to switch or set a device
+    /// and the operator lets the assistant switch some: then the text is
+    /// classified, and only the entities the operator named can be acted
+    /// on (`intents.rs`).
     fn refusal(&self, text: &str) -> Option<refusal::Refusal> {
         let refusal = refusal::check(text)?;
         let switching = matches!(
             refusal.action.as_str(),
-            "turn on" | "turn off" | "switch on" | "switch off"
+            "turn on" | "turn off" | "switch on" | "switch off" | "set" | "change" | "make"
         );
-        let lower = text.to_lowercase();
-        let about_lights = lower.contains("light") || lower.contains("lamp");
-        if switching && about_lights && !self.tools.allowed_lights().is_empty() {
+        let allowed = self.tools.allowed_lights();
+        if switching && !allowed.is_empty() && intents::mentions_device(text, allowed) {
+            return None;
+        }
+        if self.tools.drafts_enabled() && crate::tools::forge::asks_for_draft(text, &refusal.action)
+        {
             return None;
         }
         Some(refusal)
@@ -249,10 +256,12 @@ impl Engine {
 
     /// For chat bots (`/v1/query`). Without Home Assistant actions this is
     /// [`Engine::ask`]. With them, the model first says what the text
-    /// wants as JSON (`light_on` / `light_off` with an entity, or a
-    /// `question`); a light is switched only when it is one the operator
-    /// named. Text the model's answer does not make sense of gets "I didn't
-    /// understand that"; a Home Assistant failure is said, not raised.
+    /// wants as JSON (switch a device on or off, list what can be
+    /// controlled, or a `question`), and `intents.rs` carries it out: only
+    /// the entities the operator named are switched, a name that fits
+    /// several gets a question back. Text the model's answer does not make
+    /// sense of gets "I didn't understand that"; a Home Assistant failure
+    /// is said, not raised.
     pub async fn query(&self, client: &str, text: &str) -> Result<QueryAnswer, AskError> {
         let lights = self.tools.allowed_lights().to_vec();
         if lights.is_empty() {
@@ -270,7 +279,11 @@ impl Engine {
             {"role": "user", "content": text},
         ]});
         let deadline = Instant::now() + self.agent.budget;
-        let message = match self.complete(&body, deadline, self.agent.budget).await {
+        let message = match self
+            .complete(&body, deadline, self.agent.budget)
+            .instrument(tracing::debug_span!("classify"))
+            .await
+        {
             Ok(message) => message,
             Err(reason) => {
                 self.record(Entry {
@@ -285,20 +298,14 @@ impl Engine {
             }
         };
         let content = message["content"].as_str().unwrap_or_default();
-        let parsed = first_json_object(content);
-        let intent = parsed
-            .as_ref()
-            .and_then(|v| v["intent"].as_str())
-            .unwrap_or("");
-        let (tool, on) = match intent {
-            "question" => {
+        let intent = intents::Intent::parse(first_json_object(content).as_ref());
+        tracing::debug!(intent = ?intent, "intent parsed");
+        match intent {
+            intents::Intent::Question => {
                 let answer = self.ask(client, text, &[]).await?;
-                return Ok(QueryAnswer::from(answer));
+                Ok(QueryAnswer::from(answer))
             }
-            "light_on" => (ToolName::HaLightOn, true),
-            "light_off" => (ToolName::HaLightOff, false),
-            _ => {
-                let reply = "I didn't understand that.".to_owned();
+            intents::Intent::Unknown => {
                 self.record(Entry {
                     client: client.into(),
                     request: text.into(),
@@ -307,55 +314,14 @@ impl Engine {
                     outcome: "not_understood".into(),
                     ..Entry::default()
                 })?;
-                return Ok(QueryAnswer {
-                    reply,
+                Ok(QueryAnswer {
+                    reply: "I didn't understand that.".into(),
                     intent: "unknown".into(),
                     action_taken: false,
-                });
+                })
             }
-        };
-        let entity = parsed
-            .as_ref()
-            .and_then(|v| v["entity"].as_str())
-            .unwrap_or("")
-            .to_owned();
-        let intent = intent.to_owned();
-        let arguments = json!({"entity": entity});
-        let (reply, taken, result) = if !lights.contains(&entity) {
-            let reply =
-                format!("I can't switch `{entity}`: it is not one of the lights I may control.");
-            (reply.clone(), false, Err(reply))
-        } else {
-            match self.tools.call(tool.as_str(), &arguments).await {
-                Ok(value) => {
-                    let done = if on { "on" } else { "off" };
-                    (format!("Turned {done} {entity}."), true, Ok(value))
-                }
-                Err(err) => (
-                    "I couldn't reach Home Assistant right now.".to_owned(),
-                    false,
-                    Err(err.to_string()),
-                ),
-            }
-        };
-        self.record_tool(client, text, tool, &arguments, &result)?;
-        self.record(Entry {
-            client: client.into(),
-            request: text.into(),
-            intent: Some(intent.clone()),
-            result: Some(reply.clone()),
-            outcome: if taken {
-                "action_taken".into()
-            } else {
-                "action_not_taken".into()
-            },
-            ..Entry::default()
-        })?;
-        Ok(QueryAnswer {
-            reply,
-            intent,
-            action_taken: taken,
-        })
+            intent => intents::carry_out(self, client, text, intent).await,
+        }
     }
 
     fn default_agent(&self) -> AgentRun<'_> {
@@ -548,7 +514,7 @@ impl Engine {
         )
     }
 
-    fn record_tool(
+    pub(crate) fn record_tool(
         &self,
         client: &str,
         text: &str,

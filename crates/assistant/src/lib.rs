@@ -10,6 +10,7 @@ mod daemon;
 pub mod direct;
 pub mod engine;
 pub mod grpc;
+pub mod intents;
 pub mod metrics;
 pub mod prompts;
 pub mod query;

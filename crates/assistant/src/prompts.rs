@@ -12,11 +12,18 @@ use serde::Deserialize;
 use crate::engine::SYSTEM_PROMPT;
 
 /// How `/v1/query` asks the model what a message wants. `{lights}` becomes
-/// the entity ids the operator allowed, comma-separated.
-pub const INTENT_PROMPT: &str = "Classify the user's message. Reply with one JSON object and \
-nothing else: {\"intent\": \"light_on\" | \"light_off\" | \"question\", \"entity\": ENTITY or null}. \
-The lights are: {lights}. Use light_on or light_off only to switch one of them, with its entity \
-id; anything else is a question.";
+/// the entity ids the operator allowed, comma-separated. The model names
+/// the device in the user's words (`target`); the assistant resolves the
+/// words to an entity itself, against Home Assistant's friendly names.
+pub const INTENT_PROMPT: &str = "Classify the user's message to a home assistant. Reply with one \
+JSON object and nothing else: {\"intent\": \"turn_on\" | \"turn_off\" | \"list_entities\" | \
+\"question\", \"target\": the device as the user named it or null, \"domain\": \"light\" | \
+\"switch\" | \"fan\" | null, \"area\": a room the user named or null, \"brightness_pct\": 0-100 or \
+null, \"color_temp_kelvin\": a colour temperature in kelvin or null}. The devices that can be \
+switched are: {lights}. Use turn_on or turn_off to switch, dim or brighten one of them (a \
+brightness or colour temperature only when the user asks for one; warm white is 2700, daylight \
+6500); list_entities when the user asks what can be controlled or which devices there are; \
+anything else is a question.";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -170,10 +177,10 @@ mod tests {
         assert_eq!(prompts.system, SYSTEM_PROMPT);
         let intent = prompts.intent(&["light.kitchen".into(), "light.hall".into()]);
         assert!(
-            intent.contains("The lights are: light.kitchen, light.hall."),
+            intent.contains("switched are: light.kitchen, light.hall."),
             "{intent}"
         );
-        assert!(intent.contains(r#"{"intent": "light_on""#), "{intent}");
+        assert!(intent.contains(r#"{"intent": "turn_on""#), "{intent}");
     }
 
     #[test]

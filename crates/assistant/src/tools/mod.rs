@@ -151,8 +151,8 @@ impl ToolName {
             ToolName::AiStack => "The hwc-ai AI stack: probed services' state, declared models' state, the router's targets and circuits.",
             ToolName::Alerts => "Alerts firing now, from Alertmanager or Prometheus.",
             ToolName::DocsSearch => "The operator's runbooks: list them, read one (file), or search them (query).",
-            ToolName::HaEntities => "Home Assistant's entities and their states, optionally of one domain (e.g. light).",
-            ToolName::HaLightOn => "Switch on one of the Home Assistant lights the operator allows.",
+            ToolName::HaEntities => "Home Assistant's entities and their states, optionally of one domain (e.g. light) and one area (e.g. Kitchen).",
+            ToolName::HaLightOn => "Switch on one of the Home Assistant lights the operator allows, optionally at a brightness and colour temperature.",
             ToolName::HaLightOff => "Switch off one of the Home Assistant lights the operator allows.",
             ToolName::ArgocdApps | ToolName::ArgocdApp => argocd::description(self),
             ToolName::VaultStatus
@@ -202,10 +202,13 @@ impl ToolName {
             }),
             ToolName::HaEntities => json!({
                 "type": "object",
-                "properties": {"domain": {"type": "string", "pattern": "^[a-z_]+$", "description": "Only this domain, e.g. light"}},
+                "properties": {
+                    "domain": {"type": "string", "pattern": "^[a-z_]+$", "description": "Only this domain, e.g. light"},
+                    "area": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Only this area (its name, e.g. Kitchen)"}
+                },
                 "additionalProperties": false
             }),
-            ToolName::HaLightOn | ToolName::HaLightOff => lights_schema(&[]),
+            ToolName::HaLightOn | ToolName::HaLightOff => lights_schema(self, &[]),
             ToolName::ArgocdApps | ToolName::ArgocdApp => argocd::parameters(self),
             ToolName::VaultStatus
             | ToolName::VaultMounts
@@ -216,13 +219,22 @@ impl ToolName {
     }
 }
 
-fn lights_schema(entities: &[String]) -> Value {
-    json!({
+/// The switches' arguments: one of `entities`; turning a light on may set
+/// its brightness and colour temperature (Home Assistant's units and
+/// ranges; a light's own range is checked when it is called).
+fn lights_schema(tool: ToolName, entities: &[String]) -> Value {
+    let mut schema = json!({
         "type": "object",
         "properties": {"entity": {"type": "string", "enum": entities, "description": "The light's entity id"}},
         "required": ["entity"],
         "additionalProperties": false
-    })
+    });
+    if tool == ToolName::HaLightOn {
+        let (low, high) = home_assistant::KELVIN_RANGE;
+        schema["properties"]["brightness_pct"] = json!({"type": "number", "minimum": 0, "maximum": 100, "description": "Brightness in percent"});
+        schema["properties"]["color_temp_kelvin"] = json!({"type": "number", "minimum": low, "maximum": high, "description": "Colour temperature in kelvin (2700 warm white, 6500 daylight)"});
+    }
+    schema
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -342,6 +354,7 @@ impl Tools {
     pub fn parameters(&self, tool: ToolName) -> Value {
         match tool {
             ToolName::HaLightOn | ToolName::HaLightOff => lights_schema(
+                tool,
                 self.home_assistant
                     .as_ref()
                     .map_or(&[][..], |ha| &ha.actions),
@@ -360,6 +373,11 @@ impl Tools {
         self.home_assistant
             .as_ref()
             .map_or(&[][..], |ha| &ha.actions)
+    }
+
+    /// Home Assistant, when it is configured.
+    pub fn home_assistant(&self) -> Option<&home_assistant::HomeAssistant> {
+        self.home_assistant.as_ref()
     }
 
     pub fn enabled(&self) -> &[ToolName] {
@@ -455,10 +473,15 @@ impl Tools {
                     ToolError::Unavailable("Home Assistant is not configured".into())
                 })?;
                 match tool {
-                    ToolName::HaEntities => ha.entities(a["domain"].as_str()).await,
+                    ToolName::HaEntities => {
+                        ha.entities(a["domain"].as_str(), a["area"].as_str()).await
+                    }
                     _ => {
                         let entity = a["entity"].as_str().unwrap_or_default();
-                        ha.light(entity, tool == ToolName::HaLightOn).await
+                        let settings = home_assistant::Settings::parse(a)
+                            .map_err(ToolError::InvalidArguments)?;
+                        ha.switch(entity, tool == ToolName::HaLightOn, &settings)
+                            .await
                     }
                 }
             }
