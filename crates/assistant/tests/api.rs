@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::Json;
 use hwc_ai_assistant::audit::{self, Verdict};
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::{free_addr, Embedded};
 use serde_json::{json, Value};
 
 /// A model server that answers from a script, one reply per request,
@@ -56,7 +56,7 @@ impl Model {
 struct Assistant {
     addr: SocketAddr,
     state: tempfile::TempDir,
-    shutdown: Shutdown,
+    daemon: Embedded,
     client: reqwest::Client,
 }
 
@@ -79,17 +79,12 @@ impl Assistant {
             .extend(extra.as_object().unwrap().clone());
         let config: hwc_ai_assistant::Config =
             hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new();
-        let mut ctx = Context::embedded(shutdown.clone());
-        ctx.listener = Some(listener);
-        tokio::spawn(hwc_ai_assistant::run(config, ctx));
+        let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+        let addr = daemon.addr;
         Self {
             addr,
             state,
-            shutdown,
+            daemon,
             client: reqwest::Client::new(),
         }
     }
@@ -123,7 +118,7 @@ impl Assistant {
 
 impl Drop for Assistant {
     fn drop(&mut self) {
-        self.shutdown.trigger();
+        self.daemon.shutdown.trigger();
     }
 }
 
@@ -264,12 +259,7 @@ async fn refusals_never_reach_the_model_and_are_audited() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].entry.refusal.as_deref(), Some("asks to restart"));
     assert_eq!(rows[1].entry.client, "bot via matrix");
-    let metrics = reqwest::get(format!("http://{}/metrics", assistant.addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = assistant.daemon.metrics().await;
     assert!(
         metrics.contains("hwc_ai_assistant_requests_total{source=\"refusal\"} 2"),
         "{metrics}"
@@ -282,10 +272,7 @@ async fn refusals_never_reach_the_model_and_are_audited() {
 
 #[tokio::test]
 async fn without_the_model_everyday_questions_are_answered_directly() {
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = format!("http://{}", free_addr());
     let assistant = Assistant::start(&closed, json!({})).await;
     let (status, body) = assistant.ask("How much disk space is left?").await;
     assert_eq!(status, 200, "{body}");
@@ -368,12 +355,7 @@ async fn keys_rate_limits_and_streaming() {
     assert!((1..=60).contains(&wait), "{wait}");
     // Limits are per client.
     assert_eq!(tool("k-bot").await.status(), 200);
-    let metrics = reqwest::get(format!("http://{}/metrics", assistant.addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = assistant.daemon.metrics().await;
     assert!(
         metrics.contains(r#"hwc_ai_assistant_rate_limited_total{client="ops"} 1"#),
         "{metrics}"
@@ -468,10 +450,7 @@ async fn sessions_keep_history_per_client_concurrently() {
 /// an error that says what to send.
 #[tokio::test]
 async fn json_from_curl_without_a_json_content_type_is_answered() {
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = format!("http://{}", free_addr());
     let assistant = Assistant::start(&closed, json!({})).await;
     let send = |content_type: Option<&'static str>, body: &'static str| {
         let mut request = assistant

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use hwc_ai_test_support::free_addr;
 use infra::{serve, start_model, Assistant};
 
 const SECTION: &str = "argocd";
@@ -248,10 +249,7 @@ async fn errors_name_the_token_the_rights_and_the_timeout_and_big_lists_are_boun
     let shown = body["applications"].as_array().unwrap().len();
     assert_eq!(body["omitted"], 2000 - shown);
 
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = format!("http://{}", free_addr());
     let down = Assistant::start(SECTION, "http://127.0.0.1:9", &closed, "argo-token").await;
     let (s, body) = down.tool("argocd_apps", json!({})).await;
     assert_eq!(s, 503);

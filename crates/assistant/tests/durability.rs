@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hwc_ai_assistant::audit::{self, Verdict};
+use hwc_ai_test_support::free_port;
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hwc-ai-assistant");
@@ -12,11 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_hwc-ai-assistant");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_mid_request_loses_no_answered_row() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = dir.path().join("assistant.json");
     std::fs::write(
         &config,

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use hwc_ai_assistant::grpc::proto::ai_service_client::AiServiceClient;
 use hwc_ai_assistant::grpc::proto::{QueryRequest, QueryResponse};
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::{free_port, Embedded};
 use serde_json::{json, Value};
 use tonic::transport::Channel;
 use tonic::Code;
@@ -74,25 +74,18 @@ async fn start_ha(up: bool) -> (Arc<Mutex<Vec<String>>>, String) {
     (calls, serve(app).await)
 }
 
-/// A port free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Assistant {
     grpc: String,
     state: tempfile::TempDir,
-    shutdown: Shutdown,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// Taken by the test that stops it and asserts how `run()` ended.
+    daemon: Option<Embedded>,
 }
 
 impl Drop for Assistant {
     fn drop(&mut self) {
-        self.shutdown.trigger();
+        if let Some(daemon) = &self.daemon {
+            daemon.shutdown.trigger();
+        }
     }
 }
 
@@ -125,17 +118,11 @@ async fn start_with(model: &str, ha_url: Option<&str>, extra: Value) -> Assistan
         });
     }
     let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    let done = tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
     let assistant = Assistant {
         grpc: format!("http://{grpc}"),
         state,
-        shutdown,
-        done,
+        daemon: Some(daemon),
     };
     for _ in 0..100 {
         if Channel::from_shared(assistant.grpc.clone())
@@ -308,11 +295,13 @@ async fn health_says_serving_until_shutdown_and_deadlines_are_honoured() {
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
 
     // SIGTERM: both servers stop, and run() returns cleanly.
-    a.shutdown.trigger();
-    let result = tokio::time::timeout(Duration::from_secs(15), &mut a.done)
+    let result = a
+        .daemon
+        .take()
+        .unwrap()
+        .stop_within(Duration::from_secs(15))
         .await
-        .expect("run() returns after shutdown")
-        .unwrap();
+        .expect("run() returns after shutdown");
     assert!(result.is_ok(), "{result:?}");
     assert!(AiServiceClient::connect(a.grpc.clone()).await.is_err());
 }

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::{free_addr, Embedded};
 use serde_json::{json, Value};
 
 #[derive(Clone, Default)]
@@ -83,12 +83,12 @@ async fn start_model(replies: Vec<&'static str>) -> String {
 struct Assistant {
     url: String,
     state: tempfile::TempDir,
-    shutdown: Shutdown,
+    daemon: Embedded,
 }
 
 impl Drop for Assistant {
     fn drop(&mut self) {
-        self.shutdown.trigger();
+        self.daemon.shutdown.trigger();
     }
 }
 
@@ -106,19 +106,10 @@ async fn start(model: &str, ha_url: &str, actions: bool) -> Assistant {
         }
     });
     let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+    let url = daemon.url.clone();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    Assistant {
-        url,
-        state,
-        shutdown,
-    }
+    Assistant { url, state, daemon }
 }
 
 async fn query(a: &Assistant, text: &str) -> (u16, Value) {
@@ -188,10 +179,7 @@ async fn lights_are_switched_only_when_allowed_and_every_action_is_audited() {
 
 #[tokio::test]
 async fn home_assistant_down_is_said_and_the_model_down_is_503() {
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = format!("http://{}", free_addr());
     let model = start_model(vec![r#"{"intent": "light_on", "entity": "light.kitchen"}"#]).await;
     let a = start(&model, &closed, true).await;
     let (status, body) = query(&a, "turn on the kitchen light").await;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::Embedded;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
@@ -112,16 +112,9 @@ async fn entities(pki: &Pki, port: u16, with_client_cert: bool) -> (u16, Value) 
         "homeAssistant": {"url": format!("https://127.0.0.1:{port}"), "token": {"file": dir.path().join("token")}, "tls": tls}
     });
     let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!(
-        "http://{}/tools/ha_entities",
-        listener.local_addr().unwrap()
-    );
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+    let url = format!("{}/tools/ha_entities", daemon.url);
+    let shutdown = daemon.shutdown.clone();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let response = reqwest::Client::new()
         .post(url)

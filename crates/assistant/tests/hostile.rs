@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::Embedded;
 use serde_json::{json, Value};
 
 /// A fake Home Assistant: one allowed light, one not, and an entity whose
@@ -79,12 +79,12 @@ async fn start_obedient_model() -> String {
 struct Assistant {
     url: String,
     dir: tempfile::TempDir,
-    shutdown: Shutdown,
+    daemon: Embedded,
 }
 
 impl Drop for Assistant {
     fn drop(&mut self) {
-        self.shutdown.trigger();
+        self.daemon.shutdown.trigger();
     }
 }
 
@@ -110,15 +110,10 @@ async fn start(model: &str, ha_url: &str) -> Assistant {
         }
     });
     let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+    let url = daemon.url.clone();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    Assistant { url, dir, shutdown }
+    Assistant { url, dir, daemon }
 }
 
 async fn post(a: &Assistant, path: &str, body: impl Into<reqwest::Body>) -> (u16, String) {

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use hwc_ai_test_support::free_addr;
 use infra::{serve, start_model, tool_call, Assistant};
 
 const SECTION: &str = "kubernetes";
@@ -367,10 +368,7 @@ async fn errors_name_the_token_the_rights_the_missing_pod_and_the_timeout() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = format!("http://{}", free_addr());
     let down = Assistant::start(SECTION, "http://127.0.0.1:9", &closed, "k8s-token").await;
     let (s, body) = down.tool("k8s_nodes", json!({})).await;
     assert_eq!(s, 503);

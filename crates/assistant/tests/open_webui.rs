@@ -6,13 +6,13 @@
 
 use std::net::SocketAddr;
 
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::{free_addr, Embedded};
 use serde_json::{json, Value};
 
 struct Assistant {
     addr: SocketAddr,
     _state: tempfile::TempDir,
-    shutdown: Shutdown,
+    daemon: Embedded,
     client: reqwest::Client,
 }
 
@@ -21,10 +21,7 @@ impl Assistant {
         let state = tempfile::tempdir().unwrap();
         std::fs::write(state.path().join("webui.key"), "k-webui\n").unwrap();
         // No model server: tool calls and static answers need none.
-        let closed = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            format!("http://{}", l.local_addr().unwrap())
-        };
+        let closed = format!("http://{}", free_addr());
         let doc = json!({
             "stateDirectory": state.path().join("state"),
             "router": {"url": closed, "model": "smol"},
@@ -36,17 +33,12 @@ impl Assistant {
         });
         let config: hwc_ai_assistant::Config =
             hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new();
-        let mut ctx = Context::embedded(shutdown.clone());
-        ctx.listener = Some(listener);
-        tokio::spawn(hwc_ai_assistant::run(config, ctx));
+        let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+        let addr = daemon.addr;
         Self {
             addr,
             _state: state,
-            shutdown,
+            daemon,
             client: reqwest::Client::new(),
         }
     }
@@ -77,18 +69,13 @@ impl Assistant {
     }
 
     async fn metrics(&self) -> String {
-        reqwest::get(format!("http://{}/metrics", self.addr))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.daemon.metrics().await
     }
 }
 
 impl Drop for Assistant {
     fn drop(&mut self) {
-        self.shutdown.trigger();
+        self.daemon.shutdown.trigger();
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::Json;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::Embedded;
 use serde_json::{json, Value};
 
 type Seen = Arc<Mutex<Vec<Value>>>;
@@ -73,13 +73,9 @@ async fn the_operators_prompts_reach_the_model() {
         }
     });
     let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+    let url = daemon.url.clone();
+    let shutdown = daemon.shutdown.clone();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let client = reqwest::Client::new();
     // /v1/query with actions: the intent prompt, with the lights in it.

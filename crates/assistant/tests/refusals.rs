@@ -6,6 +6,7 @@
 //! --test refusals -- --nocapture`) and fails below the goals.
 
 use hwc_ai_assistant::refusal;
+use hwc_ai_test_support::{free_addr, Embedded};
 
 struct Score {
     requests: usize,
@@ -124,10 +125,7 @@ fn every_request_is_refused_and_under_1_percent_of_questions() {
 /// new phrasing is answered from the tools.
 #[tokio::test]
 async fn without_a_model_requests_are_refused_and_everyday_questions_answered() {
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = format!("http://{}", free_addr());
     let state = tempfile::tempdir().unwrap();
     let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(
         &serde_json::json!({
@@ -138,13 +136,9 @@ async fn without_a_model_requests_are_refused_and_everyday_questions_answered() 
         .to_string(),
     )
     .unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = hwc_ai_runtime::Shutdown::new();
-    let mut ctx = hwc_ai_runtime::Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+    let addr = daemon.addr;
+    let shutdown = daemon.shutdown.clone();
     let client = reqwest::Client::new();
     let ask = |text: &str| {
         let request = client

@@ -8,31 +8,16 @@ use axum::Json;
 use hwc_ai_assistant::direct;
 use hwc_ai_assistant::tools::Tools;
 use hwc_ai_ollama_fake::FakeOllama;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::{free_addr, Embedded};
 use serde_json::{json, Value};
-
-fn bound() -> (std::net::TcpListener, String) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    (listener, url)
-}
-
-fn ctx(shutdown: &Shutdown, listener: std::net::TcpListener) -> Context {
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    ctx
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ai_stack_is_read_from_the_daemons_themselves() {
     let fake = FakeOllama::builtin();
     fake.install("llama3.2:3b").unwrap();
     let ollama = fake.spawn().await.unwrap();
-    let shutdown = Shutdown::new();
-    let closed = bound().1; // nothing listens there once dropped
+    let closed = format!("http://{}", free_addr()); // nothing listens there
 
-    let (l, prober_url) = bound();
     let prober: hwc_ai_prober::Config = hwc_ai_runtime::config::parse(
         &json!({"defaults": {"interval": "200ms", "timeout": "1s"}, "targets": [
             {"name": "ollama", "kind": "ollama", "url": ollama.url()},
@@ -41,23 +26,24 @@ async fn the_ai_stack_is_read_from_the_daemons_themselves() {
         .to_string(),
     )
     .unwrap();
-    tokio::spawn(hwc_ai_prober::run(prober, ctx(&shutdown, l)));
+    let prober = Embedded::start(|ctx| hwc_ai_prober::run(prober, ctx));
+    let prober_url = prober.url.clone();
 
-    let (l, puller_url) = bound();
     let puller: hwc_ai_puller::Config = hwc_ai_runtime::config::parse(
         &json!({"ollamaUrl": ollama.url(), "models": ["llama3.2:3b"], "disk": {"path": "/", "minFree": 0}}).to_string(),
     )
     .unwrap();
-    tokio::spawn(hwc_ai_puller::run(puller, ctx(&shutdown, l)));
+    let puller = Embedded::start(|ctx| hwc_ai_puller::run(puller, ctx));
+    let puller_url = puller.url.clone();
 
-    let (l, router_url) = bound();
     let router: hwc_ai_router::Config = hwc_ai_runtime::config::parse(
         &json!({"backends": [{"name": "ollama", "kind": "openai-compatible", "baseUrl": format!("{}/v1", ollama.url())}],
                 "routes": [{"model": "*", "targets": [{"backend": "ollama"}]}]})
         .to_string(),
     )
     .unwrap();
-    tokio::spawn(hwc_ai_router::run(router, ctx(&shutdown, l)));
+    let router = Embedded::start(|ctx| hwc_ai_router::run(router, ctx));
+    let router_url = router.url.clone();
 
     let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(
         &json!({"stateDirectory": "/nonexistent", "tools": ["ai_stack"],
@@ -122,7 +108,9 @@ async fn the_ai_stack_is_read_from_the_daemons_themselves() {
         "{partial:#}"
     );
     assert_eq!(partial["router"]["status"], "ok");
-    shutdown.trigger();
+    for daemon in [prober, puller, router] {
+        daemon.shutdown.trigger();
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::Json;
 use hwc_ai_ollama_fake::FakeOllama;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::{free_addr, Embedded};
 use serde_json::{json, Value};
 
 /// A model server that answers from a script and keeps every request.
@@ -49,14 +49,13 @@ impl Model {
 
 /// A port nothing listens on.
 fn closed() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}", l.local_addr().unwrap())
+    format!("http://{}", free_addr())
 }
 
 struct Assistant {
     addr: SocketAddr,
     dir: tempfile::TempDir,
-    _shutdown: Shutdown,
+    _daemon: Embedded,
     client: reqwest::Client,
 }
 
@@ -83,17 +82,12 @@ impl Assistant {
         });
         let config: hwc_ai_assistant::Config =
             hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new();
-        let mut ctx = Context::embedded(shutdown.clone());
-        ctx.listener = Some(listener);
-        tokio::spawn(hwc_ai_assistant::run(config, ctx));
+        let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+        let addr = daemon.addr;
         let a = Self {
             addr,
             dir,
-            _shutdown: shutdown,
+            _daemon: daemon,
             client: reqwest::Client::new(),
         };
         for _ in 0..100 {
@@ -405,19 +399,14 @@ async fn schema_checked_output_goes_through_the_routers_execute() {
     let fake = FakeOllama::builtin();
     fake.install("llama3.2:3b").unwrap();
     let ollama = fake.spawn().await.unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let router_url = format!("http://{}", listener.local_addr().unwrap());
     let router: hwc_ai_router::Config = hwc_ai_runtime::config::parse(
         &json!({"backends": [{"name": "ollama", "kind": "openai-compatible", "baseUrl": format!("{}/v1", ollama.url())}],
                 "routes": [{"model": "*", "targets": [{"backend": "ollama"}]}]})
         .to_string(),
     )
     .unwrap();
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_router::run(router, ctx));
+    let router = Embedded::start(|ctx| hwc_ai_router::run(router, ctx));
+    let router_url = router.url.clone();
     let schema = json!({"type": "object", "required": ["colour", "count"],
                         "properties": {"colour": {"type": "string"}, "count": {"type": "integer"}}});
     let a = Assistant::start(
@@ -445,7 +434,7 @@ async fn schema_checked_output_goes_through_the_routers_execute() {
     let written: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     assert!(jsonschema::is_valid(&schema, &written), "{written}");
     assert_eq!(body["data"], written);
-    shutdown.trigger();
+    router.shutdown.trigger();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::Embedded;
 use serde_json::json;
 
 fn hwc_ai(url: &str, key: &std::path::Path, args: &[&str]) -> (i32, String, String) {
@@ -51,13 +51,8 @@ async fn list_run_apply_and_runs() {
         .to_string(),
     )
     .unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let assistant = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+    let url = assistant.url.clone();
     let key = p("key");
     let run = |args: Vec<&'static str>| {
         let (url, key) = (url.clone(), key.clone());
@@ -122,7 +117,7 @@ async fn list_run_apply_and_runs() {
         "{out}"
     );
 
-    shutdown.trigger();
+    assistant.shutdown.trigger();
     let gone = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

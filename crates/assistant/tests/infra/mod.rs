@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::Embedded;
 use serde_json::{json, Value};
 
 /// Serves `app` on a free loopback port; its base URL.
@@ -54,12 +54,12 @@ pub fn tool_call(id: &str, name: &str, arguments: Value) -> Value {
 pub struct Assistant {
     pub url: String,
     state: tempfile::TempDir,
-    shutdown: Shutdown,
+    daemon: Embedded,
 }
 
 impl Drop for Assistant {
     fn drop(&mut self) {
-        self.shutdown.trigger();
+        self.daemon.shutdown.trigger();
     }
 }
 
@@ -83,19 +83,10 @@ impl Assistant {
         });
         let config: hwc_ai_assistant::Config =
             hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = Shutdown::new();
-        let mut ctx = Context::embedded(shutdown.clone());
-        ctx.listener = Some(listener);
-        tokio::spawn(hwc_ai_assistant::run(config, ctx));
+        let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
+        let url = daemon.url.clone();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        Self {
-            url,
-            state,
-            shutdown,
-        }
+        Self { url, state, daemon }
     }
 
     pub async fn tool(&self, name: &str, arguments: Value) -> (u16, Value) {
