@@ -58,6 +58,10 @@ pub struct Config {
     /// The Vault tools (metadata only): off unless set.
     #[serde(default)]
     pub vault: Option<VaultConfig>,
+    /// The forge tools (Gitea or Forgejo; read-only, plus opt-in draft
+    /// pull requests): off unless set.
+    #[serde(default)]
+    pub forge: Option<ForgeConfig>,
     /// The operator's prompts, replacing the built-in ones.
     #[serde(default)]
     pub prompts: crate::prompts::PromptsConfig,
@@ -127,6 +131,119 @@ pub type ArgoCdConfig = KubernetesConfig;
 
 /// A Vault server, its metadata read with a token: the same fields.
 pub type VaultConfig = KubernetesConfig;
+
+/// A Gitea or Forgejo forge, read with a token; `drafts` lets the
+/// assistant propose changes as draft pull requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgeConfig {
+    /// The forge's base URL, e.g. `https://git.lan` (the API is under
+    /// `/api/v1`).
+    pub url: url::Url,
+    /// An access token (`Authorization: token ...`).
+    pub token: SecretSource,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_service_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// The one write: off unless enabled, and only to `repositories`.
+    #[serde(default)]
+    pub drafts: DraftsConfig,
+}
+
+/// Draft pull requests (`forge_draft_pr`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DraftsConfig {
+    #[serde(default)]
+    pub enable: bool,
+    /// The only repositories it may propose changes to (`owner/name`).
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Where git pushes the branch, `{repo}` standing for `owner/name`;
+    /// `<url>/{repo}.git` when unset.
+    #[serde(default)]
+    pub git_url: Option<String>,
+    /// The git program.
+    #[serde(default = "default_git")]
+    pub git: PathBuf,
+    /// The most bytes of new file content one draft may carry.
+    #[serde(default = "default_draft_bytes")]
+    pub max_bytes: usize,
+}
+
+impl Default for DraftsConfig {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            repositories: Vec::new(),
+            git_url: None,
+            git: default_git(),
+            max_bytes: default_draft_bytes(),
+        }
+    }
+}
+
+/// From `PATH`; the NixOS module sets the store path.
+fn default_git() -> PathBuf {
+    "git".into()
+}
+
+/// A change a person reviews in one sitting: a few files of code or
+/// documentation, not a vendored library.
+fn default_draft_bytes() -> usize {
+    64 * 1024
+}
+
+impl ForgeConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        KubernetesConfig {
+            url: self.url.clone(),
+            token: self.token.clone(),
+            ca_file: self.ca_file.clone(),
+            timeout: self.timeout,
+        }
+        .check("forge")?;
+        let drafts = &self.drafts;
+        for (i, repo) in drafts.repositories.iter().enumerate() {
+            if !crate::tools::forge::is_repo(repo) {
+                return Err(ConfigError::at(
+                    format!("forge.drafts.repositories[{i}]"),
+                    format!("`{repo}` is not `owner/name`"),
+                ));
+            }
+        }
+        if drafts.enable && drafts.repositories.is_empty() {
+            return Err(ConfigError::at(
+                "forge.drafts.repositories",
+                "drafts are enabled but no repository is named",
+            ));
+        }
+        if let Some(git_url) = &drafts.git_url {
+            if !git_url.contains("{repo}") {
+                return Err(ConfigError::at(
+                    "forge.drafts.gitUrl",
+                    format!("`{git_url}` has no `{{repo}}`"),
+                ));
+            }
+            let ok = url::Url::parse(&git_url.replace("{repo}", "o/r"))
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "file"));
+            if !ok {
+                return Err(ConfigError::at(
+                    "forge.drafts.gitUrl",
+                    format!("`{git_url}` is not an http(s) or file URL"),
+                ));
+            }
+        }
+        if drafts.max_bytes == 0 {
+            return Err(ConfigError::at(
+                "forge.drafts.maxBytes",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
 
 impl KubernetesConfig {
     /// Shape checks; `at` is the section (`kubernetes`, `argocd`).
@@ -425,6 +542,9 @@ impl Validate for Config {
         }
         if let Some(vault) = &self.vault {
             vault.check("vault")?;
+        }
+        if let Some(forge) = &self.forge {
+            forge.check()?;
         }
         if self.agent.max_rounds == 0 {
             return Err(ConfigError::at("agent.maxRounds", "must be at least 1"));

@@ -19,6 +19,7 @@ use hwc_ai_runtime::ConfigError;
 pub mod argocd;
 pub mod containers;
 mod docs;
+pub mod forge;
 mod get;
 pub mod home_assistant;
 pub mod journal;
@@ -58,6 +59,12 @@ pub enum ToolName {
     VaultMounts,
     VaultPolicies,
     VaultKvKeys,
+    ForgeRepos,
+    ForgeIssues,
+    ForgePulls,
+    ForgePull,
+    ForgeFile,
+    ForgeDraftPr,
 }
 
 impl ToolName {
@@ -103,6 +110,17 @@ impl ToolName {
         ToolName::VaultKvKeys,
     ];
 
+    /// The forge's reads, present only when it is configured (`forge.rs`);
+    /// `forge_draft_pr` only when drafts are enabled too.
+    pub const FORGE: [ToolName; 6] = [
+        ToolName::ForgeRepos,
+        ToolName::ForgeIssues,
+        ToolName::ForgePulls,
+        ToolName::ForgePull,
+        ToolName::ForgeFile,
+        ToolName::ForgeDraftPr,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ToolName::SystemOverview => "system_overview",
@@ -128,6 +146,12 @@ impl ToolName {
             ToolName::VaultMounts => "vault_mounts",
             ToolName::VaultPolicies => "vault_policies",
             ToolName::VaultKvKeys => "vault_kv_keys",
+            ToolName::ForgeRepos => "forge_repos",
+            ToolName::ForgeIssues => "forge_issues",
+            ToolName::ForgePulls => "forge_pulls",
+            ToolName::ForgePull => "forge_pull",
+            ToolName::ForgeFile => "forge_file",
+            ToolName::ForgeDraftPr => "forge_draft_pr",
         }
     }
 
@@ -138,6 +162,7 @@ impl ToolName {
             .chain(Self::KUBERNETES)
             .chain(Self::ARGOCD)
             .chain(Self::VAULT)
+            .chain(Self::FORGE)
             .find(|t| t.as_str() == name)
     }
 
@@ -159,6 +184,12 @@ impl ToolName {
             | ToolName::VaultMounts
             | ToolName::VaultPolicies
             | ToolName::VaultKvKeys => vault::description(self),
+            ToolName::ForgeRepos
+            | ToolName::ForgeIssues
+            | ToolName::ForgePulls
+            | ToolName::ForgePull
+            | ToolName::ForgeFile
+            | ToolName::ForgeDraftPr => forge::description(self),
             k8s => kubernetes::description(k8s),
         }
     }
@@ -214,6 +245,12 @@ impl ToolName {
             | ToolName::VaultMounts
             | ToolName::VaultPolicies
             | ToolName::VaultKvKeys => vault::parameters(self),
+            ToolName::ForgeRepos
+            | ToolName::ForgeIssues
+            | ToolName::ForgePulls
+            | ToolName::ForgePull
+            | ToolName::ForgeFile
+            | ToolName::ForgeDraftPr => forge::parameters(self),
             k8s => kubernetes::parameters(k8s),
         }
     }
@@ -265,6 +302,7 @@ pub struct Tools {
     kubernetes: Option<kubernetes::Kubernetes>,
     argocd: Option<argocd::ArgoCd>,
     vault: Option<vault::Vault>,
+    forge: Option<forge::Forge>,
     validators: Vec<(ToolName, jsonschema::Validator)>,
 }
 
@@ -287,7 +325,21 @@ impl Tools {
             Some(v) => Some(vault::Vault::new(v)?),
             None => None,
         };
+        let forge = match &config.forge {
+            Some(f) => Some(forge::Forge::new(f)?),
+            None => None,
+        };
         let mut available: Vec<ToolName> = ToolName::ALL.to_vec();
+        if let Some(forge) = &forge {
+            available.extend(
+                ToolName::FORGE
+                    .into_iter()
+                    .filter(|t| *t != ToolName::ForgeDraftPr),
+            );
+            if !forge.draft_repositories().is_empty() {
+                available.push(ToolName::ForgeDraftPr);
+            }
+        }
         if vault.is_some() {
             available.extend(ToolName::VAULT);
         }
@@ -331,6 +383,7 @@ impl Tools {
             kubernetes,
             argocd,
             vault,
+            forge,
             validators: Vec::new(),
         };
         tools.validators = ToolName::ALL
@@ -339,6 +392,7 @@ impl Tools {
             .chain(ToolName::KUBERNETES)
             .chain(ToolName::ARGOCD)
             .chain(ToolName::VAULT)
+            .chain(ToolName::FORGE)
             .map(|t| {
                 let schema = tools.parameters(t);
                 (
@@ -359,13 +413,26 @@ impl Tools {
                     .as_ref()
                     .map_or(&[][..], |ha| &ha.actions),
             ),
+            ToolName::ForgeDraftPr => self
+                .forge
+                .as_ref()
+                .map_or_else(|| tool.parameters(), |f| f.draft_parameters()),
             other => other.parameters(),
         }
     }
 
-    /// Whether `tool` changes something (the Home Assistant lights).
+    /// Whether `tool` changes something (the Home Assistant lights, a
+    /// draft pull request).
     pub fn is_action(tool: ToolName) -> bool {
-        matches!(tool, ToolName::HaLightOn | ToolName::HaLightOff)
+        matches!(
+            tool,
+            ToolName::HaLightOn | ToolName::HaLightOff | ToolName::ForgeDraftPr
+        )
+    }
+
+    /// Whether the assistant may propose draft pull requests.
+    pub fn drafts_enabled(&self) -> bool {
+        self.enabled.contains(&ToolName::ForgeDraftPr)
     }
 
     /// The lights actions may switch; empty when actions are off.
@@ -494,6 +561,18 @@ impl Tools {
                     .as_ref()
                     .ok_or_else(|| ToolError::Unavailable("Vault is not configured".into()))?;
                 vault.call(tool, a).await
+            }
+            ToolName::ForgeRepos
+            | ToolName::ForgeIssues
+            | ToolName::ForgePulls
+            | ToolName::ForgePull
+            | ToolName::ForgeFile
+            | ToolName::ForgeDraftPr => {
+                let forge = self
+                    .forge
+                    .as_ref()
+                    .ok_or_else(|| ToolError::Unavailable("no forge is configured".into()))?;
+                forge.call(tool, a).await
             }
             ToolName::ArgocdApps | ToolName::ArgocdApp => {
                 let argocd = self

@@ -68,6 +68,17 @@ impl Assistant {
     /// family `section` (`kubernetes`, `argocd`, `vault`) at `service`
     /// and `token` in a file.
     pub async fn start(section: &str, model: &str, service: &str, token: &str) -> Self {
+        Self::start_with(section, model, service, token, json!({})).await
+    }
+
+    /// The same, with `extra` fields in the family's section.
+    pub async fn start_with(
+        section: &str,
+        model: &str,
+        service: &str,
+        token: &str,
+        extra: Value,
+    ) -> Self {
         let state = tempfile::tempdir().unwrap();
         let token_file = state.path().join(format!("{section}.token"));
         std::fs::write(&token_file, format!("{token}\n")).unwrap();
@@ -81,6 +92,10 @@ impl Assistant {
                 "timeout": "3s"
             }
         });
+        let mut doc = doc;
+        for (k, v) in extra.as_object().unwrap() {
+            doc[section][k] = v.clone();
+        }
         let config: hwc_ai_assistant::Config =
             hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
         let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
