@@ -44,6 +44,7 @@ let
   k8s = cfg.kubernetes;
   argo = cfg.argocd;
   vault = cfg.vault;
+  forge = cfg.forge;
 
   # A read-only service's section of the document (Kubernetes, Argo CD).
   serviceSection =
@@ -122,6 +123,21 @@ let
     kubernetes = serviceSection k8s assistant.k8sTokenCredential;
     argocd = serviceSection argo assistant.argocdTokenCredential;
     vault = serviceSection vault assistant.vaultTokenCredential;
+    forge =
+      let
+        section = serviceSection forge assistant.forgeTokenCredential;
+      in
+      if section == null || !forge.drafts.enable then
+        section
+      else
+        section
+        // {
+          drafts = {
+            enable = true;
+            inherit (forge.drafts) repositories gitUrl;
+            git = "${pkgs.git}/bin/git";
+          };
+        };
   };
 
   secretPaths = lib.filterAttrs (_: path: path != null) (
@@ -133,6 +149,7 @@ let
       "hwc.ai.assistant.kubernetes.tokenFile" = k8s.tokenFile;
       "hwc.ai.assistant.argocd.tokenFile" = argo.tokenFile;
       "hwc.ai.assistant.vault.tokenFile" = vault.tokenFile;
+      "hwc.ai.assistant.forge.tokenFile" = forge.tokenFile;
     }
   );
 
@@ -143,7 +160,8 @@ let
     // lib.optionalAttrs (ha.tls.clientKeyFile != null) { ${assistant.haClientKeyCredential} = ha.tls.clientKeyFile; }
     // lib.optionalAttrs (k8s.tokenFile != null) { ${assistant.k8sTokenCredential} = k8s.tokenFile; }
     // lib.optionalAttrs (argo.tokenFile != null) { ${assistant.argocdTokenCredential} = argo.tokenFile; }
-    // lib.optionalAttrs (vault.tokenFile != null) { ${assistant.vaultTokenCredential} = vault.tokenFile; };
+    // lib.optionalAttrs (vault.tokenFile != null) { ${assistant.vaultTokenCredential} = vault.tokenFile; }
+    // lib.optionalAttrs (forge.tokenFile != null) { ${assistant.forgeTokenCredential} = forge.tokenFile; };
 
   # The scheduled workflows' timers; with loopback needing a key, they
   # use the first client key's file.
@@ -187,6 +205,12 @@ let
     "vault_mounts"
     "vault_policies"
     "vault_kv_keys"
+    "forge_repos"
+    "forge_issues"
+    "forge_pulls"
+    "forge_pull"
+    "forge_file"
+    "forge_draft_pr"
   ];
 in
 {
@@ -299,7 +323,7 @@ in
     tools = mkOption {
       type = types.nullOr (types.listOf (types.enum toolNames));
       default = null;
-      description = "The tools offered; all of them when unset (Home Assistant's, Kubernetes', Argo CD's and Vault's only when configured).";
+      description = "The tools offered; all of them when unset (Home Assistant's, Kubernetes', Argo CD's, Vault's and the forge's only when configured).";
     };
     containers = {
       socket = field types.str ''
@@ -371,6 +395,29 @@ in
       tools = "vault_*";
       token = "A Vault token whose policy allows `read` on `sys/mounts` and `list` on `sys/policies/acl` and the KV `metadata/` paths to show (the tools never read a value, whatever the policy allows).";
     };
+    forge =
+      serviceOptions {
+        what = "the Gitea or Forgejo forge";
+        example = "https://git.lan";
+        tools = "forge_*";
+        token = "A Gitea/Forgejo access token with `read:repository` and `read:issue` (and `write:repository` for drafts; the tools send only the requests in docs/assistant.md, whatever the token allows).";
+      }
+      // {
+        drafts = {
+          enable = lib.mkEnableOption "`forge_draft_pr`: the assistant may propose changes to `repositories` as draft pull requests on a new branch (never the default branch; a person reviews and merges)";
+          repositories = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+            example = [ "ops/runbooks" ];
+            description = "The only repositories (`owner/name`) drafts may go to.";
+          };
+          gitUrl = field types.str ''
+            Where git pushes a draft's branch, `{repo}` standing for
+            `owner/name`; `<url>/{repo}.git` when unset. Written as an IP
+            address, its host joins the unit's IP allow list.
+          '';
+        };
+      };
   }
   // settingsLib.documentOptions {
     name = "assistant";
@@ -403,6 +450,14 @@ in
         {
           assertion = argo.url == null || argo.tokenFile != null;
           message = "hwc.ai.assistant.argocd.tokenFile: the Argo CD tools need a read-only token";
+        }
+        {
+          assertion = forge.url == null || forge.tokenFile != null;
+          message = "hwc.ai.assistant.forge.tokenFile: the forge tools need a token";
+        }
+        {
+          assertion = !forge.drafts.enable || (forge.url != null && forge.drafts.repositories != [ ]);
+          message = "hwc.ai.assistant.forge.drafts: drafts need forge.url and at least one repository";
         }
         {
           assertion = vault.url == null || vault.tokenFile != null;

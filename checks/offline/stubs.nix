@@ -584,6 +584,8 @@ in
     # nixpkgs' GPU builds, as its services.ollama documents them
     ollama-cuda = fakeDrv "ollama-cuda" { };
     ollama-rocm = fakeDrv "ollama-rocm" { };
+    # the assistant's draft pull requests run git
+    git = fakeDrv "git" { };
     formats.json = _: {
       type = jsonValue;
       # the document stays readable as `.json` for assertions

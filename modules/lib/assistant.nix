@@ -30,6 +30,7 @@ let
   k8sTokenCredential = "assistant-k8s-token";
   argocdTokenCredential = "assistant-argocd-token";
   vaultTokenCredential = "assistant-vault-token";
+  forgeTokenCredential = "assistant-forge-token";
   workflowNtfyTokenCredential = name: "assistant-workflow-${name}-ntfy-token";
 
   # A client name that can name a credential.
@@ -37,7 +38,8 @@ let
 
   # The hosts its document makes it talk to: the router, the hwc-ai
   # daemons, Alertmanager or Prometheus, Home Assistant, the Kubernetes API
-  # server, Argo CD, Vault, the workflows' webhooks and ntfy servers.
+  # server, Argo CD, Vault, the forge (and a draft's git remote), the
+  # workflows' webhooks and ntfy servers.
   peers =
     doc:
     let
@@ -54,6 +56,13 @@ let
         ++ (if doc ? kubernetes then [ doc.kubernetes.url ] else [ ])
         ++ (if doc ? argocd then [ doc.argocd.url ] else [ ])
         ++ (if doc ? vault then [ doc.vault.url ] else [ ])
+        ++ (if doc ? forge then [ doc.forge.url ] else [ ])
+        ++ (
+          let
+            gitUrl = doc.forge.drafts.gitUrl or null;
+          in
+          if gitUrl != null && builtins.match "https?://.*" gitUrl != null then [ gitUrl ] else [ ]
+        )
         # where the workflows send their results (docs/workflows.md)
         ++ builtins.concatMap (
           w:
@@ -227,6 +236,7 @@ in
     k8sTokenCredential
     argocdTokenCredential
     vaultTokenCredential
+    forgeTokenCredential
     workflowNtfyTokenCredential
     isCredentialName
     peers
