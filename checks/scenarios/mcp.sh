@@ -7,15 +7,18 @@
 # call through the gateway, has no network, gets its secret as an
 # environment variable; a killed server process is started again by the
 # wrapper, not by systemd; SIGTERM stops the wrapper and the gateway
-# cleanly, and the next connection starts the wrapper again.
+# cleanly, and the next connection starts the wrapper again. MCP itself
+# (initialize, tools/call) passes through the gateway's /mcp/echo; the
+# prober sees the gateway.
 
 gateway=hwc-ai-mcp.service
 server=hwc-ai-mcp-server-echo.service
 socket=hwc-ai-mcp-server-echo.socket
-sock=$(jq -r '.servers[] | select(.name == "echo") | .socket' "$MCP_CONFIG")
+sock=$(jq -r '.servers[] | select(.name == "echo") | .socket' "$(config_of hwc-ai-mcp)")
 mcp=$(listen_of hwc-ai-mcp)
-token=$(cat "$VM_CONFIG_DIR/credentials/ECHO_TOKEN")
-[ -n "$token" ] || abort "no test token in $VM_CONFIG_DIR/credentials/ECHO_TOKEN"
+# the secret the server's secretEnvironment names, as the host keeps it
+token=$(cat "$CREDENTIAL_DIR/ECHO_TOKEN")
+[ -n "$token" ] || abort "no test token in $CREDENTIAL_DIR/ECHO_TOKEN"
 on_exit systemctl start "$socket" "$gateway"
 
 # the wrapper's own /status, over its socket
@@ -28,6 +31,32 @@ call_echo() {
 	jq -cn --arg t "$1" '{text: $t}' |
 		curl -fsS --max-time 10 -H 'content-type: application/json' --data-binary @- "$mcp/openapi/echo/echo"
 }
+# `rpc SESSION MESSAGE`: one JSON-RPC message to /mcp/echo (streamable
+# HTTP), the response's head and body
+rpc() {
+	local headers=(-H 'content-type: application/json' -H 'accept: application/json, text/event-stream')
+	[ -z "$1" ] || headers+=(-H "mcp-session-id: $1" -H 'mcp-protocol-version: 2025-06-18')
+	curl -sS -i --max-time 10 "${headers[@]}" --data-binary "$2" "$mcp/mcp/echo" | tr -d '\r'
+}
+# the session id in a response's head
+session_of() { sed -n '/^$/q; s/^mcp-session-id: *//Ip'; }
+# the JSON-RPC answer in a response: the last `data:` of an SSE body, or a
+# JSON body
+answer_of() {
+	awk 'body { if (sub(/^data: ?/, "")) { if ($0 != "") data = $0 } else if ($0 !~ /^(event|id):/) plain = plain $0; next }
+		/^$/ { body = 1 } END { print (data != "" ? data : plain) }'
+}
+
+# --- the gateway's unit --------------------------------------------------------
+
+type=$(prop "$gateway" Type)
+groups=$(prop "$gateway" SupplementaryGroups)
+deny=$(prop "$gateway" IPAddressDeny)
+if [ "$type" = notify ] && [ "$groups" = hwc-ai-mcp-sockets ] && [ "${deny#*0.0.0.0/0}" != "$deny" ]; then
+	pass "$gateway: Type=notify, SupplementaryGroups=$groups, IPAddressDeny=$deny"
+else
+	fail "$gateway: Type=$type SupplementaryGroups=$groups IPAddressDeny=$deny, expected notify, hwc-ai-mcp-sockets, 0.0.0.0/0"
+fi
 
 # --- the socket, started by systemd, open to the group only -------------------
 
@@ -101,6 +130,26 @@ fi
 answer=$(call_echo "hello through the socket")
 [ "$answer" = '"hello through the socket"' ] && pass "a tool call through the gateway and the socket: $answer" ||
 	fail "POST /openapi/echo/echo answered: $answer"
+init=$(jq -cn '{jsonrpc: "2.0", id: 1, method: "initialize",
+	params: {protocolVersion: "2025-06-18", capabilities: {}, clientInfo: {name: "hwc-check", version: "1"}}}')
+out=$(rpc "" "$init")
+session=$(printf '%s\n' "$out" | session_of)
+name=$(printf '%s\n' "$out" | answer_of | jq -r '.result.serverInfo.name' 2>/dev/null)
+if [ -n "$session" ] && [ "$name" = hwc-check-echo ]; then
+	pass "MCP through /mcp/echo: initialize answered by $name, with a session id"
+else
+	fail "initialize through /mcp/echo: session '$session', server '$name': $(printf '%s' "$out" | tail -c 300)"
+fi
+rpc "$session" '{"jsonrpc": "2.0", "method": "notifications/initialized"}' >/dev/null
+call=$(jq -cn '{jsonrpc: "2.0", id: 2, method: "tools/call",
+	params: {name: "echo", arguments: {text: "through /mcp/echo"}}}')
+out=$(rpc "$session" "$call")
+content=$(printf '%s\n' "$out" | answer_of | jq -c '.result.content' 2>/dev/null)
+if [ "$content" = '[{"type":"text","text":"through /mcp/echo"}]' ]; then
+	pass "tools/call through /mcp/echo in that session: $content"
+else
+	fail "tools/call through /mcp/echo answered: $(printf '%s' "$out" | tail -c 300)"
+fi
 
 # --- the server's sandbox -----------------------------------------------------
 
@@ -147,10 +196,16 @@ if [ -n "$said" ] && printf '%s' "$said" | grep -q "(${#token} characters)"; the
 else
 	fail "the server did not get ECHO_TOKEN (${#token} characters): ${said:-nothing logged}"
 fi
-if journalctl -q -b -o cat | grep -qF "$token"; then
-	fail "the secret's value is in the journal"
+wconfig=$(config_of hwc-ai-mcp-server-echo)
+leaks=
+journalctl -q -b -o cat | grep -qF -e "$token" && leaks+=", the journal"
+{ [ -r "$wconfig" ] && ! grep -qF -e "$token" "$wconfig"; } || leaks+=", the wrapper's config (${wconfig:-none})"
+http_get "$mcp/servers" | grep -qF -e "$token" && leaks+=", the gateway's /servers"
+tr '\0' ' ' <"/proc/$wpid/cmdline" | grep -qF -e "$token" && leaks+=", the wrapper's command line"
+if [ -z "$leaks" ]; then
+	pass "the secret's value is nowhere else: not in the journal, the wrapper's config, the gateway's /servers, the wrapper's command line"
 else
-	pass "the secret's value is nowhere in the journal"
+	fail "the secret's value is in${leaks#,}"
 fi
 
 # --- a killed server is started again by the wrapper --------------------------
@@ -191,6 +246,12 @@ wait_for 10 counted && pass "/metrics: $(http_get "$mcp/metrics" | grep -m1 '^hw
 answer=$(call_echo "after the restart")
 [ "$answer" = '"after the restart"' ] && pass "a tool call works after the restart" ||
 	fail "the call after the restart answered: $answer"
+
+if wait_for 60 target_is hwc-ai-mcp up; then
+	pass "the prober sees the gateway up (/health and /metrics)"
+else
+	fail "the prober does not see the gateway up: $(target_state hwc-ai-mcp)"
+fi
 
 # --- SIGTERM: the gateway, then the wrapper -----------------------------------
 

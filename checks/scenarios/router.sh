@@ -5,8 +5,9 @@
 # stream finish before the daemon exits 0.
 #
 # The fake streams qwen3:0.6b's tokens 300 ms apart
-# (guest/ollama-fake-scenario.json), so a stream is still running when the
-# stop request comes.
+# (checks/debian-vm/guest/ollama-fake-scenario.json, in both worlds), so a
+# stream is still running when the stop request comes; the router has the
+# alias local-slow for that model.
 
 unit=hwc-ai-router.service
 router=$(listen_of hwc-ai-router)
@@ -59,6 +60,12 @@ overhead=$(curl -sS -o /dev/null -D - --max-time 60 -H 'content-type: applicatio
 	"$router/v1/chat/completions" | tr -d '\r' | sed -n 's/^x-hwc-ai-overhead-ms: //Ip')
 [ -n "$overhead" ] && info "the router's own added time for one request: ${overhead} ms" ||
 	fail "no x-hwc-ai-overhead-ms header"
+ids=$(http_get "$router/v1/models" | jq -c '[.data[].id]' 2>/dev/null)
+if printf '%s' "$ids" | jq -e --arg m "$model" 'index("local-slow") != null and index($m) != null' >/dev/null; then
+	pass "/v1/models lists the alias and the fake's model: $ids"
+else
+	fail "/v1/models lacks local-slow or $model: ${ids:-no list}"
+fi
 health=$(http_get "$router/health")
 if printf '%s' "$health" | jq -e '.status == "ok" and .leavesHost == false' >/dev/null; then
 	pass "/health: ok, nothing leaves the host"
@@ -70,6 +77,12 @@ count=$(http_get "$router/metrics" |
 [ "${count:-0}" -ge 1 ] && pass "/metrics counts it: requests_total{route=\"local-slow\",status=\"200\"} $count" ||
 	fail "/metrics has no 200 for route local-slow"
 
+if wait_for 60 target_is hwc-ai-router up; then
+	pass "the prober sees the router up (/health and /metrics)"
+else
+	fail "the prober does not see the router up: $(target_state hwc-ai-router)"
+fi
+
 # --- egress: loopback only -------------------------------------------------------
 
 # A non-loopback address of this VM (it has no network card), a server on
@@ -78,8 +91,12 @@ count=$(http_get "$router/metrics" |
 outside=192.0.2.1
 ip addr add "$outside/32" dev lo || abort "cannot add $outside to lo"
 on_exit ip addr del "$outside/32" dev lo
+# the programs by their real paths: a unit copy's sandbox may not see a
+# link farm such as NixOS's /run/current-system/sw
+python=$(readlink -f "$(command -v python3)") || abort "no python3"
+curl=$(readlink -f "$(command -v curl)") || abort "no curl"
 systemd-run --quiet --unit hwc-check-outside -p DynamicUser=yes \
-	/usr/bin/python3 -m http.server 9441 --bind "$outside" --directory "$VM_CHECK_DIR"
+	"$python" -m http.server 9441 --bind "$outside" --directory "$CHECK_DIR"
 on_exit systemctl stop hwc-check-outside
 wait_for 20 curl -fsS -o /dev/null --max-time 2 "http://$outside:9441/" ||
 	abort "the server on $outside does not answer outside the sandbox"
@@ -88,7 +105,7 @@ curl_in_sandbox() {
 Type=oneshot
 Restart=no
 ExecStart=
-ExecStart=/usr/bin/curl -sS --connect-timeout 3 --max-time 5 -o /dev/null $2"
+ExecStart=$curl -sS --connect-timeout 3 --max-time 5 -o /dev/null $2"
 	systemctl start "$1"
 }
 if curl_in_sandbox hwc-check-router-loopback.service "$fake/api/version"; then

@@ -10,7 +10,7 @@
 # script) and keeps here only what is NixOS's own. The others use the same
 # fixtures where they need one (checks/debian-vm/config/broken/,
 # checks/debian-vm/guest/bearer-target.py).
-{
+rec {
   # A node's module: the scenario scripts of checks/scenarios/ in
   # /etc/hwc-check/scenarios, with this world's environment (what
   # checks/scenarios/lib.sh reads) and the tools they call. `daemons` are
@@ -53,22 +53,33 @@
   # hwc-ai-ollama-fake on Ollama's port: Ollama's API with tiny built-in
   # models, for a VM without network. It is a fixture, not a module unit:
   # on a real system `hwc.ai.ollama.enable` runs nixpkgs' services.ollama.
-  ollamaFake = package: {
-    description = "Ollama (hwc-ai-ollama-fake)";
-    wantedBy = [ "multi-user.target" ];
-    before = [
-      "hwc-ai-prober.service"
-      "hwc-ai-puller.service"
-      "hwc-ai-router.service"
-    ];
-    # one line per request is noise in a failure's journal excerpt
-    environment.RUST_LOG = "info,hwc_ai_ollama_fake::http=warn";
-    serviceConfig = {
-      Type = "notify";
-      ExecStart = "${package}/bin/hwc-ai-ollama-fake --listen 127.0.0.1:11434";
-      DynamicUser = true;
+  ollamaFake = package: ollamaFakeWith { inherit package; };
+
+  # The same with a scenario file of the fake's (faults, slow streams), as
+  # the Debian VM's fixture runs it (checks/debian-vm/guest/).
+  ollamaFakeWith =
+    {
+      package,
+      scenario ? null,
+    }:
+    {
+      description = "Ollama (hwc-ai-ollama-fake)";
+      wantedBy = [ "multi-user.target" ];
+      before = [
+        "hwc-ai-prober.service"
+        "hwc-ai-puller.service"
+        "hwc-ai-router.service"
+      ];
+      # one line per request is noise in a failure's journal excerpt
+      environment.RUST_LOG = "info,hwc_ai_ollama_fake::http=warn";
+      serviceConfig = {
+        Type = "notify";
+        ExecStart =
+          "${package}/bin/hwc-ai-ollama-fake --listen 127.0.0.1:11434"
+          + (if scenario == null then "" else " --scenario ${scenario}");
+        DynamicUser = true;
+      };
     };
-  };
 
   # A copy of a daemon's unit as the module rendered it (pass
   # `config.systemd.services.<daemon>`), under another name and started only
