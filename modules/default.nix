@@ -17,6 +17,7 @@
     ./limits.nix
     ./workflows.nix
     ./publish.nix
+    ./scheduling.nix
     ./open-webui.nix
     ./migration.nix
     ./prometheus.nix
