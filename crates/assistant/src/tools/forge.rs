@@ -523,3 +523,44 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod draft_requests {
+    use super::asks_for_draft;
+
+    /// A request for a draft pull request passes (when drafts are
+    /// enabled); any other change stays refused.
+    #[test]
+    fn only_a_pull_request_is_let_through() {
+        for text in [
+            "open a draft pull request that fixes the typo in the backup runbook",
+            "please create a PR updating docs/restore.md",
+            "could you fix the typo in runbooks/backup.md and open a PR",
+            "write a pull request that documents the new NAS",
+            "propose a pull request adding the missing step",
+        ] {
+            if let Some(refusal) = crate::refusal::check(text) {
+                assert!(
+                    asks_for_draft(text, &refusal.action),
+                    "{text}: {}",
+                    refusal.action
+                );
+            }
+        }
+        for text in [
+            "delete the repository ops/infra",
+            "restart nginx and open a PR",
+            "close the pull request",
+            "push the fix to main",
+            "delete the namespace, then open a PR",
+        ] {
+            // Refused as before.
+            let refusal = crate::refusal::check(text).expect(text);
+            assert!(
+                !asks_for_draft(text, &refusal.action),
+                "{text}: {}",
+                refusal.action
+            );
+        }
+    }
+}
