@@ -461,7 +461,9 @@ pub async fn chat_strict(
     }
 }
 
-/// Tries the route's targets in order; on each, re-asks with the
+/// Tries the route's targets in the order the balancer plans (config
+/// order, or within a balanced tier: the hosts that have the model, the
+/// one with it loaded, the least busy); on each, re-asks with the
 /// validation errors up to the route's repair bound. The whole call stays
 /// within `deadline`.
 pub async fn structured(
@@ -479,7 +481,9 @@ pub async fn structured(
     let mut schema_failed = false;
     let mut budget_out = false;
     let prompt_estimate = estimate_prompt_tokens(&base);
-    'targets: for target in &route.targets {
+    let plan = crate::balance::plan(table, route, requested, None);
+    'targets: for &(index, reason) in &plan {
+        let target = &route.targets[index];
         let backend = &table.backends[target.backend];
         let mut body = base.clone();
         for repair in 0..=route.schema_repairs {
@@ -565,6 +569,7 @@ pub async fn structured(
             };
             let Some(schema) = schema else {
                 report("ok", None, Vec::new());
+                crate::balance::answered(table, route, target, requested, reason, None);
                 return Ok(Success {
                     answer,
                     content,
@@ -589,6 +594,7 @@ pub async fn structured(
                         .get_or_create(&labels("valid"))
                         .inc();
                     report("ok", None, Vec::new());
+                    crate::balance::answered(table, route, target, requested, reason, None);
                     return Ok(Success {
                         answer,
                         content: value.to_string(),

@@ -243,6 +243,54 @@ async fn a_host_with_the_model_loaded_is_preferred() {
     router.stop().await;
 }
 
+/// `/execute` (and so strict-schema chat) is balanced like any request:
+/// it goes to the host that has the model, loaded there if one has.
+#[tokio::test]
+async fn execute_goes_to_the_host_that_has_the_model_loaded() {
+    let lacking = host(&["llama3.2:3b"]).await;
+    let cold = host(&["llama3.2:3b", "qwen3:8b"]).await;
+    let warm = host(&["llama3.2:3b", "qwen3:8b"]).await;
+    load(&warm, "qwen3:8b").await;
+    let router = RouterUnderTest::start(json!({
+        "backends": [discovering("lacking", &lacking), discovering("cold", &cold),
+                     discovering("warm", &warm)],
+        "routes": [{"model": "*", "targets": [{"backends": ["lacking", "cold", "warm"]}]}]
+    }))
+    .await;
+    listed(&router).await;
+    for i in 0..2 {
+        let response = client()
+            .post(format!("{}/execute", router.url))
+            .json(&json!({"model_name": "qwen3:8b", "prompt": format!("q{i}")}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["target"], "warm/*", "{body}");
+        assert_eq!(
+            body["attempts"].as_array().map(Vec::len),
+            Some(1),
+            "no host that lacks the model is asked first: {body}"
+        );
+    }
+    assert_eq!(
+        (chat_calls(&lacking), chat_calls(&cold), chat_calls(&warm)),
+        (0, 0, 2)
+    );
+    let metrics = router.metrics().await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "hwc_ai_router_routed_total{backend=\"warm\",reason=\"loaded\"}"
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    router.stop().await;
+}
+
 #[tokio::test]
 async fn a_conversation_stays_on_its_host() {
     let a = host(&["llama3.2:3b", "slow:1b"]).await;
