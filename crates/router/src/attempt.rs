@@ -13,7 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout_at;
 
 use crate::backend::{self, Endpoint};
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure};
 use crate::record::UsageOnly;
 use crate::relay::Answer;
 use crate::table::{Route, Table, Target};
@@ -32,9 +32,6 @@ pub(crate) struct Attempt<'a> {
     /// The request id, when its upstream traffic is logged.
     pub debug: Option<&'a str>,
 }
-
-/// Why a target was passed over, as the `reason` label of `fallbacks`.
-pub(crate) type Failure = (ApiError, &'static str);
 
 impl Attempt<'_> {
     pub async fn run(&self, body: &mut Value, waited: &mut Duration) -> Result<Answer, Failure> {
@@ -112,7 +109,7 @@ impl Attempt<'_> {
                     "no answer from"
                 };
                 return Err(self.fail(
-                    upstream_error(format!("{what} backend `{}`", backend.name)),
+                    ApiError::upstream(format!("{what} backend `{}`", backend.name)),
                     "connect",
                 ));
             }
@@ -151,7 +148,7 @@ impl Attempt<'_> {
         }
         if status.is_server_error() {
             return Err(self.fail(
-                upstream_error(format!("target `{}` answered {status}", target.id)),
+                ApiError::upstream(format!("target `{}` answered {status}", target.id)),
                 "status_5xx",
             ));
         }
@@ -165,7 +162,7 @@ impl Attempt<'_> {
             // credentials for this backend are wrong, which is the operator's
             // problem, not the client's, and another target may do.
             return Err(self.fail(
-                upstream_error(format!(
+                ApiError::upstream(format!(
                     "target `{}` refused the router's credentials ({status})",
                     target.id
                 )),
@@ -188,7 +185,7 @@ impl Attempt<'_> {
                 Err(_) => return Err(timed_out(self)),
                 Ok(None) => {
                     return Err(self.fail(
-                        upstream_error(format!(
+                        ApiError::upstream(format!(
                             "target `{}` ended its stream before sending anything",
                             target.id
                         )),
@@ -197,7 +194,7 @@ impl Attempt<'_> {
                 }
                 Ok(Some(Err(_))) => {
                     return Err(self.fail(
-                        upstream_error(format!(
+                        ApiError::upstream(format!(
                             "target `{}` broke off before its first chunk",
                             target.id
                         )),
@@ -206,7 +203,8 @@ impl Attempt<'_> {
                 }
                 Ok(Some(Ok(chunk))) => chunk,
             };
-            target.breaker.success();
+            // The circuit hears of a stream when it ends (see relay.rs):
+            // one that breaks off after this chunk is a failure too.
             self.table
                 .metrics
                 .first_chunk
@@ -220,6 +218,7 @@ impl Attempt<'_> {
                 rest: Box::pin(upstream),
                 idle: target.idle_timeout,
                 permit,
+                breaker: target.breaker.clone(),
             });
         }
         // A whole body: a non-streaming answer, or an upstream 4xx, which is
@@ -234,7 +233,7 @@ impl Attempt<'_> {
             Err(_) => return Err(timed_out(self)),
             Ok(Err(Oversize)) => {
                 return Err(self.fail(
-                    upstream_error(format!(
+                    ApiError::upstream(format!(
                         "target `{}` answered with more than {} bytes",
                         target.id, self.table.max_response_bytes
                     )),
@@ -243,7 +242,7 @@ impl Attempt<'_> {
             }
             Ok(Err(Broken)) => {
                 return Err(self.fail(
-                    upstream_error(format!("target `{}` broke off its answer", target.id)),
+                    ApiError::upstream(format!("target `{}` broke off its answer", target.id)),
                     "broken",
                 ))
             }
@@ -259,7 +258,7 @@ impl Attempt<'_> {
                 Ok(parsed) => usage = parsed.usage,
                 Err(_) => {
                     return Err(self.fail(
-                        upstream_error(format!(
+                        ApiError::upstream(format!(
                             "target `{}` answered {status} with a body that is not a JSON object",
                             target.id
                         )),
@@ -456,15 +455,6 @@ fn timed_out(target: &Target, bound: Duration) -> ApiError {
             target.id,
             humantime::format_duration(bound)
         ),
-    )
-}
-
-pub(crate) fn upstream_error(message: String) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "api_error",
-        "upstream_error",
-        message,
     )
 }
 

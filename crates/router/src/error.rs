@@ -15,6 +15,9 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// Why a target was passed over, as the `reason` label of `fallbacks`.
+pub(crate) type Failure = (ApiError, &'static str);
+
 impl ApiError {
     pub fn new(
         status: StatusCode,
@@ -28,6 +31,16 @@ impl ApiError {
             code,
             message: message.into(),
         }
+    }
+
+    /// The target failed: refused, broke off, or answered what is no answer.
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            "upstream_error",
+            message,
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

@@ -3,6 +3,7 @@
 //! the router's overhead measured and its headers set.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -11,7 +12,7 @@ use axum::response::Response;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::attempt::upstream_error;
+use crate::breaker::Breaker;
 use crate::error::ApiError;
 use crate::record::{Record, Usage, UsageOnly};
 use crate::table::Table;
@@ -35,6 +36,8 @@ pub(crate) enum Answer {
         rest: Upstream,
         idle: Duration,
         permit: OwnedSemaphorePermit,
+        /// The target's circuit: a stream that breaks off counts against it.
+        breaker: Arc<Breaker>,
     },
 }
 
@@ -69,6 +72,7 @@ impl Answer {
                 rest,
                 idle,
                 permit,
+                breaker,
             } => {
                 record.status = "200".to_owned();
                 let relay = Relay {
@@ -78,6 +82,7 @@ impl Answer {
                     idle,
                     record,
                     _permit: permit,
+                    breaker,
                     finished: false,
                     saw_done: false,
                     saw_error: false,
@@ -129,6 +134,7 @@ struct Relay {
     idle: Duration,
     record: Record,
     _permit: OwnedSemaphorePermit,
+    breaker: Arc<Breaker>,
     finished: bool,
     saw_done: bool,
     saw_error: bool,
@@ -196,7 +202,7 @@ impl Relay {
         match next {
             Some(Ok(chunk)) => Some(Ok(chunk)),
             Some(Err(_)) => {
-                let error = upstream_error(format!(
+                let error = ApiError::upstream(format!(
                     "target `{}` broke off the stream",
                     self.record.target
                 ));
@@ -205,10 +211,16 @@ impl Relay {
             None if self.saw_done || self.saw_error => {
                 self.finished = true;
                 self.record.stream_ended(self.saw_done);
+                if self.saw_done {
+                    self.breaker.success();
+                } else {
+                    // The upstream's own error event: it failed mid-answer.
+                    self.breaker.failure();
+                }
                 None
             }
             None => {
-                let error = upstream_error(format!(
+                let error = ApiError::upstream(format!(
                     "target `{}` ended the stream without finishing it",
                     self.record.target
                 ));
@@ -217,8 +229,12 @@ impl Relay {
         }
     }
 
+    /// Ends a stream the target broke off (cut, stalled, or ended without
+    /// finishing): the client gets an error event, and the target's circuit
+    /// counts a failure, as it would for an answer that never started.
     fn end_with(&mut self, error: ApiError) -> Bytes {
         self.finished = true;
+        self.breaker.failure();
         self.record.stream_ended(false);
         self.record.error = Some(error.message.clone());
         let mut event = String::new();

@@ -185,6 +185,45 @@ async fn no_fallback_after_the_first_byte() {
     router.stop().await;
 }
 
+/// A stream that breaks off after its first chunk is a failure of its
+/// target: enough of them open the circuit, and the next request goes to
+/// the fallback instead of the target that keeps breaking.
+#[tokio::test]
+async fn a_stream_cut_mid_way_counts_against_its_target() {
+    let ollama = ollama().await;
+    let chunk = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n";
+    let dying = Scripted::start(Reply::Sse {
+        chunks: vec![chunk.to_owned()],
+        gap: Duration::ZERO,
+        cut: true,
+    })
+    .await;
+    let router = RouterUnderTest::start(json!({
+        "backends": [backend("dying", &dying.base_url()),
+                     backend("ollama", &format!("{}/v1", ollama.url()))],
+        "circuitBreaker": {"failureThreshold": 2, "cooldown": "1m"},
+        "routes": [{"model": "chat", "targets": [
+            {"backend": "dying", "model": "m"},
+            {"backend": "ollama", "model": "llama3.2:3b"}
+        ]}]
+    }))
+    .await;
+    for _ in 0..2 {
+        let (status, _, body) = router.chat(ask(true)).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("upstream_error"), "{body}");
+    }
+    assert_eq!(router.circuit("dying/m").await, "open");
+    let (status, _, body) = router.chat(ask(true)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("[DONE]"),
+        "the fallback answered whole: {body}"
+    );
+    assert_eq!(dying.hits(), 2, "the broken target is skipped while open");
+    router.stop().await;
+}
+
 #[tokio::test]
 async fn upstream_error_event_mid_stream_is_passed_on() {
     let ollama = ollama().await;

@@ -15,8 +15,8 @@ use axum::body::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::Endpoint;
-use crate::attempt::Failure;
 use crate::error::ApiError;
+use crate::error::Failure;
 use crate::record::unix_now;
 use crate::table::Backend;
 

@@ -8,8 +8,8 @@ mod openai;
 use axum::body::Bytes;
 use serde_json::Value;
 
-use crate::attempt::Failure;
 use crate::config::BackendKind;
+use crate::error::Failure;
 use crate::table::Backend;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
