@@ -301,15 +301,33 @@ async fn chat_completions(
     .into_response()
 }
 
-/// For chat bots: `{text, source}` → `{reply, intent, action_taken}`.
+/// For chat bots: `{text, source}` → `{reply, intent, action_taken}`;
+/// the request id (the caller's `x-request-id`, or a new one) is in the
+/// answer's `x-request-id`.
 async fn query(
     State(shared): State<Arc<Shared>>,
     Extension(Client(client)): Extension<Client>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Response {
     let text = body["text"].as_str().unwrap_or_default();
     let source = body["source"].as_str();
-    match query::answer(&shared, Transport::Http, &client, source, text).await {
+    let id = query::request_id(headers.get(query::REQUEST_ID).map(|v| v.as_bytes()));
+    let mut response = answer_query(&shared, &id, &client, source, text).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(query::REQUEST_ID, value);
+    }
+    response
+}
+
+async fn answer_query(
+    shared: &Shared,
+    id: &str,
+    client: &str,
+    source: Option<&str>,
+    text: &str,
+) -> Response {
+    match query::answer(shared, Transport::Http, id, client, source, text).await {
         Ok(answer) => Json(answer).into_response(),
         Err(QueryError::Ask(err)) => ask_error(err),
         Err(err) => {

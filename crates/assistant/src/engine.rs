@@ -179,6 +179,7 @@ impl Engine {
         history: &[Turn],
     ) -> Result<Answer, AskError> {
         if let Some(refusal) = self.refusal(text) {
+            tracing::debug!(action = %refusal.action, "refused");
             self.record(Entry {
                 client: client.into(),
                 request: text.into(),
@@ -378,7 +379,10 @@ impl Engine {
                 body["tools"] = json!(definitions);
                 body["tool_choice"] = json!("auto");
             }
-            let message = self.complete(&body, deadline, run.budget).await?;
+            let message = self
+                .complete(&body, deadline, run.budget)
+                .instrument(tracing::debug_span!("model", round))
+                .await?;
             let calls = message["tool_calls"]
                 .as_array()
                 .cloned()
@@ -418,6 +422,7 @@ impl Engine {
                     Ok(args) => self
                         .tools
                         .call(&name, args)
+                        .instrument(tracing::debug_span!("tool", name = %name))
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.clone()),
@@ -474,6 +479,7 @@ impl Engine {
         if let Some(key) = &self.router_key {
             request = request.bearer_auth(key.expose());
         }
+        let started = Instant::now();
         let response = request.send().await.map_err(|e| {
             if e.is_timeout() {
                 "the model did not answer in time".to_owned()
@@ -486,6 +492,8 @@ impl Engine {
             .json()
             .await
             .map_err(|e| format!("the router's answer: {}", e.without_url()))?;
+        tracing::debug!(model = %body["model"].as_str().unwrap_or_default(), status = status.as_u16(),
+            duration_ms = started.elapsed().as_millis() as u64, "model answered");
         if !status.is_success() {
             let message = doc["error"]["message"].as_str().unwrap_or("no message");
             return Err(format!("the router answered {status}: {message}"));

@@ -41,8 +41,21 @@ impl AiService for Service {
     ) -> Result<Response<QueryResponse>, Status> {
         let client = self.admit(&request)?;
         let deadline = deadline(request.metadata());
+        let id = query::request_id(
+            request
+                .metadata()
+                .get(query::REQUEST_ID)
+                .map(|v| v.as_bytes()),
+        );
         let QueryRequest { text, source } = request.into_inner();
-        let answer = query::answer(&self.shared, Transport::Grpc, &client, Some(&source), &text);
+        let answer = query::answer(
+            &self.shared,
+            Transport::Grpc,
+            &id,
+            &client,
+            Some(&source),
+            &text,
+        );
         // At the caller's deadline the query is dropped, model call and
         // all, and the caller told so (it may have stopped waiting).
         let result = match deadline {
@@ -51,13 +64,27 @@ impl AiService for Service {
                 .map_err(|_| Status::deadline_exceeded("the deadline passed before an answer"))?,
             None => answer.await,
         };
+        // The request id goes back as response metadata (on errors too).
+        let id = tonic::metadata::MetadataValue::try_from(id.as_str()).ok();
         match result {
-            Ok(answer) => Ok(Response::new(QueryResponse {
-                reply: answer.reply,
-                intent: answer.intent,
-                action_taken: answer.action_taken,
-            })),
-            Err(err) => Err(Status::new(err.grpc(), err.to_string())),
+            Ok(answer) => {
+                let mut response = Response::new(QueryResponse {
+                    reply: answer.reply,
+                    intent: answer.intent,
+                    action_taken: answer.action_taken,
+                });
+                if let Some(id) = id {
+                    response.metadata_mut().insert(query::REQUEST_ID, id);
+                }
+                Ok(response)
+            }
+            Err(err) => {
+                let mut status = Status::new(err.grpc(), err.to_string());
+                if let Some(id) = id {
+                    status.metadata_mut().insert(query::REQUEST_ID, id);
+                }
+                Err(status)
+            }
         }
     }
 }

@@ -432,8 +432,9 @@ pub async fn carry_out(
             let result = engine
                 .tools
                 .call(tool.as_str(), &arguments)
-                .instrument(tracing::debug_span!("tool", name = tool.as_str()))
+                .instrument(tracing::debug_span!("tool", name = tool.as_str(), entity = %entity))
                 .await;
+            tracing::debug!(ok = result.is_ok(), "tool done");
             let (reply, taken) = match &result {
                 Ok(_) => {
                     let mut how = Vec::new();

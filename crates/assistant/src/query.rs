@@ -1,8 +1,14 @@
 //! One question from a chat bot, answered the same way over HTTP
 //! (`POST /v1/query`) and gRPC (`ai.v1.AIService/Query`), with one log
-//! line per query.
+//! line per query. Each query runs in a `query` span that carries its
+//! request id (the caller's `x-request-id`, or one made here), so every
+//! line logged on its way (the intent, each model call, each tool and
+//! Home Assistant call) names it; `log.level: debug` shows that path.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tracing::Instrument;
 
 use crate::api::Shared;
 use crate::engine::{AskError, QueryAnswer};
@@ -60,6 +66,32 @@ impl QueryError {
     }
 }
 
+/// The header (HTTP) and metadata key (gRPC) of a query's request id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The caller's request id when it is a sensible one (1 to 64 letters,
+/// digits and `.-_:`), else a new one: `q-<start, hex>-<n>`, unique for
+/// this process's life.
+pub fn request_id(given: Option<&[u8]>) -> String {
+    if let Some(given) = given.and_then(|g| std::str::from_utf8(g).ok()) {
+        let ok = (1..=64).contains(&given.len())
+            && given
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        if ok {
+            return given.to_owned();
+        }
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    static STARTED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let started = STARTED.get_or_init(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    format!("q-{started:x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Answers `text` for `client` (`source`: where the bot got it, if it
 /// said), and logs the query: who, from where, taken as what, with what
 /// outcome and status, how long it took. The text itself is not logged
@@ -67,6 +99,21 @@ impl QueryError {
 pub async fn answer(
     shared: &Shared,
     transport: Transport,
+    request_id: &str,
+    client: &str,
+    source: Option<&str>,
+    text: &str,
+) -> Result<QueryAnswer, QueryError> {
+    let span = tracing::info_span!("query", request_id, transport = transport.as_str());
+    answer_in_span(shared, transport, request_id, client, source, text)
+        .instrument(span)
+        .await
+}
+
+async fn answer_in_span(
+    shared: &Shared,
+    transport: Transport,
+    request_id: &str,
     client: &str,
     source: Option<&str>,
     text: &str,
@@ -77,6 +124,7 @@ pub async fn answer(
     // future: the guard still logs the query.
     let mut pending = Pending {
         transport,
+        request_id,
         client,
         source,
         started,
@@ -110,15 +158,15 @@ pub async fn answer(
                 Transport::Http => "200",
                 Transport::Grpc => "OK",
             };
-            tracing::info!(transport = transport_name, client, source, intent = %answer.intent,
-                outcome, status, duration_ms, "query");
+            tracing::info!(transport = transport_name, request_id, client, source,
+                intent = %answer.intent, outcome, status, duration_ms, "query");
         }
         Err(err) => {
             let status = match transport {
                 Transport::Http => err.http().0.to_string(),
                 Transport::Grpc => grpc_name(err.grpc()).to_owned(),
             };
-            tracing::warn!(transport = transport_name, client, source, intent = "-",
+            tracing::warn!(transport = transport_name, request_id, client, source, intent = "-",
                 outcome = err.outcome(), status, duration_ms, error = %err, "query");
         }
     }
@@ -136,6 +184,7 @@ fn grpc_name(code: tonic::Code) -> &'static str {
 
 struct Pending<'a> {
     transport: Transport,
+    request_id: &'a str,
     client: &'a str,
     source: Option<&'a str>,
     started: Instant,
@@ -155,6 +204,7 @@ impl Drop for Pending<'_> {
         };
         tracing::warn!(
             transport = self.transport.as_str(),
+            request_id = self.request_id,
             client = self.client,
             source = self.source.unwrap_or("-"),
             intent = "-",

@@ -510,7 +510,176 @@ fn an_allowed_entity_that_cannot_be_switched_is_a_config_error_naming_it() {
         .to_string();
     assert!(
         err.contains("homeAssistant.actions.entities[1]")
-            && err.contains("`lock.front_door` is not an entity id of a domain that can be switched"),
+            && err
+                .contains("`lock.front_door` is not an entity id of a domain that can be switched"),
         "{err}"
+    );
+}
+
+/// The daemon as the unit runs it, logging JSON at debug level: one
+/// query's whole path (the intent, the model call, the entity, the Home
+/// Assistant call, the answer) is in lines that carry its request id,
+/// inside the spans it passed; the caller gets the id back.
+#[tokio::test]
+async fn every_line_of_a_query_carries_its_request_id_and_spans() {
+    let (ha, ha_url) = start_ha().await;
+    let (_, model) = start_model(vec![
+        json!({"intent": "turn_on", "target": "hall light", "brightness_pct": 40}),
+        json!({"intent": "list_entities"}),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ha.token"), format!("{USER}\n")).unwrap();
+    let free = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let (listen, grpc) = (free(), free());
+    let config = json!({
+        "listen": listen,
+        "log": {"level": "debug", "format": "json"},
+        "stateDirectory": dir.path().join("state"),
+        "router": {"url": model},
+        "grpc": {"listen": grpc},
+        "homeAssistant": {
+            "url": ha_url,
+            "token": {"file": dir.path().join("ha.token")},
+            "actions": {"enable": true, "entities": ALLOWED}
+        }
+    });
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let log = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hwc-ai-assistant"))
+        .arg("--config")
+        .arg(dir.path().join("config.json"))
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http
+            .get(format!("http://{listen}/health"))
+            .send()
+            .await
+            .is_ok()
+            && tokio::net::TcpStream::connect(&grpc).await.is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let response = http
+        .post(format!("http://{listen}/v1/query"))
+        .header("x-request-id", "bot-7f3a")
+        .json(&json!({"text": "set the hall light to 40%", "source": "matrix"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap()),
+        Some("bot-7f3a"),
+        "{}",
+        std::fs::read_to_string(dir.path().join("stderr")).unwrap()
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["action_taken"], true, "{body}");
+    assert_eq!(ha.calls.lock().unwrap().len(), 1);
+
+    // Without one, the caller is given a new id (gRPC: response metadata).
+    let mut client = AiServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap();
+    let answer = client
+        .query(QueryRequest {
+            text: "what can I control?".into(),
+            source: "discord".into(),
+        })
+        .await
+        .unwrap();
+    let given = answer
+        .metadata()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(given.starts_with("q-"), "{given}");
+
+    child.kill().await.unwrap();
+    let text = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let of = |id: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|l| l["spans"][0]["request_id"] == id || l["request_id"] == id)
+            .collect()
+    };
+    let path: Vec<(String, String)> = of("bot-7f3a")
+        .iter()
+        .filter(|l| l["message"] != "" && l["level"] != "TRACE")
+        .filter(|l| {
+            let m = l["message"].as_str().unwrap_or_default();
+            [
+                "model answered",
+                "intent parsed",
+                "home assistant",
+                "entity resolved",
+                "tool done",
+                "query",
+            ]
+            .contains(&m)
+        })
+        .map(|l| {
+            let spans: Vec<&str> = l["spans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["name"].as_str())
+                .collect();
+            (spans.join(">"), l["message"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("query>classify", "model answered"),
+        ("query", "intent parsed"),
+        ("query", "home assistant"),
+        ("query", "entity resolved"),
+        ("query>tool", "home assistant"),
+        ("query>tool", "home assistant"),
+        ("query", "tool done"),
+        ("query", "query"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(path, expected, "{text}");
+    let service = of("bot-7f3a")
+        .into_iter()
+        .find(|l| l["call"] == "POST /api/services/light/turn_on")
+        .unwrap_or_else(|| panic!("no Home Assistant call line: {text}"));
+    assert_eq!(service["spans"][1]["entity"], "light.hall");
+    assert_eq!(service["status"], 200);
+    let last = of(&given).into_iter().last().unwrap().clone();
+    assert_eq!(
+        (
+            last["message"].as_str(),
+            last["intent"].as_str(),
+            last["transport"].as_str()
+        ),
+        (Some("query"), Some("list_entities"), Some("grpc"))
+    );
+    // Neither the user's words nor the token are in any line.
+    assert!(
+        !text.contains("hall light to 40") && !text.contains(USER),
+        "{text}"
     );
 }
