@@ -5,7 +5,7 @@
 # `startLimitIntervalSec`, ...) are rendered the same way: a space-separated
 # list on one line, a number as a string. A `mkDefault` value is its content. A
 # `systemd.sockets.<name>` attrset (one with `listenStreams`) becomes a
-# `.socket` file.
+# `.socket` file, a `systemd.timers.<name>` one (`timerConfig`) a `.timer`.
 #
 # Plain Nix, no nixpkgs: the offline checks use it without `lib`.
 let
@@ -74,6 +74,8 @@ section "Unit" (
         // (unit.socketConfig or { })
       )
     )
+  else if unit ? timerConfig then
+    section "Timer" unit.timerConfig
   else
     section "Service" (
       nonEmpty (

@@ -12,7 +12,8 @@
 #     target or backend is elsewhere), exactly as in the module. The
 #     gateway's (hwc-ai-mcp) also decides which wrapped stdio servers get a
 #     socket and a service (`hwc-ai-mcp-server-<name>`, config
-#     `<configDir>/hwc-ai-mcp-server-<name>.json`)
+#     `<configDir>/hwc-ai-mcp-server-<name>.json`); the assistant's, which
+#     of its workflows get a timer and a service (`hwc-ai-workflow-<name>`)
 {
   binDir,
   configDir,
@@ -39,6 +40,23 @@ let
       )) credentials
     else
       credentials;
+
+  # the assistant's scheduled workflows: a timer and its oneshot service
+  # each (`hwc-ai-workflow-<name>`)
+  workflows = (import ../../modules/lib/assistant.nix).workflowUnits {
+    inherit binDir;
+    settings = configs.hwc-ai-assistant or { };
+  };
+  workflowUnits =
+    let
+      rendered =
+        suffix: set:
+        map (name: {
+          name = "${name}.${suffix}";
+          value = render set.${name};
+        }) (builtins.attrNames set);
+    in
+    builtins.listToAttrs (rendered "timer" workflows.timers ++ rendered "service" workflows.services);
 
   mcpSettings = configs.hwc-ai-mcp or { };
   # the stdio servers the gateway reaches through wrappers' sockets
@@ -73,6 +91,7 @@ let
   );
 in
 wrappedUnits
+// workflowUnits
 # every daemon of the table (modules/lib/daemons.nix), from its library's
 # `unit`, given what of this it takes (the prober its credentials, the
 # gateway its wrappers' sockets, ...)
