@@ -127,8 +127,8 @@ fn words(text: &str) -> Vec<String> {
 /// The entity `target` names, among Home Assistant's `states` and within
 /// `allowed`. An entity id is taken as it is. Otherwise the words that
 /// say which one ("kitchen ceiling" of "the kitchen ceiling lights") must
-/// all be in an entity's friendly name or id; a friendly name that is
-/// exactly those words wins over ones that merely contain them; a kind
+/// all be in an entity's friendly name or id; a friendly name made only
+/// of words the user said wins over ones that merely contain them; a kind
 /// word ("lights", "fan") keeps to that domain when something of it
 /// fits. Several allowed entities left: ambiguous.
 pub fn resolve(
@@ -192,26 +192,35 @@ pub fn resolve(
     if candidates.is_empty() {
         return Resolved::Unknown;
     }
-    let exact: Vec<_> = candidates
-        .iter()
-        .copied()
-        .filter(|(_, name)| {
-            let mut own: Vec<String> = words(name)
-                .into_iter()
-                .filter(|w| {
-                    !KIND_WORDS.iter().any(|(k, _)| k == w) && !FILLER.contains(&w.as_str())
-                })
-                .collect();
-            own.sort();
-            own.dedup();
-            let mut asked = wanted.clone();
-            asked.sort();
-            asked.dedup();
-            !asked.is_empty() && own == asked
-        })
+    // A friendly name whose every word the user said wins; of several,
+    // the one that matches more of the user's words ("hall lamp" is
+    // `Hall lamp`, "hall light" is `Hall`).
+    let said: Vec<String> = words(target)
+        .into_iter()
+        .filter(|w| !FILLER.contains(&w.as_str()))
         .collect();
-    if exact.len() == 1 {
-        candidates = exact;
+    let complete = |name: &str| {
+        let own: Vec<String> = words(name)
+            .into_iter()
+            .filter(|w| !FILLER.contains(&w.as_str()))
+            .collect();
+        own.iter()
+            .all(|w| said.contains(w))
+            .then(|| said.iter().filter(|w| own.contains(w)).count())
+    };
+    let best = candidates
+        .iter()
+        .filter_map(|(_, name)| complete(name))
+        .max();
+    if let Some(best) = best {
+        let exact: Vec<_> = candidates
+            .iter()
+            .copied()
+            .filter(|(_, name)| complete(name) == Some(best))
+            .collect();
+        if exact.len() == 1 {
+            candidates = exact;
+        }
     }
     let permitted: Vec<_> = candidates
         .iter()
@@ -555,6 +564,31 @@ mod tests {
                 ("light.kitchen_counter".into(), "Kitchen counter".into()),
             ])
         );
+    }
+
+    #[test]
+    fn the_name_the_user_said_in_full_wins() {
+        let s = vec![
+            json!({"entity_id": "light.hall", "attributes": {"friendly_name": "Hall"}}),
+            json!({"entity_id": "light.hall_lamp", "attributes": {"friendly_name": "Hall lamp"}}),
+        ];
+        let a = vec!["light.hall".to_owned(), "light.hall_lamp".to_owned()];
+        assert_eq!(
+            resolve("the hall light", None, &s, &a),
+            Resolved::One("light.hall".into())
+        );
+        assert_eq!(
+            resolve("hall lamp", None, &s, &a),
+            Resolved::One("light.hall_lamp".into())
+        );
+        assert_eq!(
+            resolve("hall", None, &s, &a),
+            Resolved::One("light.hall".into())
+        );
+        assert!(matches!(
+            resolve("the lamp", None, &s, &a),
+            Resolved::Ambiguous(_)
+        ));
     }
 
     #[test]
