@@ -367,12 +367,18 @@ in
         serverName = field types.str "The name its certificate is checked against, when not the URL's host.";
       };
       actions = {
-        enable = lib.mkEnableOption "switching the lights named in `entities`";
+        enable = lib.mkEnableOption "switching the lights, switches and fans named in `entities` (chat bots' intents and the `ha_light_*` tools)";
         entities = mkOption {
-          type = types.listOf types.str;
+          # The domains whose turn_on/turn_off the assistant calls
+          # (SWITCHABLE in tools/home_assistant.rs); the daemon's
+          # --check-config refuses others too.
+          type = types.listOf (types.strMatching "(light|switch|fan|input_boolean)\\.[a-z0-9_]+");
           default = [ ];
-          example = [ "light.kitchen" ];
-          description = "The only lights it may switch.";
+          example = [
+            "light.kitchen_ceiling"
+            "switch.bathroom_fan"
+          ];
+          description = "The only entities it may switch: lights, switches, fans and input booleans. Users name them by their friendly names; a name that fits several gets a question back.";
         };
       };
     };
