@@ -62,6 +62,9 @@ pub struct Config {
     /// pull requests): off unless set.
     #[serde(default)]
     pub forge: Option<ForgeConfig>,
+    /// `web_fetch`, from the listed hosts only: off unless set.
+    #[serde(default)]
+    pub web: Option<WebConfig>,
     /// The operator's prompts, replacing the built-in ones.
     #[serde(default)]
     pub prompts: crate::prompts::PromptsConfig,
@@ -149,6 +152,21 @@ pub struct ForgeConfig {
     /// The one write: off unless enabled, and only to `repositories`.
     #[serde(default)]
     pub drafts: DraftsConfig,
+}
+
+/// The hosts `web_fetch` may read pages from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebConfig {
+    /// `docs.k3s.io`, `*.nixos.org` (its subdomains), `10.0.0.7:8080`
+    /// (that port only; without one, the scheme's own port).
+    pub hosts: Vec<String>,
+    /// Fetch `http://` pages too (of the same hosts).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// The whole fetch, redirects and body included.
+    #[serde(default = "default_service_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
 }
 
 /// Draft pull requests (`forge_draft_pr`).
@@ -545,6 +563,20 @@ impl Validate for Config {
         }
         if let Some(forge) = &self.forge {
             forge.check()?;
+        }
+        if let Some(web) = &self.web {
+            if web.hosts.is_empty() {
+                return Err(ConfigError::at("web.hosts", "name at least one host"));
+            }
+            for (i, host) in web.hosts.iter().enumerate() {
+                if !crate::tools::web::is_host_entry(host) {
+                    return Err(ConfigError::at(
+                        format!("web.hosts[{i}]"),
+                        format!("`{host}` is not a host name (lower case, `*.` for subdomains, `:port` optional)"),
+                    ));
+                }
+            }
+            check_positive("web.timeout", web.timeout)?;
         }
         if self.agent.max_rounds == 0 {
             return Err(ConfigError::at("agent.maxRounds", "must be at least 1"));

@@ -29,6 +29,7 @@ mod stack;
 pub mod system;
 pub mod systemd;
 pub mod vault;
+pub mod web;
 
 /// The most bytes of JSON one tool answer carries.
 pub const MAX_OUTPUT: usize = 12 * 1024;
@@ -65,6 +66,7 @@ pub enum ToolName {
     ForgePull,
     ForgeFile,
     ForgeDraftPr,
+    WebFetch,
 }
 
 impl ToolName {
@@ -152,6 +154,7 @@ impl ToolName {
             ToolName::ForgePull => "forge_pull",
             ToolName::ForgeFile => "forge_file",
             ToolName::ForgeDraftPr => "forge_draft_pr",
+            ToolName::WebFetch => "web_fetch",
         }
     }
 
@@ -163,6 +166,7 @@ impl ToolName {
             .chain(Self::ARGOCD)
             .chain(Self::VAULT)
             .chain(Self::FORGE)
+            .chain([ToolName::WebFetch])
             .find(|t| t.as_str() == name)
     }
 
@@ -190,6 +194,7 @@ impl ToolName {
             | ToolName::ForgePull
             | ToolName::ForgeFile
             | ToolName::ForgeDraftPr => forge::description(self),
+            ToolName::WebFetch => web::description(),
             k8s => kubernetes::description(k8s),
         }
     }
@@ -251,6 +256,7 @@ impl ToolName {
             | ToolName::ForgePull
             | ToolName::ForgeFile
             | ToolName::ForgeDraftPr => forge::parameters(self),
+            ToolName::WebFetch => web::parameters(),
             k8s => kubernetes::parameters(k8s),
         }
     }
@@ -303,6 +309,7 @@ pub struct Tools {
     argocd: Option<argocd::ArgoCd>,
     vault: Option<vault::Vault>,
     forge: Option<forge::Forge>,
+    web: Option<web::Web>,
     validators: Vec<(ToolName, jsonschema::Validator)>,
 }
 
@@ -329,7 +336,14 @@ impl Tools {
             Some(f) => Some(forge::Forge::new(f)?),
             None => None,
         };
+        let web = match &config.web {
+            Some(w) => Some(web::Web::new(w)?),
+            None => None,
+        };
         let mut available: Vec<ToolName> = ToolName::ALL.to_vec();
+        if web.is_some() {
+            available.push(ToolName::WebFetch);
+        }
         if let Some(forge) = &forge {
             available.extend(
                 ToolName::FORGE
@@ -384,6 +398,7 @@ impl Tools {
             argocd,
             vault,
             forge,
+            web,
             validators: Vec::new(),
         };
         tools.validators = ToolName::ALL
@@ -393,6 +408,7 @@ impl Tools {
             .chain(ToolName::ARGOCD)
             .chain(ToolName::VAULT)
             .chain(ToolName::FORGE)
+            .chain([ToolName::WebFetch])
             .map(|t| {
                 let schema = tools.parameters(t);
                 (
@@ -561,6 +577,13 @@ impl Tools {
                     .as_ref()
                     .ok_or_else(|| ToolError::Unavailable("Vault is not configured".into()))?;
                 vault.call(tool, a).await
+            }
+            ToolName::WebFetch => {
+                let web = self
+                    .web
+                    .as_ref()
+                    .ok_or_else(|| ToolError::Unavailable("web_fetch is off".into()))?;
+                web.fetch(a["url"].as_str().unwrap_or_default()).await
             }
             ToolName::ForgeRepos
             | ToolName::ForgeIssues

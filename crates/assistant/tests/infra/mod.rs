@@ -96,6 +96,23 @@ impl Assistant {
         for (k, v) in extra.as_object().unwrap() {
             doc[section][k] = v.clone();
         }
+        Self::start_doc(state, doc).await
+    }
+
+    /// The assistant with the section `section` as `value` says (a family
+    /// without a token: `web`).
+    pub async fn start_section(section: &str, model: &str, value: Value) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let doc = json!({
+            "stateDirectory": state.path().join("state"),
+            "router": {"url": model},
+            "rateLimit": {"requestsPerMinute": 1000, "burst": 100},
+            section: value,
+        });
+        Self::start_doc(state, doc).await
+    }
+
+    async fn start_doc(state: tempfile::TempDir, doc: Value) -> Self {
         let config: hwc_ai_assistant::Config =
             hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
         let daemon = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
