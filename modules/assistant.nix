@@ -138,6 +138,7 @@ let
             git = "${pkgs.git}/bin/git";
           };
         };
+    web = if cfg.web.hosts == [ ] then null else { inherit (cfg.web) hosts allowHttp timeout; };
   };
 
   secretPaths = lib.filterAttrs (_: path: path != null) (
@@ -211,6 +212,7 @@ let
     "forge_pull"
     "forge_file"
     "forge_draft_pr"
+    "web_fetch"
   ];
 in
 {
@@ -323,7 +325,7 @@ in
     tools = mkOption {
       type = types.nullOr (types.listOf (types.enum toolNames));
       default = null;
-      description = "The tools offered; all of them when unset (Home Assistant's, Kubernetes', Argo CD's, Vault's and the forge's only when configured).";
+      description = "The tools offered; all of them when unset (Home Assistant's, Kubernetes', Argo CD's, Vault's, the forge's and `web_fetch` only when configured).";
     };
     containers = {
       socket = field types.str ''
@@ -394,6 +396,28 @@ in
       example = "https://argocd.lan";
       tools = "argocd_*";
       token = "An Argo CD API token of an account with read-only rights (`role:readonly`).";
+    };
+    web = {
+      hosts = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [
+          "docs.k3s.io"
+          "*.nixos.org"
+        ];
+        description = ''
+          The hosts `web_fetch` may read pages from (`*.domain` for its
+          subdomains, `host:port` for one port); the tool is off when
+          empty. A host name lifts the unit's IP filter, as for any remote
+          peer named by name.
+        '';
+      };
+      allowHttp = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Fetch `http://` pages of the same hosts too.";
+      };
+      timeout = defaultedField types.str "`10s`" "How long one fetch (redirects and body included) may take.";
     };
     vault = serviceOptions {
       what = "Vault";

@@ -39,7 +39,7 @@ let
   # The hosts its document makes it talk to: the router, the hwc-ai
   # daemons, Alertmanager or Prometheus, Home Assistant, the Kubernetes API
   # server, Argo CD, Vault, the forge (and a draft's git remote), the
-  # workflows' webhooks and ntfy servers.
+  # hosts of `web_fetch`, the workflows' webhooks and ntfy servers.
   peers =
     doc:
     let
@@ -57,6 +57,7 @@ let
         ++ (if doc ? argocd then [ doc.argocd.url ] else [ ])
         ++ (if doc ? vault then [ doc.vault.url ] else [ ])
         ++ (if doc ? forge then [ doc.forge.url ] else [ ])
+        ++ (if doc ? web then doc.web.hosts else [ ])
         ++ (
           let
             gitUrl = doc.forge.drafts.gitUrl or null;
