@@ -32,6 +32,7 @@
 #    wrappers' socket group; each wrapped server's unit has no network and
 #    loads its own secrets only. Every unit has its resource limits
 #    (MemoryMax=, TasksMax=, LimitNOFILE=, from modules/lib/daemons.nix).
+#    With NIXPKGS_LIB, the typed workflows' timers and services too.
 #
 # Ends with "N passed, M failed[, K skipped]"; exits 1 if anything failed.
 set -uo pipefail
@@ -211,6 +212,8 @@ if [ -n "$lib_dir" ] && [ -f "$lib_dir/default.nix" ]; then
     if nix_eval "$here/case-document.nix" --arg lib "import $lib_dir" --arg case "$here/cases/workflows.nix" \
         --argstr daemon assistant >"$work/assistant-workflows.json" 2>"$work/err"; then
         check_config hwc-ai-assistant "$work/assistant-workflows.json" "the module's document with typed workflows of every kind"
+        # its units (the scheduled workflows' timers and services) are checked with the cloud set's
+        cp "$work/assistant-workflows.json" "$work/cloud/hwc-ai-assistant.json"
         jq '.workflows["disk-report"].prompt += " {{colour}}"' "$work/assistant-workflows.json" >"$work/typo.json"
         reject hwc-ai-assistant 'workflows.disk-report.prompt' "$work/typo.json"
     else
@@ -231,7 +234,7 @@ check_units() {
         return
     fi
     local unit name verify score
-    for unit in "$out_dir"/*.service "$out_dir"/*.socket; do
+    for unit in "$out_dir"/*.service "$out_dir"/*.socket "$out_dir"/*.timer; do
         [ -f "$unit" ] || continue
         name=$(basename "$unit")
         verify=$(systemd-analyze verify "$unit" 2>&1)
@@ -242,8 +245,8 @@ check_units() {
         else
             fail "$label: systemd-analyze verify $name: $verify"
         fi
-        # a socket runs nothing: the score is its service's
-        [ "${name%.socket}" = "$name" ] || continue
+        # a socket or a timer runs nothing: the score is its service's
+        [ "${name%.socket}" = "$name" ] && [ "${name%.timer}" = "$name" ] || continue
         score=$(systemd-analyze security --offline=true "$unit" 2>/dev/null |
             sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
         if [ -z "$score" ]; then

@@ -12,6 +12,7 @@ let
   daemons = import ./daemons.nix;
   daemon = daemons.assistant;
   units = import ./units.nix;
+  hardening = import ./hardening.nix;
 
   # Where the audit log and the sessions live (StateDirectory=).
   stateDirectory = "/var/lib/hwc-ai-assistant";
@@ -141,21 +142,24 @@ let
         documentation = [ "https://github.com/hwc-ai/hwc-ai/blob/main/docs/workflows.md" ];
         after = [ "hwc-ai-assistant.service" ];
         wants = [ "hwc-ai-assistant.service" ];
-        serviceConfig = {
-          Type = "oneshot";
-          ExecStart =
-            "${binDir}/hwc-ai workflow run ${name} --url ${url}"
-            + (if keyFile == null then "" else " --key-file %d/key");
-          DynamicUser = true;
-          ProtectSystem = "strict";
-          ProtectHome = true;
-          PrivateTmp = true;
-          NoNewPrivileges = true;
-          RestrictAddressFamilies = [ "AF_INET" "AF_INET6" ];
-          IPAddressDeny = "any";
-          IPAddressAllow = [ "localhost" ];
-        }
-        // (if keyFile == null then { } else { LoadCredential = [ "key:${keyFile}" ]; });
+        # the daemons' strict sandbox: it only asks the assistant on
+        # loopback, and writes nothing (the run writes, in the daemon)
+        serviceConfig =
+          hardening
+          // {
+            Type = "oneshot";
+            ExecStart =
+              "${binDir}/hwc-ai workflow run ${name} --url ${url}"
+              + (if keyFile == null then "" else " --key-file %d/key");
+            # no socket but TCP to the assistant
+            RestrictAddressFamilies = [
+              "AF_INET"
+              "AF_INET6"
+            ];
+            IPAddressDeny = "any";
+            IPAddressAllow = [ "localhost" ];
+          }
+          // (if keyFile == null then { } else { LoadCredential = [ "key:${keyFile}" ]; });
       });
     };
 
