@@ -49,10 +49,10 @@ let
       docs = "docs/${name}.md";
     };
 
-  # Resource limits, each about ten times what the daemon was measured
-  # using at its busiest (docs/performance.md, docs/security.md), so that
-  # they never bite in normal use and a leak or a flood ends in an OOM kill
-  # and a restart instead of a host out of memory. Threads: two async
+  # Resource limits, each eight to thirty times what the daemon was
+  # measured using at its busiest (docs/performance.md, docs/security.md),
+  # so that they never bite in normal use and a leak or a flood ends in an
+  # OOM kill and a restart instead of a host out of memory. Threads: two async
   # workers, the main thread, and tokio's pool for blocking work (DNS, file
   # I/O), which waits for a free thread rather than fail when TasksMax= is
   # reached. `memoryHigh` (throttling before the kill) is not set by
