@@ -313,7 +313,8 @@ async fn query(
     let text = body["text"].as_str().unwrap_or_default();
     let source = body["source"].as_str();
     let id = query::request_id(headers.get(query::REQUEST_ID).map(|v| v.as_bytes()));
-    let mut response = answer_query(&shared, &id, &client, source, text).await;
+    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let mut response = answer_query(&shared, &id, traceparent, &client, source, text).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(query::REQUEST_ID, value);
     }
@@ -323,11 +324,22 @@ async fn query(
 async fn answer_query(
     shared: &Shared,
     id: &str,
+    traceparent: Option<&str>,
     client: &str,
     source: Option<&str>,
     text: &str,
 ) -> Response {
-    match query::answer(shared, Transport::Http, id, client, source, text).await {
+    match query::answer(
+        shared,
+        Transport::Http,
+        id,
+        traceparent,
+        client,
+        source,
+        text,
+    )
+    .await
+    {
         Ok(answer) => Json(answer).into_response(),
         Err(QueryError::Ask(err)) => ask_error(err),
         Err(err) => {

@@ -479,6 +479,10 @@ impl Engine {
         if let Some(key) = &self.router_key {
             request = request.bearer_auth(key.expose());
         }
+        // The trace goes on through the router (with traces on).
+        if let Some(traceparent) = crate::otel::traceparent() {
+            request = request.header("traceparent", traceparent);
+        }
         let started = Instant::now();
         let response = request.send().await.map_err(|e| {
             if e.is_timeout() {

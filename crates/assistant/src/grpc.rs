@@ -47,11 +47,17 @@ impl AiService for Service {
                 .get(query::REQUEST_ID)
                 .map(|v| v.as_bytes()),
         );
+        let traceparent = request
+            .metadata()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let QueryRequest { text, source } = request.into_inner();
         let answer = query::answer(
             &self.shared,
             Transport::Grpc,
             &id,
+            traceparent.as_deref(),
             &client,
             Some(&source),
             &text,

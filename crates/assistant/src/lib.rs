@@ -12,6 +12,7 @@ pub mod engine;
 pub mod grpc;
 pub mod intents;
 pub mod metrics;
+pub mod otel;
 pub mod prompts;
 pub mod query;
 pub mod refusal;

@@ -96,15 +96,21 @@ pub fn request_id(given: Option<&[u8]>) -> String {
 /// said), and logs the query: who, from where, taken as what, with what
 /// outcome and status, how long it took. The text itself is not logged
 /// (it is in the audit log).
+/// `traceparent` is the caller's W3C trace context, if it sent one: with
+/// traces on, the query's spans join the caller's trace.
 pub async fn answer(
     shared: &Shared,
     transport: Transport,
     request_id: &str,
+    traceparent: Option<&str>,
     client: &str,
     source: Option<&str>,
     text: &str,
 ) -> Result<QueryAnswer, QueryError> {
     let span = tracing::info_span!("query", request_id, transport = transport.as_str());
+    if let Some(traceparent) = traceparent {
+        crate::otel::set_parent(&span, traceparent);
+    }
     answer_in_span(shared, transport, request_id, client, source, text)
         .instrument(span)
         .await
