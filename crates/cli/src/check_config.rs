@@ -3,25 +3,21 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use hwc_ai_runtime::{config, daemons};
+use hwc_ai_runtime::daemons;
 
 pub fn main(daemon: &str, file: &Path) -> ExitCode {
-    let known = daemons::find(daemon).map(|d| d.name);
-    let result = match known.unwrap_or(daemon) {
-        "prober" => config::load::<hwc_ai_prober::Config>(file).map(drop),
-        "puller" => config::load::<hwc_ai_puller::Config>(file).map(drop),
-        "router" => config::load::<hwc_ai_router::Config>(file).map(drop),
-        "mcp" => config::load::<hwc_ai_mcp::Config>(file).map(drop),
-        "assistant" => config::load::<hwc_ai_assistant::Config>(file).map(drop),
-        "up" => crate::up::load(file).map(drop),
-        other => {
-            let names: Vec<&str> = daemons::ALL.iter().map(|d| d.name).collect();
-            eprintln!(
-                "unknown daemon `{other}`; this build knows: {}, up",
-                names.join(", ")
-            );
-            return ExitCode::from(2);
-        }
+    let result = match daemons::find(daemon) {
+        Some(d) => crate::daemon::with(d.name, crate::daemon::Check(file)),
+        None if daemon == "up" => Some(crate::up::load(file).map(drop)),
+        None => None,
+    };
+    let Some(result) = result else {
+        let names: Vec<&str> = daemons::ALL.iter().map(|d| d.name).collect();
+        eprintln!(
+            "unknown daemon `{daemon}`; this build knows: {}, up",
+            names.join(", ")
+        );
+        return ExitCode::from(2);
     };
     match result {
         Ok(()) => {

@@ -2,6 +2,7 @@
 
 mod assistant;
 mod check_config;
+mod daemon;
 mod http;
 mod mcp;
 mod model_chat;

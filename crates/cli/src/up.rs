@@ -3,11 +3,16 @@
 //! Each daemon is a library whose `run(config, ctx)` is the same code the
 //! systemd units run; here they share one runtime and one Ctrl-C.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use hwc_ai_runtime::{config, daemons, ConfigError, Context, LogConfig, Shutdown, Validate};
+use hwc_ai_runtime::{config, daemons, ConfigError, Context, Shutdown, Validate};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+
+use crate::daemon::{self, Section};
 
 /// The built-in config: the default ports, probing the local stack.
 /// The default document less what the daemon table gives: each daemon's
@@ -48,44 +53,155 @@ pub fn default_document() -> String {
     text
 }
 
-/// One section per daemon; a missing section gets the built-in default.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One section per daemon of the table (`prober`, ...), each its daemon's
+/// config; a missing section gets the built-in default. The MCP gateway's
+/// `command` servers run as its children; the assistant's
+/// `stateDirectory` may be left out (see [`parse`]).
 pub struct UpConfig {
-    pub prober: Option<hwc_ai_prober::Config>,
-    pub puller: Option<hwc_ai_puller::Config>,
-    pub router: Option<hwc_ai_router::Config>,
-    /// The MCP gateway; its `command` servers run as its children.
-    pub mcp: Option<hwc_ai_mcp::Config>,
-    /// The operations assistant. Its `stateDirectory` (audit log,
-    /// sessions) may be left out: `up` keeps it per user, see
-    /// [`user_state_directory`].
-    pub assistant: Option<hwc_ai_assistant::Config>,
+    /// The daemons to run, by name; they start in the table's order.
+    sections: HashMap<&'static str, Box<dyn Section>>,
     /// Sections the document set to `null`: those daemons are not run.
-    #[serde(skip)]
     off: Vec<String>,
+}
+
+impl fmt::Debug for UpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.sections.keys().copied().collect();
+        names.sort_unstable();
+        f.debug_struct("UpConfig")
+            .field("sections", &names)
+            .field("off", &self.off)
+            .finish()
+    }
+}
+
+/// The names of the table, the sections a document may have.
+static NAMES: [&str; daemons::ALL.len()] = {
+    let mut names = [""; daemons::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = daemons::ALL[i].name;
+        i += 1;
+    }
+    names
+};
+
+impl<'de> Deserialize<'de> for UpConfig {
+    fn deserialize<De: Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
+        deserializer.deserialize_struct("UpConfig", &NAMES, Sections)
+    }
+}
+
+/// An `up` document's sections, each parsed as its daemon's config.
+struct Sections;
+
+impl<'de> Visitor<'de> for Sections {
+    type Value = UpConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct UpConfig")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UpConfig, A::Error> {
+        let mut sections = HashMap::new();
+        while let Some(name) = map.next_key_seed(Name)? {
+            if let Some(section) = map.next_value_seed(SectionSeed(name))? {
+                sections.insert(name, section);
+            }
+        }
+        Ok(UpConfig {
+            sections,
+            off: Vec::new(),
+        })
+    }
+
+    /// The sections by position, in the table's order, as serde reads
+    /// any struct from an array.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UpConfig, A::Error> {
+        let mut sections = HashMap::new();
+        for (i, d) in daemons::ALL.iter().enumerate() {
+            let Some(section) = seq.next_element_seed(SectionSeed(d.name))? else {
+                let expected = format!("struct UpConfig with {} elements", NAMES.len());
+                return Err(de::Error::invalid_length(i, &expected.as_str()));
+            };
+            if let Some(section) = section {
+                sections.insert(d.name, section);
+            }
+        }
+        Ok(UpConfig {
+            sections,
+            off: Vec::new(),
+        })
+    }
+}
+
+/// A section's name: a daemon of the table.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = &'static str;
+
+    fn deserialize<De: Deserializer<'de>>(
+        self,
+        deserializer: De,
+    ) -> Result<Self::Value, De::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        NAMES
+            .into_iter()
+            .find(|n| *n == name)
+            .ok_or_else(|| E::unknown_field(name, &NAMES))
+    }
+}
+
+/// One section, parsed as the config of the daemon it names.
+struct SectionSeed(&'static str);
+
+impl<'de> DeserializeSeed<'de> for SectionSeed {
+    type Value = Option<Box<dyn Section>>;
+
+    fn deserialize<De: Deserializer<'de>>(
+        self,
+        deserializer: De,
+    ) -> Result<Self::Value, De::Error> {
+        daemon::with(self.0, daemon::Parse::new(deserializer)).unwrap_or_else(|| {
+            Err(de::Error::custom(format!(
+                "this build does not hold daemon `{}`",
+                self.0
+            )))
+        })
+    }
 }
 
 impl Validate for UpConfig {
     fn complete(mut self) -> Result<Self, ConfigError> {
-        self.router = self.router.map(Validate::complete).transpose()?;
+        for d in daemons::ALL {
+            if let Some(section) = self.sections.remove(d.name) {
+                self.sections.insert(d.name, section.complete()?);
+            }
+        }
         Ok(self)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        fn section<T: Validate>(name: &str, value: &Option<T>) -> Result<(), ConfigError> {
-            match value {
-                Some(v) => v
+        for d in daemons::ALL {
+            if let Some(section) = self.sections.get(d.name) {
+                section
                     .validate()
-                    .map_err(|e| ConfigError::at(format!("{name}.{}", e.path), e.message)),
-                None => Ok(()),
+                    .map_err(|e| ConfigError::at(format!("{}.{}", d.name, e.path), e.message))?;
             }
         }
-        section("prober", &self.prober)?;
-        section("puller", &self.puller)?;
-        section("router", &self.router)?;
-        section("mcp", &self.mcp)?;
-        section("assistant", &self.assistant)
+        Ok(())
     }
 }
 
@@ -143,19 +259,23 @@ pub fn load(path: &Path) -> Result<UpConfig, ConfigError> {
 }
 
 impl UpConfig {
-    fn with_defaults(self) -> Result<Self, ConfigError> {
-        let default = parse(&default_document())?;
-        let on = |name: &str| !self.off.iter().any(|o| o == name);
-        Ok(Self {
-            prober: self.prober.or(default.prober.filter(|_| on("prober"))),
-            puller: self.puller.or(default.puller.filter(|_| on("puller"))),
-            router: self.router.or(default.router.filter(|_| on("router"))),
-            mcp: self.mcp.or(default.mcp.filter(|_| on("mcp"))),
-            assistant: self
-                .assistant
-                .or(default.assistant.filter(|_| on("assistant"))),
-            off: self.off,
-        })
+    fn with_defaults(mut self) -> Result<Self, ConfigError> {
+        let mut default = parse(&default_document())?;
+        for d in daemons::ALL {
+            let on = !self.off.iter().any(|o| o == d.name);
+            if on && !self.sections.contains_key(d.name) {
+                if let Some(section) = default.sections.remove(d.name) {
+                    self.sections.insert(d.name, section);
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// One section's typed config.
+    #[cfg(test)]
+    fn get<C: 'static>(&self, name: &str) -> Option<&C> {
+        self.sections.get(name)?.config().downcast_ref()
     }
 }
 
@@ -177,11 +297,12 @@ pub fn main(file: Option<&Path>, print_default: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // One log for the process: the prober's section says how.
     let log = config
-        .prober
-        .as_ref()
-        .map(|p| p.log.clone())
-        .unwrap_or_else(LogConfig::default);
+        .sections
+        .get(daemons::PROBER.name)
+        .map(|p| p.log().clone())
+        .unwrap_or_default();
     hwc_ai_runtime::logging::init(&log);
     let runtime = match crate::rt::multi_thread("up", 2) {
         Ok(runtime) => runtime,
@@ -206,40 +327,19 @@ async fn run(config: UpConfig) -> anyhow::Result<()> {
         tracing::info!("{name} received: stopping every daemon");
         on_signal.trigger();
     });
-    let mut daemons = tokio::task::JoinSet::new();
-    if let Some(prober) = config.prober {
-        tracing::info!("starting hwc-ai-prober on {}", prober.listen);
+    let mut running = tokio::task::JoinSet::new();
+    let mut sections = config.sections;
+    for d in daemons::ALL {
+        let Some(section) = sections.remove(d.name) else {
+            continue;
+        };
+        tracing::info!("starting {} on {}", d.unit, section.listen());
         let ctx = Context::embedded(shutdown.clone());
-        daemons.spawn(async move { ("hwc-ai-prober", hwc_ai_prober::run(prober, ctx).await) });
-    }
-    if let Some(puller) = config.puller {
-        tracing::info!("starting hwc-ai-puller on {}", puller.listen);
-        let ctx = Context::embedded(shutdown.clone());
-        daemons.spawn(async move { ("hwc-ai-puller", hwc_ai_puller::run(puller, ctx).await) });
-    }
-    if let Some(router) = config.router {
-        tracing::info!("starting hwc-ai-router on {}", router.listen);
-        let ctx = Context::embedded(shutdown.clone());
-        daemons.spawn(async move { ("hwc-ai-router", hwc_ai_router::run(router, ctx).await) });
-    }
-    if let Some(mcp) = config.mcp {
-        tracing::info!("starting hwc-ai-mcp on {}", mcp.listen);
-        let ctx = Context::embedded(shutdown.clone());
-        daemons.spawn(async move { ("hwc-ai-mcp", hwc_ai_mcp::run(mcp, ctx).await) });
-    }
-    if let Some(assistant) = config.assistant {
-        tracing::info!("starting hwc-ai-assistant on {}", assistant.listen);
-        let ctx = Context::embedded(shutdown.clone());
-        daemons.spawn(async move {
-            (
-                "hwc-ai-assistant",
-                hwc_ai_assistant::run(assistant, ctx).await,
-            )
-        });
+        running.spawn(async move { (d.unit, section.run(ctx).await) });
     }
     tracing::info!("hwc-ai up: `hwc-ai status` shows the stack's health; Ctrl-C stops");
     let mut failed = None;
-    while let Some(joined) = daemons.join_next().await {
+    while let Some(joined) = running.join_next().await {
         let (name, result) = joined?;
         if let Err(err) = result {
             // One daemon failing takes the others down: a half-running
@@ -259,11 +359,17 @@ mod tests {
     #[test]
     fn default_config_is_valid_and_complete() {
         let config = parse(&default_document()).unwrap().with_defaults().unwrap();
-        let prober = config.prober.unwrap();
+        let prober = config.get::<hwc_ai_prober::Config>("prober").unwrap();
         assert_eq!(prober.listen, "127.0.0.1:9430");
         assert!(prober.targets.iter().any(|t| t.name == "ollama"));
-        assert_eq!(config.puller.unwrap().listen, "127.0.0.1:9431");
-        let router = config.router.unwrap();
+        assert_eq!(
+            config
+                .get::<hwc_ai_puller::Config>("puller")
+                .unwrap()
+                .listen,
+            "127.0.0.1:9431"
+        );
+        let router = config.get::<hwc_ai_router::Config>("router").unwrap();
         assert_eq!(router.listen, "127.0.0.1:9432");
         assert!(
             !router.backends.iter().any(|b| b.remote),
@@ -272,9 +378,12 @@ mod tests {
         // Every name a client asks for reaches the local Ollama.
         assert!(router.routes.iter().any(|r| r.model == "*"));
         // The assistant runs too: `hwc-ai ask` works on a fresh machine.
-        let assistant = config.assistant.unwrap();
+        let assistant = config.get::<hwc_ai_assistant::Config>("assistant").unwrap();
         assert_eq!(assistant.listen, "127.0.0.1:9434");
-        assert_eq!(Some(assistant.state_directory), user_state_directory());
+        assert_eq!(
+            Some(assistant.state_directory.clone()),
+            user_state_directory()
+        );
         assert!(prober.targets.iter().any(|t| t.name == "hwc-ai-assistant"));
     }
 
@@ -284,12 +393,18 @@ mod tests {
             .unwrap()
             .with_defaults()
             .unwrap();
-        let dir = config.assistant.unwrap().state_directory;
+        let dir = &config
+            .get::<hwc_ai_assistant::Config>("assistant")
+            .unwrap()
+            .state_directory;
         assert!(dir.ends_with("hwc-ai/assistant"), "{}", dir.display());
         assert!(dir.is_absolute(), "{}", dir.display());
         let config = parse(r#"{"assistant": {"stateDirectory": "/srv/a"}}"#).unwrap();
         assert_eq!(
-            config.assistant.unwrap().state_directory,
+            config
+                .get::<hwc_ai_assistant::Config>("assistant")
+                .unwrap()
+                .state_directory,
             PathBuf::from("/srv/a")
         );
         // `null` turns a daemon off; the others keep their defaults.
@@ -297,7 +412,12 @@ mod tests {
             .unwrap()
             .with_defaults()
             .unwrap();
-        assert!(config.assistant.is_none() && config.router.is_some());
+        assert!(
+            config
+                .get::<hwc_ai_assistant::Config>("assistant")
+                .is_none()
+                && config.get::<hwc_ai_router::Config>("router").is_some()
+        );
         // Errors still name the field inside the section.
         let err = parse(r#"{"assistant": {"listen": "nowhere"}}"#).unwrap_err();
         assert_eq!(err.path, "assistant.listen");
@@ -317,6 +437,6 @@ mod tests {
     #[test]
     fn a_missing_section_gets_the_default() {
         let config = parse("{}").unwrap().with_defaults().unwrap();
-        assert!(config.prober.is_some());
+        assert!(config.get::<hwc_ai_prober::Config>("prober").is_some());
     }
 }
