@@ -46,6 +46,9 @@ pub struct Config {
     /// A directory of Markdown runbooks for `docs_search`.
     #[serde(default)]
     pub runbooks: Option<PathBuf>,
+    /// A git repository of runbooks kept in sync, for `docs_search` too.
+    #[serde(default)]
+    pub docs_repository: Option<DocsRepositoryConfig>,
     /// Home Assistant: off unless set.
     #[serde(default)]
     pub home_assistant: Option<HomeAssistantConfig>,
@@ -71,30 +74,9 @@ pub struct Config {
     /// The gRPC API (`ai.v1.AIService`): off unless set.
     #[serde(default)]
     pub grpc: Option<GrpcConfig>,
-    /// OpenTelemetry traces of every query: off unless set.
-    #[serde(default)]
-    pub tracing: Option<TracingConfig>,
     /// Local workflows, by name (docs/workflows.md).
     #[serde(default)]
     pub workflows: std::collections::BTreeMap<String, crate::workflows::Workflow>,
-}
-
-/// Where the traces go: an OTLP/HTTP receiver (an OpenTelemetry
-/// Collector, Grafana Tempo, Jaeger).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TracingConfig {
-    /// The receiver's base URL (`http://127.0.0.1:4318`); spans are
-    /// sent to `<otlpEndpoint>/v1/traces`, protobuf-encoded.
-    pub otlp_endpoint: url::Url,
-    /// The `service.name` the spans carry.
-    #[serde(default = "default_service_name")]
-    pub service_name: String,
-}
-
-/// The unit's name, which is what an operator searches for in Tempo.
-fn default_service_name() -> String {
-    "hwc-ai-assistant".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +155,33 @@ pub struct ForgeConfig {
     /// The one write: off unless enabled, and only to `repositories`.
     #[serde(default)]
     pub drafts: DraftsConfig,
+}
+
+/// A git repository of Markdown runbooks, fetched on an interval.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DocsRepositoryConfig {
+    /// An http(s) or file URL git fetches from.
+    pub url: String,
+    #[serde(default = "default_docs_branch")]
+    pub branch: String,
+    #[serde(default = "default_docs_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// A token for a private repository (HTTP basic credentials).
+    #[serde(default)]
+    pub token: Option<SecretSource>,
+    #[serde(default = "default_git")]
+    pub git: PathBuf,
+}
+
+fn default_docs_branch() -> String {
+    "main".into()
+}
+
+/// Runbooks change a few times a week; a quarter of an hour keeps an
+/// edit close to what the assistant reads without a fetch a minute.
+fn default_docs_interval() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
 /// The hosts `web_fetch` may read pages from.
@@ -514,20 +523,6 @@ impl Validate for Config {
                 ));
             }
         }
-        if let Some(tracing) = &self.tracing {
-            if !matches!(tracing.otlp_endpoint.scheme(), "http" | "https") {
-                return Err(ConfigError::at(
-                    "tracing.otlpEndpoint",
-                    format!(
-                        "`{}` is not an http(s) URL (OTLP over HTTP, port 4318 usually)",
-                        tracing.otlp_endpoint
-                    ),
-                ));
-            }
-            if tracing.service_name.trim().is_empty() {
-                return Err(ConfigError::at("tracing.serviceName", "must not be empty"));
-            }
-        }
         self.clients.check("clients", "assistant")?;
         check_origins("allowedOrigins", &self.allowed_origins)?;
         if self.rate_limit.requests_per_minute == 0 || self.rate_limit.burst == 0 {
@@ -598,6 +593,33 @@ impl Validate for Config {
         }
         if let Some(forge) = &self.forge {
             forge.check()?;
+        }
+        if let Some(repo) = &self.docs_repository {
+            let ok = url::Url::parse(&repo.url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "file"));
+            if !ok {
+                return Err(ConfigError::at(
+                    "docsRepository.url",
+                    format!("`{}` is not an http(s) or file URL", repo.url),
+                ));
+            }
+            let branch_ok = !repo.branch.is_empty()
+                && !repo.branch.contains("..")
+                && !repo.branch.starts_with(['-', '/', '.'])
+                && repo
+                    .branch
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b));
+            if !branch_ok {
+                return Err(ConfigError::at(
+                    "docsRepository.branch",
+                    format!("`{}` is not a branch name", repo.branch),
+                ));
+            }
+            if let Some(token) = &repo.token {
+                token.check("docsRepository.token")?;
+            }
+            check_positive("docsRepository.interval", repo.interval)?;
         }
         if let Some(web) = &self.web {
             if web.hosts.is_empty() {

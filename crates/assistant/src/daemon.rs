@@ -41,6 +41,10 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
         config.sessions.keep_last as usize,
     )?;
     let tools = Tools::new(&config).await?;
+    if let Some(repository) = tools.docs_repository() {
+        let shutdown = ctx.shutdown.clone();
+        tokio::spawn(async move { repository.keep_in_sync(shutdown).await });
+    }
     let mut registry = hwc_ai_runtime::metrics::registry(Assistant::NAME);
     let metrics = Arc::new(crate::metrics::Metrics::register(
         registry.sub_registry_with_prefix("hwc_ai_assistant"),

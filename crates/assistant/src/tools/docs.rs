@@ -12,21 +12,56 @@ const MAX_FILES: usize = 200;
 const MAX_READ_BYTES: usize = 8 * 1024;
 const MAX_MATCHES: usize = 20;
 
+/// Where the docs repository's files appear among the runbooks.
+pub const REPOSITORY_PREFIX: &str = "repository/";
+
 /// `file` reads one runbook; `query` searches all of them (every word,
-/// case-insensitive, per line); neither lists them.
+/// case-insensitive, per line); neither lists them. The runbooks are the
+/// `runbooks` directory's and the docs repository's (`repository/...`).
 pub fn docs(
-    root: Option<&Path>,
+    runbooks: Option<&Path>,
+    repository: Option<&Path>,
     query: Option<&str>,
     file: Option<&str>,
 ) -> Result<Value, ToolError> {
-    let root = root.ok_or_else(|| {
-        ToolError::Unavailable("no runbook directory is configured (runbooks)".into())
-    })?;
-    let root = root
-        .canonicalize()
-        .map_err(|e| ToolError::Failed(format!("the runbook directory: {e}")))?;
+    if runbooks.is_none() && repository.is_none() {
+        return Err(ToolError::Unavailable(
+            "no runbook directory (runbooks) or docs repository (docsRepository) is configured"
+                .into(),
+        ));
+    }
+    let mut roots: Vec<(&str, PathBuf)> = Vec::new();
+    if let Some(dir) = runbooks {
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| ToolError::Failed(format!("the runbook directory: {e}")))?;
+        roots.push(("", dir));
+    }
+    // Absent until its first sync.
+    if let Some(dir) = repository.and_then(|d| d.canonicalize().ok()) {
+        roots.push((REPOSITORY_PREFIX, dir));
+    }
+    if roots.is_empty() {
+        return Err(ToolError::Unavailable(
+            "the docs repository has not been fetched yet".into(),
+        ));
+    }
     if let Some(file) = file {
-        let path = inside(&root, file)?;
+        let (root, name) = match file.strip_prefix(REPOSITORY_PREFIX) {
+            Some(rest) if roots.iter().any(|(p, _)| *p == REPOSITORY_PREFIX) => (
+                &roots
+                    .iter()
+                    .find(|(p, _)| *p == REPOSITORY_PREFIX)
+                    .unwrap()
+                    .1,
+                rest,
+            ),
+            _ => match roots.iter().find(|(p, _)| p.is_empty()) {
+                Some((_, root)) => (root, file),
+                None => return Err(ToolError::InvalidArguments(format!("no runbook `{file}`"))),
+            },
+        };
+        let path = inside(root, name)?;
         let text = std::fs::read(&path).map_err(|e| {
             ToolError::InvalidArguments(format!("cannot read runbook `{file}`: {e}"))
         })?;
@@ -41,10 +76,18 @@ pub fn docs(
             "truncated": truncated,
         }));
     }
-    let files = markdown_files(&root);
+    let files: Vec<(String, PathBuf)> = roots
+        .iter()
+        .flat_map(|(prefix, root)| {
+            markdown_files(root)
+                .into_iter()
+                .map(move |p| (format!("{prefix}{}", relative(root, &p)), p))
+        })
+        .take(MAX_FILES)
+        .collect();
     match query {
         None => Ok(json!({
-            "files": files.iter().map(|p| relative(&root, p)).collect::<Vec<_>>(),
+            "files": files.iter().map(|(name, _)| name).collect::<Vec<_>>(),
         })),
         Some(query) => {
             let words: Vec<String> = query
@@ -57,7 +100,7 @@ pub fn docs(
             }
             let mut matches = Vec::new();
             let mut more = false;
-            for path in &files {
+            for (name, path) in &files {
                 let Ok(text) = std::fs::read_to_string(path) else {
                     continue;
                 };
@@ -69,9 +112,7 @@ pub fn docs(
                             break;
                         }
                         let line: String = line.chars().take(300).collect();
-                        matches.push(
-                            json!({"file": relative(&root, path), "line": n + 1, "text": line}),
-                        );
+                        matches.push(json!({"file": name, "line": n + 1, "text": line}));
                     }
                 }
             }
@@ -153,14 +194,56 @@ mod tests {
     #[test]
     fn list_read_and_search() {
         let dir = runbooks();
-        let list = docs(Some(dir.path()), None, None).unwrap();
+        let list = docs(Some(dir.path()), None, None, None).unwrap();
         assert_eq!(list["files"], json!(["disk.md", "net/dns.md"]));
-        let read = docs(Some(dir.path()), None, Some("net/dns.md")).unwrap();
+        let read = docs(Some(dir.path()), None, None, Some("net/dns.md")).unwrap();
         assert!(read["text"].as_str().unwrap().contains("resolver"));
-        let found = docs(Some(dir.path()), Some("DISK full"), None).unwrap();
+        let found = docs(Some(dir.path()), None, Some("DISK full"), None).unwrap();
         assert_eq!(found["matches"][0]["file"], "disk.md");
         assert_eq!(found["matches"][0]["line"], 1);
         assert_eq!(found["matches"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_docs_repository_is_read_beside_the_runbooks() {
+        let dir = runbooks();
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(
+            repo.path().join("backup.md"),
+            "# Backup\nDisk full? Prune snapshots.\n",
+        )
+        .unwrap();
+        let list = docs(Some(dir.path()), Some(repo.path()), None, None).unwrap();
+        assert_eq!(
+            list["files"],
+            json!(["disk.md", "net/dns.md", "repository/backup.md"])
+        );
+        let read = docs(
+            Some(dir.path()),
+            Some(repo.path()),
+            None,
+            Some("repository/backup.md"),
+        )
+        .unwrap();
+        assert!(read["text"].as_str().unwrap().contains("Prune snapshots"));
+        let found = docs(Some(dir.path()), Some(repo.path()), Some("disk full"), None).unwrap();
+        let files: Vec<&str> = found["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["file"].as_str().unwrap())
+            .collect();
+        assert_eq!(files, ["disk.md", "disk.md", "repository/backup.md"]);
+        assert!(docs(
+            Some(dir.path()),
+            Some(repo.path()),
+            None,
+            Some("repository/../disk.md")
+        )
+        .is_err());
+        // Before its first sync, the repository's directory does not exist.
+        let err = docs(None, Some(&repo.path().join("absent")), None, None).unwrap_err();
+        assert!(err.to_string().contains("not been fetched yet"), "{err}");
     }
 
     #[test]
@@ -172,13 +255,13 @@ mod tests {
             "notes.txt",
             "net/../../x.md",
         ] {
-            let err = docs(Some(dir.path()), None, Some(name)).unwrap_err();
+            let err = docs(Some(dir.path()), None, None, Some(name)).unwrap_err();
             assert!(
                 matches!(err, ToolError::InvalidArguments(_)),
                 "{name}: {err}"
             );
         }
         std::os::unix::fs::symlink("/etc/hostname", dir.path().join("host.md")).unwrap();
-        assert!(docs(Some(dir.path()), None, Some("host.md")).is_err());
+        assert!(docs(Some(dir.path()), None, None, Some("host.md")).is_err());
     }
 }

@@ -19,8 +19,10 @@ use hwc_ai_runtime::ConfigError;
 pub mod argocd;
 pub mod containers;
 mod docs;
+pub mod docs_sync;
 pub mod forge;
 mod get;
+mod git;
 pub mod home_assistant;
 pub mod journal;
 pub mod kubernetes;
@@ -303,6 +305,7 @@ pub struct Tools {
     alertmanager: Option<String>,
     prometheus: Option<String>,
     runbooks: Option<PathBuf>,
+    docs_repository: Option<Arc<docs_sync::DocsRepository>>,
     http: reqwest::Client,
     home_assistant: Option<home_assistant::HomeAssistant>,
     kubernetes: Option<kubernetes::Kubernetes>,
@@ -389,6 +392,13 @@ impl Tools {
             alertmanager: config.alerts.alertmanager_url.clone(),
             prometheus: config.alerts.prometheus_url.clone(),
             runbooks: config.runbooks.clone(),
+            docs_repository: match &config.docs_repository {
+                Some(repo) => Some(Arc::new(docs_sync::DocsRepository::new(
+                    repo,
+                    &config.state_directory,
+                )?)),
+                None => None,
+            },
             http: hwc_ai_runtime::client::build(
                 hwc_ai_runtime::client::builder("assistant"),
                 "tools",
@@ -444,6 +454,11 @@ impl Tools {
             tool,
             ToolName::HaLightOn | ToolName::HaLightOff | ToolName::ForgeDraftPr
         )
+    }
+
+    /// The docs repository to keep in sync, when one is configured.
+    pub fn docs_repository(&self) -> Option<Arc<docs_sync::DocsRepository>> {
+        self.docs_repository.clone()
     }
 
     /// Whether the assistant may propose draft pull requests.
@@ -548,6 +563,7 @@ impl Tools {
             }
             ToolName::DocsSearch => docs::docs(
                 self.runbooks.as_deref(),
+                self.docs_repository.as_ref().map(|r| r.checkout()),
                 a["query"].as_str(),
                 a["file"].as_str(),
             ),

@@ -11,19 +11,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::{is_file_path, status_error, Forge, PATH};
 use crate::config::DraftsConfig;
-use crate::tools::ToolError;
+use crate::tools::{git, ToolError};
 
 /// Every branch the assistant creates starts with this.
 pub const BRANCH_PREFIX: &str = "hwc-ai/";
-/// One git command (a fetch of one commit, a push of one branch).
-const GIT_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_FILES: usize = 20;
 
 pub(super) struct Drafts {
@@ -77,12 +73,6 @@ fn slug(title: &str) -> String {
     } else {
         out.into()
     }
-}
-
-/// What one `git` command gave.
-struct Run {
-    ok: bool,
-    stdout: String,
 }
 
 impl Drafts {
@@ -203,15 +193,12 @@ impl Drafts {
         summary: &str,
         files: &[(&str, &str)],
     ) -> Result<(u64, u64, String), ToolError> {
-        let auth = remote.starts_with("http").then(|| {
-            let basic = base64::engine::general_purpose::STANDARD
-                .encode(format!("hwc-ai-assistant:{}", forge.token.expose()));
-            format!("Authorization: Basic {basic}")
-        });
-        let auth = auth.as_deref();
         let token = forge.token.expose();
-        self.git(dir, &["init", "-q", "."], None, token).await?;
-        self.git(
+        let auth = git::auth_header(remote, Some(token));
+        let auth = auth.as_deref();
+        git::run(&self.git, dir, &["init", "-q", "."], None, Some(token)).await?;
+        git::run(
+            &self.git,
             dir,
             &[
                 "fetch",
@@ -222,14 +209,15 @@ impl Drafts {
                 &format!("refs/heads/{base}"),
             ],
             auth,
-            token,
+            Some(token),
         )
         .await?;
-        self.git(
+        git::run(
+            &self.git,
             dir,
             &["checkout", "-q", "-b", branch, "FETCH_HEAD"],
             None,
-            token,
+            Some(token),
         )
         .await?;
         for (path, content) in files {
@@ -237,23 +225,29 @@ impl Drafts {
         }
         let mut add = vec!["add", "--"];
         add.extend(files.iter().map(|(p, _)| *p));
-        self.git(dir, &add, None, token).await?;
-        let numstat = self
-            .git(dir, &["diff", "--cached", "--numstat"], None, token)
-            .await?;
-        if numstat.stdout.trim().is_empty() {
+        git::run(&self.git, dir, &add, None, Some(token)).await?;
+        let numstat = git::run(
+            &self.git,
+            dir,
+            &["diff", "--cached", "--numstat"],
+            None,
+            Some(token),
+        )
+        .await?;
+        if numstat.trim().is_empty() {
             return Err(ToolError::Failed(
                 "the files are the same as on the default branch: nothing to propose".into(),
             ));
         }
         let (mut additions, mut deletions) = (0u64, 0u64);
-        for line in numstat.stdout.lines() {
+        for line in numstat.lines() {
             let mut cols = line.split('\t');
             additions += cols.next().and_then(|n| n.parse().ok()).unwrap_or(0);
             deletions += cols.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         }
         let message = format!("{title}\n\n{summary}\n");
-        self.git(
+        git::run(
+            &self.git,
             dir,
             &[
                 "-c",
@@ -267,18 +261,17 @@ impl Drafts {
                 &message,
             ],
             None,
-            token,
+            Some(token),
         )
         .await?;
-        let commit = self
-            .git(dir, &["rev-parse", "HEAD"], None, token)
+        let commit = git::run(&self.git, dir, &["rev-parse", "HEAD"], None, Some(token))
             .await?
-            .stdout
             .trim()
             .to_owned();
         // The lease with no value: the push fails if the branch exists.
         let target = format!("refs/heads/{branch}");
-        self.git(
+        git::run(
+            &self.git,
             dir,
             &[
                 "push",
@@ -290,63 +283,10 @@ impl Drafts {
                 &format!("HEAD:{target}"),
             ],
             auth,
-            token,
+            Some(token),
         )
         .await?;
         Ok((additions, deletions, commit))
-    }
-
-    /// Runs git in `dir` with nothing of the daemon's environment or the
-    /// machine's git config; `auth` is an HTTP header for the remote.
-    async fn git(
-        &self,
-        dir: &Path,
-        args: &[&str],
-        auth: Option<&str>,
-        token: &str,
-    ) -> Result<Run, ToolError> {
-        let mut cmd = tokio::process::Command::new(&self.git);
-        cmd.args(args)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_ALLOW_PROTOCOL", "http:https:file")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        if let Some(header) = auth {
-            cmd.env("GIT_CONFIG_COUNT", "1")
-                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-                .env("GIT_CONFIG_VALUE_0", header);
-        }
-        let output = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
-            .await
-            .map_err(|_| {
-                ToolError::Unavailable(format!(
-                    "git {} did not finish within {GIT_TIMEOUT:?}",
-                    args[0]
-                ))
-            })?
-            .map_err(|e| {
-                ToolError::Unavailable(format!("cannot run {}: {e}", self.git.display()))
-            })?;
-        let run = Run {
-            ok: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        };
-        if !run.ok {
-            let stderr = String::from_utf8_lossy(&output.stderr).replace(token, "<token>");
-            return Err(ToolError::Failed(format!(
-                "git {} failed ({}): {}",
-                args[0],
-                output.status,
-                super::cut(stderr.trim(), 500)
-            )));
-        }
-        Ok(run)
     }
 }
 
