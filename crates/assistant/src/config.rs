@@ -74,9 +74,30 @@ pub struct Config {
     /// The gRPC API (`ai.v1.AIService`): off unless set.
     #[serde(default)]
     pub grpc: Option<GrpcConfig>,
+    /// OpenTelemetry traces of every query: off unless set.
+    #[serde(default)]
+    pub tracing: Option<TracingConfig>,
     /// Local workflows, by name (docs/workflows.md).
     #[serde(default)]
     pub workflows: std::collections::BTreeMap<String, crate::workflows::Workflow>,
+}
+
+/// Where the traces go: an OTLP/HTTP receiver (an OpenTelemetry
+/// Collector, Grafana Tempo, Jaeger).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TracingConfig {
+    /// The receiver's base URL (`http://127.0.0.1:4318`); spans are
+    /// sent to `<otlpEndpoint>/v1/traces`, protobuf-encoded.
+    pub otlp_endpoint: url::Url,
+    /// The `service.name` the spans carry.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+}
+
+/// The unit's name, which is what an operator searches for in Tempo.
+fn default_service_name() -> String {
+    "hwc-ai-assistant".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -521,6 +542,20 @@ impl Validate for Config {
                         grpc.listen
                     ),
                 ));
+            }
+        }
+        if let Some(tracing) = &self.tracing {
+            if !matches!(tracing.otlp_endpoint.scheme(), "http" | "https") {
+                return Err(ConfigError::at(
+                    "tracing.otlpEndpoint",
+                    format!(
+                        "`{}` is not an http(s) URL (OTLP over HTTP, port 4318 usually)",
+                        tracing.otlp_endpoint
+                    ),
+                ));
+            }
+            if tracing.service_name.trim().is_empty() {
+                return Err(ConfigError::at("tracing.serviceName", "must not be empty"));
             }
         }
         self.clients.check("clients", "assistant")?;
