@@ -3,6 +3,7 @@
 
     bench/router-vs-litellm.py [--seconds 15] [--rates 500,1000,2000] [--quick]
                                [--priority] [--no-litellm] [--no-build]
+                               [--neighbour] [--router-nice N]
 
 TensorZero's method: a minimal mock OpenAI upstream and the load generator
 (oha) on the same host; each request goes directly to the mock, through
@@ -57,6 +58,13 @@ peers without its key.
 so that other work on the machine (a compiler) preempts it less; the
 numbers are still only as good as the machine is quiet (the report prints
 the load average).
+
+`--neighbour` runs the benchmark as a homelab runs the router: beside an
+Ollama doing CPU inference, i.e. one CPU-bound process per core (a busy
+loop at nice 0) for the whole run. `--router-nice N` starts the router at
+niceness N (negative: root only); nice -10 gives it about 9.3 times the
+CPU weight of a nice-0 neighbour, as `CPUWeight=1000` against the default
+100 does between two systemd units.
 
 Installs what is missing: oha with `cargo install oha --locked` into
 `$XDG_CACHE_HOME/hwc-ai/tools` (minutes), and LiteLLM's proxy into a venv at
@@ -315,7 +323,20 @@ def start_mock():
     return proc
 
 
-def start_router(work):
+def niceness(value):
+    """A preexec_fn that sets the child's absolute niceness."""
+    return lambda: os.setpriority(os.PRIO_PROCESS, 0, value)
+
+
+def start_neighbours():
+    """One busy loop per core at nice 0: CPU inference next door."""
+    return [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=niceness(0))
+        for _ in range(os.cpu_count())
+    ]
+
+
+def start_router(work, nice=None):
     key_file = os.path.join(work, "client-key")
     with open(key_file, "w") as f:
         f.write(KEY)
@@ -332,7 +353,8 @@ def start_router(work):
     with open(path, "w") as f:
         json.dump(config, f)
     proc = subprocess.Popen(
-        [os.path.join(RELEASE, "hwc-ai-router"), "--config", path], stderr=subprocess.DEVNULL
+        [os.path.join(RELEASE, "hwc-ai-router"), "--config", path], stderr=subprocess.DEVNULL,
+        preexec_fn=None if nice is None else niceness(nice),
     )
     wait_http(f"http://127.0.0.1:{PORTS['router']}/health", 10)
     return proc
@@ -535,6 +557,8 @@ def main():
     parser.add_argument("--priority", action="store_true", help="run the benchmark at nice -10 (root only)")
     parser.add_argument("--no-litellm", action="store_true", help="the mock and the router only")
     parser.add_argument("--no-build", action="store_true", help="use target/release as it is")
+    parser.add_argument("--neighbour", action="store_true", help="a CPU-bound process on every core, at nice 0")
+    parser.add_argument("--router-nice", type=int, help="the router's niceness (negative: root only)")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup, args.probes, args.rates = 3, 2, 50, "1000"
@@ -553,9 +577,10 @@ def main():
     results, rss, overhead, loads = {}, {}, {}, {}
     started = time.time()
     load_before = os.getloadavg()
+    neighbours = start_neighbours() if args.neighbour else []
     try:
         procs["direct"] = start_mock()
-        procs["router"] = start_router(work)
+        procs["router"] = start_router(work, args.router_nice)
         if litellm_exe:
             procs["litellm"] = start_litellm(work, litellm_exe)
             settle(procs["litellm"].pid)
@@ -626,6 +651,9 @@ def main():
                         continue
                     point(path, load)
     finally:
+        for neighbour in neighbours:
+            neighbour.kill()
+            neighbour.wait()
         if "litellm" in procs:
             stop_tree(procs["litellm"])
         for path in ("router", "direct"):
@@ -639,6 +667,8 @@ def main():
     print(f"hwc-ai-router vs LiteLLM {litellm_version or '(not run)'}; {oha_version}; "
           f"{os.cpu_count()} CPUs; {args.seconds:g} s per point"
           + ("; nice -10" if args.priority else "")
+          + (f"; a busy loop on each of {os.cpu_count()} cores at nice 0" if args.neighbour else "")
+          + (f"; router at nice {args.router_nice}" if args.router_nice is not None else "")
           + f"; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
           f"{(time.time() - started) / 60:.1f} min")
     for stream in (False, True):
