@@ -4,8 +4,8 @@
   nomic-embed-text installed; its chat calls every offered tool whose name
   the last user message contains.
 - `router`, `mcp` (one stdio server, echo_server.py, as `shout`),
-  `assistant`: the daemons from target/debug, each admitting only the
-  client key `open-webui` (no unauthenticated loopback), so a 200 proves
+  `assistant` (one workflow, `disk-note`, writing into `notes/`): the
+  daemons from target/debug, each admitting only the client key `open-webui` (no unauthenticated loopback), so a 200 proves
   Open WebUI sent the key the module's credential script wrote.
 - `webui`: Open WebUI, its environment rendered by
   modules/lib/open-webui.nix (render.nix, through nix-instantiate) and its
@@ -37,6 +37,8 @@ BIN = Path(os.environ.get("HWC_AI_BIN", HERE.parent.parent / "target" / "debug")
 OPEN_WEBUI = os.environ.get("HWC_AI_OPEN_WEBUI", "open-webui")
 MODEL = "llama3.2:3b"
 ASSISTANT_MODEL = "hwc-ai-assistant"
+# the workflow the assistant declares (its notes go to STACK/notes)
+WORKFLOW = "disk-note"
 
 
 def free_port() -> int:
@@ -152,12 +154,19 @@ def make_stack(work: Path) -> Stack:
         "servers": [{"name": "shout", "command": sys.executable, "args": [str(HERE / "echo_server.py")]}],
     }, work)
     (work / "router-for-assistant.key").write_text(keys["router"] + "\n")
+    notes = work / "notes"
+    notes.mkdir()
     assistant = daemon("hwc-ai-assistant", {
         "listen": f"127.0.0.1:{free_port()}",
         "stateDirectory": str(work / "assistant"),
         "clients": clients("assistant"),
         "router": {"url": router.url, "model": MODEL, "apiKey": {"file": str(work / "router-for-assistant.key")}},
         "tools": ["disk_usage", "system_overview"],
+        # a tool of Open WebUI through the hwc-ai-workflows tool server
+        "workflows": {WORKFLOW: {
+            "kind": "prompt", "prompt": "Write a short note about {{topic}}.",
+            "inputs": {"type": "object", "required": ["topic"], "properties": {"topic": {"type": "string"}}},
+            "output": {"directory": str(notes)}}},
     }, work)
     return Stack(keys, ollama, router, mcp, assistant, work)
 

@@ -40,6 +40,14 @@ let
         url = "${url assistantPort}/tools";
         keyCredential = names.assistant;
       }
+      # what tools.assistant adds when workflows are declared
+      {
+        id = "hwc-ai-workflows";
+        name = "hwc-ai-workflows";
+        type = "openapi";
+        url = "${url assistantPort}/workflows";
+        keyCredential = names.assistant;
+      }
       # what tools.mcp (protocol "mcp") renders for the same server
       {
         id = "mcp-shout-native";

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ASSISTANT_MODEL, MODEL, metric, start_webui
+from conftest import ASSISTANT_MODEL, MODEL, WORKFLOW, metric, start_webui
 
 # The tool servers the module renders, by Open WebUI's tool id.
-OPENAPI_SERVERS = {"server:mcp-shout": ["shout"], "server:hwc-ai-assistant": ["disk_usage", "system_overview"]}
+OPENAPI_SERVERS = {"server:mcp-shout": ["shout"], "server:hwc-ai-assistant": ["disk_usage", "system_overview"],
+                   "server:hwc-ai-workflows": [WORKFLOW.replace("-", "_")]}
 MCP_SERVER = "server:mcp:mcp-shout-native"
 
 
@@ -101,7 +103,7 @@ def test_chats_answer_streamed_and_not(webui, model):
 
 def test_every_tool_server_is_verified_and_its_operations_listed(webui):
     servers = {c["info"]["id"]: c for c in connections(webui)}
-    assert set(servers) == {"mcp-shout", "hwc-ai-assistant", "mcp-shout-native"}, servers
+    assert set(servers) == {"mcp-shout", "hwc-ai-assistant", "hwc-ai-workflows", "mcp-shout-native"}, servers
     for tool_id, operations in OPENAPI_SERVERS.items():
         connection = servers[tool_id.removeprefix("server:")]
         assert connection["key"] and not connection["key"].startswith("@credential"), "key not filled in"
@@ -135,6 +137,26 @@ def test_tool_calls_in_the_chat_flow_reach_the_gateway_and_the_assistant(webui, 
     assert metric(stack.mcp.metrics(), "hwc_ai_mcp_tool_calls_total", server="shout", outcome="ok") == before_mcp + 1
     assert metric(stack.assistant.metrics(), "hwc_ai_assistant_tool_calls_total",
                   tool="system_overview", outcome="ok") == before_assistant + 1
+
+
+def test_a_workflow_is_run_from_a_chat(webui, stack):
+    tool = WORKFLOW.replace("-", "_")
+    # the fake model calls the workflow's operation, its `topic` filled
+    # with the message; the assistant runs the workflow through the router
+    message = chat_with_tools(webui, f"please {tool} backups", ["server:hwc-ai-workflows"])
+    done = calls(message)
+    assert done.get(tool, {}).get("status") == "completed", message
+    result = json.loads(done[tool]["output"])
+    assert result["workflow"] == WORKFLOW, result
+    # the workflow's prompt with the input, as the fake model echoes it
+    assert result["content"] == f"echo: Write a short note about please {tool} backups.", result
+    [written] = result["files"]
+    assert Path(written).parent == stack.workdir / "notes", written
+    assert Path(written).read_text() == result["content"] + "\n"
+    runs = httpx.get(f"{stack.assistant.url}/v1/workflows/runs", timeout=10,
+                     headers={"authorization": f"Bearer {stack.keys['assistant']}"}).json()["runs"]
+    assert runs[0]["workflow"] == WORKFLOW and runs[0]["status"] == "ok", runs
+    assert runs[0]["client"] == "open-webui (tool server)", runs
 
 
 def test_native_mcp_to_the_gateway(webui, stack):
