@@ -45,6 +45,7 @@ let
   argo = cfg.argocd;
   vault = cfg.vault;
   forge = cfg.forge;
+  docsRepo = cfg.docsRepository;
 
   # A read-only service's section of the document (Kubernetes, Argo CD).
   serviceSection =
@@ -139,6 +140,15 @@ let
           };
         };
     web = if cfg.web.hosts == [ ] then null else { inherit (cfg.web) hosts allowHttp timeout; };
+    docsRepository =
+      if docsRepo.url == null then
+        null
+      else
+        {
+          inherit (docsRepo) url branch interval;
+          token = if docsRepo.tokenFile == null then null else { credential = assistant.docsRepositoryTokenCredential; };
+          git = "${pkgs.git}/bin/git";
+        };
   };
 
   secretPaths = lib.filterAttrs (_: path: path != null) (
@@ -151,6 +161,7 @@ let
       "hwc.ai.assistant.argocd.tokenFile" = argo.tokenFile;
       "hwc.ai.assistant.vault.tokenFile" = vault.tokenFile;
       "hwc.ai.assistant.forge.tokenFile" = forge.tokenFile;
+      "hwc.ai.assistant.docsRepository.tokenFile" = docsRepo.tokenFile;
     }
   );
 
@@ -162,7 +173,10 @@ let
     // lib.optionalAttrs (k8s.tokenFile != null) { ${assistant.k8sTokenCredential} = k8s.tokenFile; }
     // lib.optionalAttrs (argo.tokenFile != null) { ${assistant.argocdTokenCredential} = argo.tokenFile; }
     // lib.optionalAttrs (vault.tokenFile != null) { ${assistant.vaultTokenCredential} = vault.tokenFile; }
-    // lib.optionalAttrs (forge.tokenFile != null) { ${assistant.forgeTokenCredential} = forge.tokenFile; };
+    // lib.optionalAttrs (forge.tokenFile != null) { ${assistant.forgeTokenCredential} = forge.tokenFile; }
+    // lib.optionalAttrs (docsRepo.tokenFile != null) {
+      ${assistant.docsRepositoryTokenCredential} = docsRepo.tokenFile;
+    };
 
   # The scheduled workflows' timers; with loopback needing a key, they
   # use the first client key's file.
@@ -358,6 +372,17 @@ in
       };
     };
     runbooks = field types.str "A directory of Markdown runbooks for `docs_search`.";
+    docsRepository = {
+      url = field types.str ''
+        A git repository of Markdown runbooks (`https://git.lan/ops/runbooks.git`),
+        fetched into the state directory at start and every `interval`;
+        `docs_search` reads it as `repository/...` besides `runbooks`.
+        Written as an IP address, its host joins the unit's IP allow list.
+      '';
+      branch = defaultedField types.str "`main`" "The branch fetched.";
+      interval = defaultedField types.str "`15m`" "How often it is fetched.";
+      tokenFile = secret "A token for a private repository (sent as HTTP basic credentials).";
+    };
 
     homeAssistant = {
       url = field types.str "Home Assistant's URL; off when unset.";

@@ -32,6 +32,7 @@ let
   argocdTokenCredential = "assistant-argocd-token";
   vaultTokenCredential = "assistant-vault-token";
   forgeTokenCredential = "assistant-forge-token";
+  docsRepositoryTokenCredential = "assistant-docs-repository-token";
   workflowNtfyTokenCredential = name: "assistant-workflow-${name}-ntfy-token";
 
   # A client name that can name a credential.
@@ -40,7 +41,8 @@ let
   # The hosts its document makes it talk to: the router, the hwc-ai
   # daemons, Alertmanager or Prometheus, Home Assistant, the Kubernetes API
   # server, Argo CD, Vault, the forge (and a draft's git remote), the
-  # hosts of `web_fetch`, the workflows' webhooks and ntfy servers.
+  # hosts of `web_fetch`, the docs repository, the workflows' webhooks
+  # and ntfy servers.
   peers =
     doc:
     let
@@ -59,6 +61,12 @@ let
         ++ (if doc ? vault then [ doc.vault.url ] else [ ])
         ++ (if doc ? forge then [ doc.forge.url ] else [ ])
         ++ (if doc ? web then doc.web.hosts else [ ])
+        ++ (
+          let
+            url = doc.docsRepository.url or null;
+          in
+          if url != null && builtins.match "https?://.*" url != null then [ url ] else [ ]
+        )
         ++ (
           let
             gitUrl = doc.forge.drafts.gitUrl or null;
@@ -242,6 +250,7 @@ in
     argocdTokenCredential
     vaultTokenCredential
     forgeTokenCredential
+    docsRepositoryTokenCredential
     workflowNtfyTokenCredential
     isCredentialName
     peers
