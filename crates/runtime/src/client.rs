@@ -24,9 +24,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// ([`TlsConfig::apply`]) on top.
 pub fn builder(daemon: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
-        .user_agent(format!("hwc-ai-{daemon}/{}", env!("CARGO_PKG_VERSION")))
+        .user_agent(user_agent(daemon))
         .no_proxy()
         .connect_timeout(CONNECT_TIMEOUT)
+}
+
+/// `hwc-ai-<daemon>/<version>`, the User-Agent of every client, also one
+/// built on another HTTP stack (the MCP gateway's remote servers).
+pub fn user_agent(daemon: &str) -> String {
+    format!("hwc-ai-{daemon}/{}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Builds `builder`; an error names `path` (the config field whose TLS

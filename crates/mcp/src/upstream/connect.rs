@@ -13,7 +13,8 @@ use rmcp::{RoleClient, ServiceExt};
 use super::stdio::Child;
 use super::{sse, Events};
 use crate::config::{Kind, RemoteTransport, ServerConfig, StdioConfig};
-use hwc_ai_runtime::{ConfigError, Secret};
+use crate::gateway::Gateway;
+use hwc_ai_runtime::{ConfigError, Daemon, Secret};
 
 /// The URL a wrapper serves MCP at on its socket.
 pub const WRAPPED_MCP_URL: &str = "http://localhost/mcp";
@@ -57,9 +58,15 @@ impl Connector {
                 // rmcp's reqwest is built without a TLS provider; ring is
                 // the one the rest of hwc-ai uses. Already installed: fine.
                 let _ = rustls::crypto::ring::default_provider().install_default();
+                // rmcp's reqwest is not the runtime's, so the runtime's
+                // client policy is repeated here: who is asking, no proxy
+                // from the environment, the connect bound. It trusts the
+                // system's CA store; a `tls` section is not read
+                // (docs/mcp.md).
                 let client = reqwest13::Client::builder()
-                    .user_agent(concat!("hwc-ai-mcp/", env!("CARGO_PKG_VERSION")))
-                    .connect_timeout(std::time::Duration::from_secs(10))
+                    .user_agent(hwc_ai_runtime::client::user_agent(Gateway::NAME))
+                    .no_proxy()
+                    .connect_timeout(hwc_ai_runtime::client::CONNECT_TIMEOUT)
                     .build()
                     .map_err(|err| ConfigError::at(path, format!("HTTP client: {err}")))?;
                 Connector::Remote(Remote {
