@@ -419,6 +419,10 @@ async fn errors_name_the_token_the_rights_and_the_timeout_and_big_answers_are_bo
     let shown = body["repositories"].as_array().unwrap().len();
     assert!(shown > 10);
     assert_eq!(body["omitted"], 3000 - shown);
+    assert!(body["truncated"]
+        .as_str()
+        .unwrap()
+        .ends_with("narrow with query"));
     let (s, body) = a
         .tool(
             "forge_file",

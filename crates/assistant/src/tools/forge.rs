@@ -244,7 +244,11 @@ impl Forge {
                 "updated": r["updated_at"],
             })
         }));
-        Ok(with_omitted(json!({"repositories": repos}), omitted))
+        let mut out = with_omitted(json!({"repositories": repos}), omitted);
+        if omitted > 0 {
+            out["truncated"] = json!(format!("{omitted} more not shown; narrow with query"));
+        }
+        Ok(out)
     }
 
     pub async fn issues(&self, repo: &str, state: &str) -> Result<Value, ToolError> {
