@@ -9,8 +9,15 @@
 //! `x-hwc-ai-overhead-ms`). See docs/performance.md.
 //!
 //! ```sh
-//! cargo run --release -p hwc-ai-router --example multi_host -- [--seconds 10] [--clients 24]
+//! cargo run --release -p hwc-ai-router --example multi_host -- [--seconds 10] [--clients 24] \
+//!     [--litellm PATH]
 //! ```
+//!
+//! With `--litellm PATH` (the `litellm` executable of a venv with
+//! `litellm[proxy]`), a fourth routing: LiteLLM's proxy in front of the
+//! same stand-ins with `routing_strategy: least-busy`, each model listed on
+//! the hosts that have it (LiteLLM does not discover models), one worker
+//! (its in-flight counts are per process), its master key checked.
 //!
 //! The hosts (answers after a fixed service time, `PARALLEL` at once each,
 //! the rest queued inside the host, as `OLLAMA_NUM_PARALLEL` does; the
@@ -138,7 +145,78 @@ struct Outcome {
     hosts: Vec<(&'static str, u64, u64)>,
 }
 
-async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
+/// LiteLLM's proxy in front of `hosts` with least-busy routing; its
+/// chat URL once it answers.
+async fn start_litellm(
+    exe: &str,
+    hosts: &[(&str, SocketAddr, &[&str])],
+) -> (tokio::process::Child, String, tempfile::TempDir) {
+    let work = tempfile::tempdir().unwrap();
+    let model_list: Vec<Value> = hosts
+        .iter()
+        .flat_map(|(_, addr, installed)| {
+            installed.iter().map(move |m| {
+                json!({"model_name": m, "litellm_params": {
+                    "model": format!("openai/{m}"), "api_key": "none",
+                    "api_base": format!("http://{addr}/v1")}})
+            })
+        })
+        .collect();
+    // JSON is YAML
+    let config = json!({
+        "model_list": model_list,
+        "router_settings": {"routing_strategy": "least-busy"},
+        "litellm_settings": {"set_verbose": false, "turn_off_message_logging": true,
+                             "request_timeout": 60},
+        "general_settings": {"disable_spend_logs": true, "disable_error_logs": true},
+    });
+    let path = work.path().join("litellm.yaml");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(work.path().join("litellm.log")).unwrap();
+    let child = tokio::process::Command::new(exe)
+        .args(["--config", path.to_str().unwrap(), "--host", "127.0.0.1"])
+        .args(["--port", &port.to_string(), "--num_workers", "1"])
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("LITELLM_LOG", "ERROR")
+        .env("LITELLM_MODE", "PRODUCTION")
+        .env("LITELLM_MASTER_KEY", LITELLM_KEY)
+        .current_dir(work.path())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting litellm");
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let answer = client
+            .post(&url)
+            .bearer_auth(LITELLM_KEY)
+            .json(&json!({"model": "chat:8b", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "litellm did not answer within 300 s: {}",
+            std::fs::read_to_string(work.path().join("litellm.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    (child, url, work)
+}
+
+const LITELLM_KEY: &str = "sk-multi-host-bench";
+
+async fn run(routing: &str, seconds: u64, clients: usize, litellm: Option<&str>) -> Outcome {
     let names = ["slow", "lacks", "cold"];
     let hosts = [
         Host::new(
@@ -150,8 +228,10 @@ async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
         Host::new(&["chat:8b", "code:7b"], &[], Duration::from_millis(50)),
     ];
     let mut backends = Vec::new();
+    let mut addrs = Vec::new();
     for (name, host) in names.iter().zip(&hosts) {
         let addr = serve(host.clone()).await;
+        addrs.push((*name, addr, host.installed.as_slice()));
         backends.push(json!({"name": name, "kind": "openai-compatible",
             "baseUrl": format!("http://{addr}/v1"), "discover": routing != "strict",
             "maxConcurrent": 2 * PARALLEL}));
@@ -191,6 +271,16 @@ async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
     ctx.listener = Some(listener);
     let router = tokio::spawn(hwc_ai_router::run(config, ctx));
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let litellm = match litellm {
+        Some(exe) if routing == "litellm" => Some(start_litellm(exe, &addrs).await),
+        _ => None,
+    };
+    // LiteLLM's warm-up request went to some host: count from here
+    for host in &hosts {
+        host.served.store(0, Ordering::Relaxed);
+        host.cold_hits.store(0, Ordering::Relaxed);
+    }
+    let url = litellm.as_ref().map_or(url, |(_, url, _)| url.clone());
 
     let client = reqwest::Client::new();
     let end = Instant::now() + Duration::from_secs(seconds);
@@ -227,7 +317,13 @@ async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
                 let body = json!({"model": model, "messages": [
                     {"role": "user", "content": format!("client {c} question {i}")}]});
                 let sent = Instant::now();
-                let ok = match client.post(&url).json(&body).send().await {
+                let ok = match client
+                    .post(&url)
+                    .bearer_auth(LITELLM_KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                {
                     Ok(r) => {
                         if let Some(ms) = r
                             .headers()
@@ -251,6 +347,7 @@ async fn run(routing: &str, seconds: u64, clients: usize) -> Outcome {
     });
     let results = futures_util::future::join_all(workers).await;
     let elapsed = begun.elapsed();
+    drop(litellm);
     shutdown.trigger();
     let _ = router.await;
     let mut latencies = Vec::new();
@@ -301,6 +398,11 @@ async fn main() {
     };
     let seconds = arg("--seconds", 10);
     let clients = arg("--clients", 24) as usize;
+    let litellm = args
+        .iter()
+        .position(|a| a == "--litellm")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     println!(
         "{clients} clients, {seconds} s each; hosts: slow (150 ms), lacks (no code:7b, 50 ms), \
          cold (50 ms after a {} s load); {PARALLEL} parallel per host",
@@ -318,8 +420,13 @@ async fn main() {
         "cold %",
         "own p50/p99"
     );
-    for routing in ["balanced", "strict", "round-robin"] {
-        let o = run(routing, seconds, clients).await;
+    let routings: &[&str] = if litellm.is_some() {
+        &["balanced", "strict", "round-robin", "litellm"]
+    } else {
+        &["balanced", "strict", "round-robin"]
+    };
+    for &routing in routings {
+        let o = run(routing, seconds, clients, litellm.as_deref()).await;
         let answered = o.latencies.len() as u64;
         let cold: u64 = o.hosts.iter().map(|h| h.2).sum();
         let served: Vec<String> = o.hosts.iter().map(|h| h.1.to_string()).collect();
