@@ -184,3 +184,13 @@ def test_a_body_over_the_limit_never_reaches_the_router(published):
                                  "Content-Type": "application/json"})
     assert answer.status_code == 413
     assert "nginx" in answer.text
+
+
+def test_the_key_appears_in_no_log(published):
+    """After the requests above, with the key and without: neither the
+    router's log nor nginx's access and error logs hold the key."""
+    d = published["dir"]
+    for log in (published["router"].log_text(), (d / "access.log").read_text(errors="replace"),
+                (d / "error.log").read_text(errors="replace")):
+        assert log, "a log is empty: the test would prove nothing"
+        assert published["key"] not in log
