@@ -80,6 +80,9 @@ pub struct Config {
     /// Local workflows, by name (docs/workflows.md).
     #[serde(default)]
     pub workflows: std::collections::BTreeMap<String, crate::workflows::Workflow>,
+    /// The MCP gateway, for workflows' `mcpTools`.
+    #[serde(default)]
+    pub mcp: crate::workflows::mcp::GatewayConfig,
 }
 
 /// Where the traces go: an OTLP/HTTP receiver (an OpenTelemetry
@@ -617,6 +620,7 @@ impl Validate for Config {
         if let Some(key) = &self.router.api_key {
             key.check("router.apiKey")?;
         }
+        self.mcp.check("mcp")?;
         if let Some(k8s) = &self.kubernetes {
             k8s.check("kubernetes")?;
         }

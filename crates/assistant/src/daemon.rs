@@ -63,7 +63,7 @@ pub async fn run(config: Config, ctx: Context) -> anyhow::Result<()> {
         sessions,
         clients,
         limiter: Limiter::new(config.rate_limit.clone()),
-        workflows: Workflows::new(config.workflows.clone(), dir.join("workflows"))?,
+        workflows: Workflows::new(config.workflows.clone(), dir.join("workflows"), &config.mcp)?,
     });
     let registry = Arc::new(registry);
     let listener = http::listener(ctx.listener, &config.listen).await?;

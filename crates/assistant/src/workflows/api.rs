@@ -108,6 +108,7 @@ async fn describe(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -
             body["inputs"] = inputs_schema(w);
             body["outputSchema"] = json!(w.output_schema);
             body["tools"] = json!(w.tools);
+            body["mcpTools"] = json!(w.mcp_tools);
             body["output"] = json!(w.output);
             Json(body).into_response()
         }

@@ -56,6 +56,10 @@ pub struct Workflow {
     /// The read-only tools it may use.
     #[serde(default)]
     pub tools: Vec<ToolName>,
+    /// `prompt`: tools of MCP servers, called through hwc-ai-mcp with the
+    /// declared arguments before the model is asked (`mcp.rs`).
+    #[serde(default)]
+    pub mcp_tools: Vec<super::mcp::McpCall>,
     /// The answer's JSON schema: then it goes through the router's
     /// `/execute`, which validates and repairs it.
     #[serde(default)]
@@ -267,6 +271,18 @@ impl Workflow {
         }
         if let Some(dir) = &self.output.directory {
             absolute(&field("output.directory"), dir)?;
+        }
+        for (i, call) in self.mcp_tools.iter().enumerate() {
+            call.check(&field(&format!("mcpTools[{i}]")))?;
+        }
+        if !self.mcp_tools.is_empty() && !matches!(self.kind, Kind::Prompt) {
+            return Err(ConfigError::at(
+                field("mcpTools"),
+                format!(
+                    "only a `prompt` workflow has this field, not `{}`",
+                    self.kind.as_str()
+                ),
+            ));
         }
         if let Some(url) = &self.output.webhook {
             if !matches!(url.scheme(), "http" | "https") {

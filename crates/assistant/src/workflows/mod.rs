@@ -9,12 +9,14 @@
 //!   journal, a webhook)
 //! - `prompt.rs`, `journal.rs`, `auto_doc.rs`, `file_triage.rs`: the kinds
 //! - `api.rs`: `/v1/workflows` and the OpenAPI tool server `/workflows`
+//! - `mcp.rs`: MCP servers' tools through hwc-ai-mcp (`mcpTools`)
 
 pub mod api;
 mod auto_doc;
 pub mod config;
 pub mod file_triage;
 mod journal;
+pub mod mcp;
 mod output;
 mod prompt;
 pub mod run;

@@ -2,7 +2,9 @@
 //! Without `outputSchema` it is an agent run offering the declared tools;
 //! with it, the declared tools are read first and the prompt goes to the
 //! router's `/execute`, which validates the answer against the schema
-//! and repairs it (docs/execute.md).
+//! and repairs it (docs/execute.md). Either way, the declared `mcpTools`
+//! are called through the MCP gateway first and their results put before
+//! the prompt (`mcp.rs`).
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::config::{render, Workflow};
 use super::output::File;
-use super::run::{stamp, Produced, RunError};
+use super::run::{stamp, Produced, RunError, Workflows};
 use crate::audit::Entry;
 use crate::engine::{AgentRun, Engine};
 
@@ -21,19 +23,24 @@ them. Answer with the result only.";
 
 pub async fn run(
     engine: &Engine,
+    workflows: &Workflows,
     client: &str,
     name: &str,
     workflow: &Workflow,
     inputs: &Value,
 ) -> Result<Produced, RunError> {
-    let prompt = render(workflow.prompt.as_deref().unwrap_or_default(), inputs);
+    let budget = workflow.budget.unwrap_or_else(|| engine.budget());
+    let (mcp_context, notes) = mcp_tools(engine, workflows, client, name, workflow, budget).await?;
+    let prompt = format!(
+        "{mcp_context}{}",
+        render(workflow.prompt.as_deref().unwrap_or_default(), inputs)
+    );
     let (router, _, _) = engine.router();
     let model = workflow.model.as_deref().unwrap_or(&router.model);
-    let budget = workflow.budget.unwrap_or_else(|| engine.budget());
     let (_, time) = stamp();
     match &workflow.output_schema {
         None => {
-            let mut used = Vec::new();
+            let mut used: Vec<String> = workflow.mcp_tools.iter().map(|c| c.label()).collect();
             let run = AgentRun {
                 model,
                 system: SYSTEM,
@@ -51,7 +58,7 @@ pub async fn run(
                 }],
                 content: answer,
                 data: json!({"tools": used}),
-                notes: Vec::new(),
+                notes,
             })
         }
         Some(schema) => {
@@ -95,10 +102,53 @@ pub async fn run(
                 }],
                 content: pretty,
                 data,
-                notes: Vec::new(),
+                notes,
             })
         }
     }
+}
+
+/// Each of the workflow's `mcpTools` called through the gateway, audited
+/// as a tool call of its own: the text put before the prompt, and a note
+/// for each call that failed (the run goes on; the model is told).
+async fn mcp_tools(
+    engine: &Engine,
+    workflows: &Workflows,
+    client: &str,
+    name: &str,
+    workflow: &Workflow,
+    budget: Duration,
+) -> Result<(String, Vec<String>), RunError> {
+    let mut context = String::new();
+    let mut notes = Vec::new();
+    for call in &workflow.mcp_tools {
+        let label = call.label();
+        let result = workflows.mcp.call(&workflows.http, call, budget).await;
+        engine
+            .record(Entry {
+                client: client.into(),
+                request: format!("workflow {name}"),
+                intent: Some("tool_call".into()),
+                tool: Some(label.clone()),
+                arguments: Some(call.arguments.to_string()),
+                result: Some(match &result {
+                    Ok(v) => v.to_string().chars().take(500).collect(),
+                    Err(e) => e.clone(),
+                }),
+                outcome: if result.is_ok() { "ok" } else { "error" }.into(),
+                refusal: None,
+            })
+            .map_err(|e| RunError::Audit(e.to_string()))?;
+        let data = match result {
+            Ok(v) => v.to_string(),
+            Err(e) => {
+                notes.push(format!("`{label}` failed: {e}"));
+                json!({"error": e}).to_string()
+            }
+        };
+        context.push_str(&format!("Tool `{label}` says:\n{data}\n\n"));
+    }
+    Ok((context, notes))
 }
 
 /// `POST /execute` on the router; the validated JSON text.

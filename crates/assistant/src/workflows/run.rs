@@ -109,6 +109,8 @@ pub struct Workflows {
     pub http: reqwest::Client,
     /// Each workflow's ntfy token, read at start.
     ntfy_tokens: BTreeMap<String, hwc_ai_runtime::Secret>,
+    /// The MCP gateway, for `mcpTools`.
+    pub mcp: super::mcp::Gateway,
 }
 
 impl Workflows {
@@ -116,6 +118,7 @@ impl Workflows {
     pub fn new(
         declared: BTreeMap<String, Workflow>,
         state: PathBuf,
+        mcp: &super::mcp::GatewayConfig,
     ) -> Result<Self, hwc_ai_runtime::ConfigError> {
         let validators = declared
             .iter()
@@ -131,7 +134,10 @@ impl Workflows {
                 ntfy_tokens.insert(name.clone(), source.read(&field)?);
             }
         }
+        let uses_mcp = declared.values().any(|w| !w.mcp_tools.is_empty());
         Ok(Self {
+            // The key is read only when a workflow calls the gateway.
+            mcp: super::mcp::Gateway::load(mcp, uses_mcp)?,
             ntfy_tokens,
             declared,
             validators,
@@ -307,7 +313,7 @@ impl Workflows {
         }
         let who = format!("{client} (workflow {name})");
         let produced = match workflow.kind {
-            Kind::Prompt => prompt::run(engine, &who, name, workflow, inputs).await?,
+            Kind::Prompt => prompt::run(engine, self, &who, name, workflow, inputs).await?,
             Kind::Journal => journal::run(engine, &who, name, workflow).await?,
             Kind::AutoDoc => auto_doc::run(engine, &who, name, workflow, inputs).await?,
             Kind::FileTriage => {
