@@ -683,3 +683,79 @@ async fn every_line_of_a_query_carries_its_request_id_and_spans() {
         "{text}"
     );
 }
+
+/// The agent path (`/v1/chat/completions`): the model's own calls of
+/// `ha_light_on` are held to the same ranges, by the schema (0-100 %)
+/// and by the light's state (its colour temperature range), and each
+/// refusal goes back to the model as the tool's error.
+#[tokio::test]
+async fn the_models_light_calls_are_held_to_the_lights_ranges() {
+    let (ha, ha_url) = start_ha().await;
+    let call = |args: Value| {
+        json!({"role": "assistant", "content": null, "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "ha_light_on", "arguments": args.to_string()}}
+        ]})
+    };
+    let script = Arc::new(Mutex::new(vec![
+        call(json!({"entity": "light.hall", "brightness_pct": 120})),
+        call(json!({"entity": "light.hall", "color_temp_kelvin": 9000})),
+        call(json!({"entity": "light.hall", "brightness_pct": 50, "color_temp_kelvin": 3000})),
+        json!({"role": "assistant", "content": "The hall light is on at half brightness."}),
+    ]));
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (kept_script, kept_errors) = (script.clone(), errors.clone());
+    let model = serve(axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |Json(body): Json<Value>| {
+            let (script, errors) = (kept_script.clone(), kept_errors.clone());
+            async move {
+                if let Some(last) = body["messages"].as_array().unwrap().last() {
+                    if last["role"] == "tool" {
+                        errors
+                            .lock()
+                            .unwrap()
+                            .push(last["content"].as_str().unwrap().to_owned());
+                    }
+                }
+                let message = script.lock().unwrap().remove(0);
+                Json(
+                    json!({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}),
+                )
+            }
+        }),
+    ))
+    .await;
+    let a = start(&model, &ha_url, USER).await;
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", a.url))
+        .json(&json!({"model": "hwc-ai-assistant", "messages": [
+            {"role": "user", "content": "turn on the hall light, not too bright"}
+        ]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "The hall light is on at half brightness."
+    );
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        errors[0].contains("/brightness_pct") && errors[0].contains("120"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("Hall's colour temperature goes from 2200 K to 6500 K, not 9000 K"),
+        "{errors:?}"
+    );
+    assert!(errors[2].contains("\"done\":\"turn_on\""), "{errors:?}");
+    assert_eq!(
+        *ha.calls.lock().unwrap(),
+        vec![(
+            "light.turn_on".to_owned(),
+            json!({"entity_id": "light.hall", "brightness_pct": 50, "color_temp_kelvin": 3000})
+        )]
+    );
+}
