@@ -79,6 +79,29 @@ let
     };
   };
 
+  mcpCall = types.submodule {
+    options = {
+      server = mkOption {
+        type = types.str;
+        example = "time";
+        description = "The MCP server's name in hwc-ai-mcp (`hwc.ai.mcp.servers`).";
+      };
+      tool = mkOption {
+        type = types.str;
+        example = "get_current_time";
+        description = "The tool's name.";
+      };
+      arguments = mkOption {
+        type = json;
+        default = { };
+        example = {
+          timezone = "UTC";
+        };
+        description = "The tool's arguments.";
+      };
+    };
+  };
+
   workflow = types.submodule {
     options = {
       kind = mkOption {
@@ -115,6 +138,12 @@ let
       outputSchema = field json ''
         `prompt`: the answer's JSON schema; the router's `/execute`
         validates and repairs the answer.
+      '';
+      mcpTools = field (types.listOf mcpCall) ''
+        `prompt`: tools of MCP servers, called through hwc-ai-mcp with
+        these arguments before the model is asked, their results put
+        before the prompt. The gateway's address and the assistant's key
+        for it are `hwc.ai.assistant.settings.mcp` (`url`, `apiKey`).
       '';
       output = {
         directory = directory ''
@@ -201,6 +230,8 @@ let
         );
         limits = nonNull w.limits;
         destinations = lib.mapAttrs (_: nonNull) w.destinations;
+        mcpTools =
+          if w.mcpTools == null then null else map (c: builtins.removeAttrs c [ "_module" ]) w.mcpTools;
       }
     );
 in

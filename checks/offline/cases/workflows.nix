@@ -1,7 +1,8 @@
 # hwc.ai.workflows.<name>, the typed declarations: each becomes the
 # assistant's `settings.workflows.<name>` with only the fields set (the
 # daemon's defaults apply to the rest), a field set in `settings` wins,
-# and a workflow declared only in `settings` still counts. The unit's
+# and a workflow declared only in `settings` still counts; `mcpTools`
+# keep their arguments (`{ }` when unset). The unit's
 # ReadWritePaths/ReadOnlyPaths and the timers come from both; an ntfy
 # token is a credential, the ntfy server an address the unit may reach.
 {
@@ -62,6 +63,17 @@
           };
           model = "assistant";
           tools = [ "disk_usage" ];
+          mcpTools = [
+            {
+              server = "time";
+              tool = "get_current_time";
+              arguments.timezone = "UTC";
+            }
+            {
+              server = "time";
+              tool = "now";
+            }
+          ];
           outputSchema = {
             type = "object";
             required = [ "attention" ];
@@ -130,6 +142,18 @@
           };
           model = "assistant";
           tools = [ "disk_usage" ];
+          mcpTools = [
+            {
+              server = "time";
+              tool = "get_current_time";
+              arguments.timezone = "UTC";
+            }
+            {
+              server = "time";
+              tool = "now";
+              arguments = { };
+            }
+          ];
           outputSchema = {
             type = "object";
             required = [ "attention" ];
