@@ -25,6 +25,13 @@ let
 
   json = settingsLib.format.type;
   assistant = import ./lib/assistant.nix;
+  net = import ./lib/net.nix;
+
+  # workflows calling MCP tools reach the gateway of this host, with the
+  # key the gateway declares for the client `hwc-ai-assistant`
+  mcp = config.hwc.ai.mcp;
+  usesMcp = lib.any (w: w.mcpTools != null && w.mcpTools != [ ]) (lib.attrValues cfg);
+  mcpKeyFile = mcp.clientKeys.hwc-ai-assistant or null;
 
   # workflow name -> its ntfy token's file
   tokenFiles = lib.mapAttrs (_: w: w.output.ntfy.tokenFile) (
@@ -142,8 +149,10 @@ let
       mcpTools = field (types.listOf mcpCall) ''
         `prompt`: tools of MCP servers, called through hwc-ai-mcp with
         these arguments before the model is asked, their results put
-        before the prompt. The gateway's address and the assistant's key
-        for it are `hwc.ai.assistant.settings.mcp` (`url`, `apiKey`).
+        before the prompt. With `hwc.ai.mcp` on this host, the assistant
+        calls that gateway, with its client key named `hwc-ai-assistant`
+        (`hwc.ai.mcp.clientKeys`) when there is one; otherwise set
+        `hwc.ai.assistant.settings.mcp` (`url`, `apiKey`).
       '';
       output = {
         directory = directory ''
@@ -287,11 +296,26 @@ in
       }
     ];
 
-    hwc.ai.assistant.settings.workflows = lib.mapAttrs (name: w: defaultsDeep (document name w)) cfg;
+    hwc.ai.assistant.settings = {
+      workflows = lib.mapAttrs (name: w: defaultsDeep (document name w)) cfg;
+      mcp = lib.mkIf (usesMcp && mcp.enable) (
+        defaultsDeep (
+          {
+            url = net.httpUrl mcp.listenAddress mcp.port;
+          }
+          // lib.optionalAttrs (mcpKeyFile != null) {
+            apiKey.credential = assistant.mcpKeyCredential;
+          }
+        )
+      );
+    };
 
-    # each ntfy token, for `{"credential": ...}` in the document
-    systemd.services.hwc-ai-assistant.serviceConfig.LoadCredential = lib.mapAttrsToList (
-      name: path: "${assistant.workflowNtfyTokenCredential name}:${path}"
-    ) tokenFiles;
+    # each ntfy token, for `{"credential": ...}` in the document; the
+    # gateway's key
+    systemd.services.hwc-ai-assistant.serviceConfig.LoadCredential =
+      lib.mapAttrsToList (name: path: "${assistant.workflowNtfyTokenCredential name}:${path}") tokenFiles
+      ++ lib.optional (
+        usesMcp && mcp.enable && mcpKeyFile != null
+      ) "${assistant.mcpKeyCredential}:${mcpKeyFile}";
   };
 }

@@ -34,6 +34,8 @@ let
   forgeTokenCredential = "assistant-forge-token";
   docsRepositoryTokenCredential = "assistant-docs-repository-token";
   workflowNtfyTokenCredential = name: "assistant-workflow-${name}-ntfy-token";
+  # its key for hwc-ai-mcp: the gateway's client key named hwc-ai-assistant
+  mcpKeyCredential = "assistant-mcp-key";
 
   # A client name that can name a credential.
   isCredentialName = name: builtins.match "[A-Za-z0-9_.-]+" name != null;
@@ -252,6 +254,7 @@ in
     forgeTokenCredential
     docsRepositoryTokenCredential
     workflowNtfyTokenCredential
+    mcpKeyCredential
     isCredentialName
     peers
     unit
