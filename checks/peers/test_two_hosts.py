@@ -6,7 +6,7 @@ address by Debian's nginx with TLS (a certificate from a throwaway CA,
 no response buffering), as docs/router.md (Several Ollama hosts) says to
 publish an Ollama. `gateway` runs the router with its own Ollama fake
 (backend `ollama`) and `gpu`'s https URL as a second discovering backend
-in one tier, the CA trusted through SSL_CERT_FILE. checks/nixos/multi-host.nix
+in one tier, the CA trusted by that backend's `tls.caFile`. checks/nixos/multi-host.nix
 is the same topology as two NixOS machines.
 
 What the operator relies on: a model only `gpu` has is answered through
@@ -190,17 +190,14 @@ def lan(workdir):
                 {"name": "ollama", "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:11434/v1",
                  "discover": True},
                 {"name": "gpu", "kind": "openai-compatible", "baseUrl": f"https://{GPU_ADDR}:{HTTPS_PORT}/v1",
-                 "remote": True, "discover": True},
+                 "remote": True, "discover": True, "tls": {"caFile": str(d / "ca.pem")}},
             ],
             "routes": [{"model": "*", "targets": [{"backends": ["ollama", "gpu"]}]}],
         }))
         check = subprocess.run([os.environ["HWC_AI_ROUTER"], "--check-config", "--config", str(config)],
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
-        env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
-        # The CA is trusted as a host's own CA bundle is: the router's
-        # client reads the system's roots, and SSL_CERT_FILE names them.
-        env["SSL_CERT_FILE"] = str(d / "ca.pem")
+        env = {k: v for k, v in os.environ.items() if k not in ("RUST_LOG", "SSL_CERT_FILE", "SSL_CERT_DIR")}
         with (d / "router.log").open("wb") as out:
             router = subprocess.Popen(["ip", "netns", "exec", gateway, os.environ["HWC_AI_ROUTER"],
                                        "--config", str(config)],

@@ -104,7 +104,7 @@ const DISCOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2)
 /// The model ids backend `i` lists; none when it does not answer.
 async fn discover(table: &Table, i: usize) -> (usize, Vec<String>) {
     let backend = &table.backends[i];
-    let mut request = table
+    let mut request = backend
         .client
         .get(format!("{}/models", backend.base))
         .timeout(DISCOVERY_TIMEOUT);

@@ -361,6 +361,11 @@ pub struct BackendConfig {
     /// How an OpenAI-compatible backend is asked for schema-shaped JSON.
     #[serde(default)]
     pub schema_format: SchemaFormat,
+    /// The CA of an https backend's certificate (a homelab CA, for an
+    /// Ollama on another host behind nginx), trusted besides the system's,
+    /// and a client certificate when the backend asks for one.
+    #[serde(default)]
+    pub tls: hwc_ai_runtime::client::TlsConfig,
 }
 
 /// The `response_format` an OpenAI-compatible backend takes for a schema.
@@ -540,6 +545,7 @@ impl Validate for Config {
             if url.host().is_none() {
                 return Err(ConfigError::at(at("baseUrl"), "URL has no host"));
             }
+            backend.tls.check(&at("tls"), Default::default())?;
             if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
                 return Err(ConfigError::at(
                     at("baseUrl"),
@@ -787,6 +793,21 @@ mod tests {
         let mut doc = base();
         doc["clients"] = json!({"allowUnauthenticatedLoopback": false});
         assert_eq!(err(doc).path, "clients");
+    }
+
+    #[test]
+    fn a_backends_tls_is_checked_where_it_is() {
+        let mut doc = base();
+        doc["backends"][0]["tls"] = json!({"caFile": "ca.pem"});
+        let e = err(doc);
+        assert_eq!(e.path, "backends[0].tls.caFile", "{e}");
+        let mut doc = base();
+        doc["backends"][0]["tls"] = json!({"serverName": "gpu"});
+        assert_eq!(err(doc).path, "backends[0].tls.serverName");
+        let mut doc = base();
+        doc["backends"][0]["tls"] = json!({"caFile": "/etc/ssl/home-ca.pem"});
+        let config = parse::<Config>(&doc.to_string()).unwrap();
+        assert!(config.backends[0].tls.ca_file.is_some());
     }
 
     #[test]

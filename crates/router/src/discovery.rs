@@ -193,7 +193,7 @@ pub async fn first(table: &Table) {
     let all = table.backends.iter().filter_map(|b| {
         let d = b.discovery.as_ref()?;
         Some(async move {
-            let listed = list(&table.client, &d.root).await;
+            let listed = list(&b.client, &d.root).await;
             if let Err(e) = &listed {
                 tracing::warn!("backend `{}`: cannot list its models: {e}", b.name);
             }
@@ -221,7 +221,7 @@ pub fn spawn(table: Arc<Table>, interval: Duration, shutdown: Shutdown) {
                     () = tokio::time::sleep(interval) => {}
                     () = d.refresh.notified() => {}
                 }
-                let listed = list(&table.client, &d.root).await;
+                let listed = list(&backend.client, &d.root).await;
                 match &listed {
                     Err(e) if d.catalog().error.is_none() => {
                         tracing::warn!("backend `{}`: cannot list its models: {e}", backend.name)

@@ -37,6 +37,9 @@ pub struct Backend {
     /// Takes a reasoning control; when false, one is dropped.
     pub reasoning: bool,
     pub schema_format: SchemaFormat,
+    /// Its HTTP client: the router's, or one of its own that trusts its
+    /// `tls.caFile` (or presents its client certificate).
+    pub client: reqwest::Client,
 }
 
 impl Backend {
@@ -96,7 +99,6 @@ pub struct Profile {
 }
 
 pub struct Table {
-    pub client: reqwest::Client,
     pub backends: Vec<Backend>,
     pub routes: Vec<Route>,
     pub clients: Clients,
@@ -115,8 +117,18 @@ pub struct Table {
 impl Table {
     /// Builds the table and reads every secret the config names.
     pub fn build(config: &Config, metrics: Metrics) -> Result<Self, ConfigError> {
+        let client = hwc_ai_runtime::client::build(hwc_ai_runtime::client::builder("router"), "")?;
         let mut backends = Vec::new();
         for (i, b) in config.backends.iter().enumerate() {
+            let client = if b.tls == Default::default() {
+                client.clone()
+            } else {
+                let path = format!("backends[{i}].tls");
+                let builder = b
+                    .tls
+                    .apply(hwc_ai_runtime::client::builder("router"), &path)?;
+                hwc_ai_runtime::client::build(builder, &path)?
+            };
             let capacity = b.max_concurrent.unwrap_or(config.defaults.max_concurrent);
             let key = match &b.api_key {
                 Some(source) => Some(source.read(&format!("backends[{i}].apiKey"))?),
@@ -151,6 +163,7 @@ impl Table {
                 list_models: b.list_models,
                 reasoning: b.reasoning,
                 schema_format: b.schema_format,
+                client,
             });
         }
         let mut breakers: HashMap<String, Arc<Breaker>> = HashMap::new();
@@ -230,9 +243,7 @@ impl Table {
                 schema_repairs: p.schema_repairs.unwrap_or(config.defaults.schema_repairs),
             });
         }
-        let client = hwc_ai_runtime::client::build(hwc_ai_runtime::client::builder("router"), "")?;
         Ok(Self {
-            client,
             backends,
             routes,
             clients: config.clients.load("clients")?,

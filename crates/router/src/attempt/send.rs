@@ -43,8 +43,7 @@ impl Attempt<'_> {
         if let Some(id) = self.debug {
             self.debug_request(id, &url, &payload);
         }
-        let request = self
-            .table
+        let request = backend
             .client
             .post(url)
             .header(header::CONTENT_TYPE, "application/json")
