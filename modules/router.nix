@@ -152,6 +152,7 @@ let
       };
       maxConcurrent = field types.ints.positive "Concurrent requests to it (`defaults.maxConcurrent`, 16).";
       maxQueue = field types.ints.unsigned "Requests that may wait for it at `maxConcurrent`.";
+      caFile = field types.str "PEM file of the CA that signs the certificate of an `https` url (a homelab CA), trusted for this host besides the system's.";
     };
   };
 

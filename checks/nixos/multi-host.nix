@@ -3,8 +3,8 @@
 # Ollama hosts). `gpu` runs Ollama (the fake) on loopback behind nixpkgs'
 # nginx with TLS, a certificate from a test CA made at build time, its
 # firewall open for that port only; `gateway` runs hwc-ai with its own
-# Ollama (the fake) and `hwc.ai.router.ollamaHosts.gpu.url =
-# "https://gpu:8443"`, the CA trusted through `security.pki`.
+# Ollama (the fake) and `hwc.ai.router.ollamaHosts.gpu = { url =
+# "https://gpu:8443"; caFile = <the test CA>; }`.
 #
 # What the operator relies on: a model only `gpu` has is answered through
 # the gateway's router and /health says `gpu` lists it; a stream arrives
@@ -95,16 +95,19 @@ in
       hwc.ai = {
         enable = true;
         ollama.enable = false;
-        router.ollamaHosts.gpu.url = "https://gpu:${toString port}";
+        router.ollamaHosts.gpu = {
+          url = "https://gpu:${toString port}";
+          caFile = "${certificates}/ca.pem";
+        };
         # see a host go and come back within seconds
         router.settings.defaults.discoverInterval = "1s";
       };
-      security.pki.certificateFiles = [ "${certificates}/ca.pem" ];
-
       systemd.services.ollama = common.ollamaFakeWith {
         package = config.hwc.ai.package;
         scenario = scenario [ shared ];
       };
+      # for curl in the test script
+      environment.etc."hwc-check/ca.pem".source = "${certificates}/ca.pem";
       environment.systemPackages = [
         pkgs.curl
         pkgs.jq
@@ -139,7 +142,10 @@ in
     gateway.wait_for_unit("hwc-ai-router.service")
 
     with subtest("gpu's Ollama is published with TLS only: its own port is closed to the LAN"):
-        gateway.succeed("curl -sSf --max-time 5 https://gpu:${toString port}/api/tags | grep -q ${onlyGpu}")
+        gateway.succeed(
+            "curl -sSf --max-time 5 --cacert /etc/hwc-check/ca.pem https://gpu:${toString port}/api/tags"
+            " | grep -q ${onlyGpu}"
+        )
         gateway.fail("curl -sS --max-time 5 http://gpu:11434/api/tags")
         # the port answers TLS only
         gateway.succeed(

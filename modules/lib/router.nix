@@ -75,6 +75,7 @@ let
       maxQueue = b.maxQueue or null;
       listModels = if b.listModels or false then true else null;
       discover = if b.discover or false then true else null;
+      tls = b.tls or null;
     };
 
   # The backends of the Ollama hosts besides this one: each discovers its
@@ -88,6 +89,7 @@ let
       maxConcurrent = h.maxConcurrent or null;
       maxQueue = h.maxQueue or null;
       discover = true;
+      tls = if (h.caFile or null) == null then null else { inherit (h) caFile; };
     };
 
   # The document the typed options describe.
@@ -98,7 +100,7 @@ let
   #   backends: more backends, name -> { kind, baseUrl, remote, apiKeyFile,
   #     maxConcurrent, maxQueue, listModels, discover }
   #   ollamaHosts: more Ollama hosts, name -> { url, maxConcurrent ? null,
-  #     maxQueue ? null }: with any, every model the local Ollama would get
+  #     maxQueue ? null, caFile ? null }: with any, every model the local Ollama would get
   #     goes to one tier of it and them, balanced (docs/router.md, Several
   #     Ollama hosts)
   #   aliases: name -> a model on the local Ollama, or a list of targets

@@ -1,6 +1,7 @@
 # Two more Ollama hosts: they and the local Ollama form one tier wherever
 # the local Ollama was used (the catch-all route, string aliases), each
-# discovers its models, the LAN hosts are remote; a target may name
+# discovers its models, the LAN hosts are remote (one over https, its CA
+# trusted as the backend's tls.caFile); a target may name
 # several backends itself.
 {
   config.hwc.ai = {
@@ -9,9 +10,10 @@
       ollamaHosts = {
         gpu1.url = "http://10.0.0.5:11434";
         gpu2 = {
-          url = "http://10.0.0.6:11434";
+          url = "https://10.0.0.6:8443";
           maxConcurrent = 4;
           maxQueue = 8;
+          caFile = "/etc/ssl/home-ca.pem";
         };
       };
       aliases = {
@@ -57,11 +59,12 @@
           {
             name = "gpu2";
             kind = "openai-compatible";
-            baseUrl = "http://10.0.0.6:11434/v1";
+            baseUrl = "https://10.0.0.6:8443/v1";
             remote = true;
             maxConcurrent = 4;
             maxQueue = 8;
             discover = true;
+            tls.caFile = "/etc/ssl/home-ca.pem";
           }
         ];
       }
