@@ -85,23 +85,9 @@ pub struct Config {
     pub mcp: crate::workflows::mcp::GatewayConfig,
 }
 
-/// Where the traces go: an OTLP/HTTP receiver (an OpenTelemetry
-/// Collector, Grafana Tempo, Jaeger).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TracingConfig {
-    /// The receiver's base URL (`http://127.0.0.1:4318`); spans are
-    /// sent to `<otlpEndpoint>/v1/traces`, protobuf-encoded.
-    pub otlp_endpoint: url::Url,
-    /// The `service.name` the spans carry.
-    #[serde(default = "default_service_name")]
-    pub service_name: String,
-}
-
-/// The unit's name, which is what an operator searches for in Tempo.
-fn default_service_name() -> String {
-    "hwc-ai-assistant".into()
-}
+/// Where the traces go (the runtime's `tracing` section, which every
+/// daemon takes).
+pub use hwc_ai_runtime::otel::TracingConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -548,18 +534,7 @@ impl Validate for Config {
             }
         }
         if let Some(tracing) = &self.tracing {
-            if !matches!(tracing.otlp_endpoint.scheme(), "http" | "https") {
-                return Err(ConfigError::at(
-                    "tracing.otlpEndpoint",
-                    format!(
-                        "`{}` is not an http(s) URL (OTLP over HTTP, port 4318 usually)",
-                        tracing.otlp_endpoint
-                    ),
-                ));
-            }
-            if tracing.service_name.trim().is_empty() {
-                return Err(ConfigError::at("tracing.serviceName", "must not be empty"));
-            }
+            tracing.check("tracing")?;
         }
         self.clients.check("clients", "assistant")?;
         check_origins("allowedOrigins", &self.allowed_origins)?;
@@ -718,5 +693,8 @@ impl Common for Config {
     }
     fn log(&self) -> &LogConfig {
         &self.log
+    }
+    fn tracing(&self) -> Option<&TracingConfig> {
+        self.tracing.as_ref()
     }
 }

@@ -10,76 +10,14 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::Json;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
+use hwc_ai_test_support::otlp::{Receiver, Span};
 use serde_json::{json, Value};
-
-#[derive(Debug, Clone)]
-struct Span {
-    name: String,
-    trace: String,
-    id: String,
-    parent: String,
-    attributes: Vec<(String, String)>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
-}
-
-/// An OTLP/HTTP receiver: `POST /v1/traces`, protobuf.
-async fn start_receiver() -> (Arc<Mutex<Vec<Span>>>, Arc<Mutex<Vec<u8>>>, String) {
-    let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
-    let raw: Arc<Mutex<Vec<u8>>> = Arc::default();
-    let (kept, kept_raw) = (spans.clone(), raw.clone());
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let spans = spans.clone();
-            let raw = raw.clone();
-            async move {
-                assert_eq!(headers["content-type"], "application/x-protobuf");
-                raw.lock().unwrap().extend_from_slice(&body);
-                let request = ExportTraceServiceRequest::decode(body).unwrap();
-                for resource in request.resource_spans {
-                    let service = resource
-                        .resource
-                        .iter()
-                        .flat_map(|r| &r.attributes)
-                        .find(|a| a.key == "service.name")
-                        .map(|a| format!("{:?}", a.value));
-                    assert!(service.unwrap().contains("hwc-ai-assistant"));
-                    for scope in resource.scope_spans {
-                        for s in scope.spans {
-                            spans.lock().unwrap().push(Span {
-                                name: s.name,
-                                trace: hex(&s.trace_id),
-                                id: hex(&s.span_id),
-                                parent: hex(&s.parent_span_id),
-                                attributes: s
-                                    .attributes
-                                    .iter()
-                                    .map(|a| (a.key.clone(), format!("{:?}", a.value)))
-                                    .collect(),
-                            });
-                        }
-                    }
-                }
-                (
-                    [("content-type", "application/x-protobuf")],
-                    Vec::<u8>::new(),
-                )
-            }
-        }),
-    );
-    (kept, kept_raw, serve(app).await)
 }
 
 /// A model that calls `disk_usage`, then answers; keeps the
@@ -118,7 +56,7 @@ async fn start_model() -> (Arc<Mutex<Vec<Option<String>>>>, String) {
 
 #[tokio::test]
 async fn a_query_is_one_trace_from_the_callers_span_to_the_tool() {
-    let (spans, raw, receiver) = start_receiver().await;
+    let receiver = Receiver::start().await;
     let (traceparents, model) = start_model().await;
     let dir = tempfile::tempdir().unwrap();
     let listen = {
@@ -130,7 +68,7 @@ async fn a_query_is_one_trace_from_the_callers_span_to_the_tool() {
         "stateDirectory": dir.path().join("state"),
         "router": {"url": model},
         "tools": ["disk_usage"],
-        "tracing": {"otlpEndpoint": receiver},
+        "tracing": {"otlpEndpoint": receiver.url},
     });
     std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hwc-ai-assistant"))
@@ -180,7 +118,8 @@ async fn a_query_is_one_trace_from_the_callers_span_to_the_tool() {
         .unwrap();
     assert!(status.success(), "{status}");
 
-    let spans = spans.lock().unwrap().clone();
+    let spans = receiver.spans();
+    assert!(spans.iter().all(|s| s.service == "hwc-ai-assistant"));
     let named = |name: &str| -> Vec<&Span> { spans.iter().filter(|s| s.name == name).collect() };
     let query = named("query");
     assert_eq!(query.len(), 1, "{spans:#?}");
@@ -216,6 +155,5 @@ async fn a_query_is_one_trace_from_the_callers_span_to_the_tool() {
         assert_eq!(traceparent, format!("00-{caller_trace}-{}-01", round.id));
     }
     // The user's words are in no span.
-    let raw = raw.lock().unwrap();
-    assert!(!String::from_utf8_lossy(&raw).contains("shelves"));
+    assert!(!String::from_utf8_lossy(&receiver.raw()).contains("shelves"));
 }

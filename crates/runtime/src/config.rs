@@ -130,6 +130,11 @@ pub trait Common {
     /// `host:port` to bind when systemd passes no socket.
     fn listen(&self) -> &str;
     fn log(&self) -> &LogConfig;
+    /// The `tracing` section (OpenTelemetry traces), for a daemon that
+    /// takes one; `serve` installs the exporter when it is set.
+    fn tracing(&self) -> Option<&crate::otel::TracingConfig> {
+        None
+    }
 }
 
 /// Checks a `host:port` listen address and names the field on error.

@@ -133,7 +133,29 @@ pub fn load<C: DeserializeOwned + Validate>(
 
 /// Runs a daemon as a service process until SIGTERM.
 pub fn serve<D: Daemon>(config: D::Config) -> ExitCode {
-    crate::logging::init(config.log());
+    // With `tracing` set, the subscriber that also exports spans is
+    // installed instead of the plain one, and flushed at the end.
+    let traces = match config.tracing() {
+        Some(tracing) => match crate::otel::install(D::NAME, config.log(), tracing) {
+            Ok(traces) => Some(traces),
+            Err(err) => {
+                eprintln!("hwc-ai-{}: {err}", D::NAME);
+                return ExitCode::FAILURE;
+            }
+        },
+        None => {
+            crate::logging::init(config.log());
+            None
+        }
+    };
+    let code = serve_logged::<D>(config);
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    code
+}
+
+fn serve_logged<D: Daemon>(config: D::Config) -> ExitCode {
     let inherited = match http::activated_listener() {
         Ok(listener) => listener,
         Err(err) => {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod otel;
 pub mod secret;
 pub mod shutdown;
 

@@ -1,10 +1,13 @@
 //! What the hwc-ai crates' tests share, as a dev-dependency: a daemon
 //! started embedded (in the test's process, on a free loopback port, with
 //! the same `run()` the unit and `hwc-ai up` use), the value of one series
-//! in a metrics scrape, and free loopback ports.
+//! in a metrics scrape, free loopback ports, and an OpenTelemetry
+//! receiver (`otlp`).
 //!
 //! Each crate's `tests/support/` keeps what is its own (a fake upstream,
 //! config documents, readers of its documents) and builds on these.
+
+pub mod otlp;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
