@@ -45,6 +45,9 @@ pub struct RecordedRequest {
     pub path: String,
     /// The body, when it was JSON.
     pub body: Option<serde_json::Value>,
+    /// The W3C `traceparent` the client sent, for a test that follows a
+    /// trace through to the model server.
+    pub traceparent: Option<String>,
 }
 
 /// A model in the fake's store.

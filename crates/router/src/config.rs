@@ -45,6 +45,10 @@ pub struct Config {
     /// and answers, redacted. Off: the header is ignored.
     #[serde(default)]
     pub debug_requests: bool,
+    /// OpenTelemetry traces of every request (docs/router.md, Tracing):
+    /// off unless set.
+    #[serde(default)]
+    pub tracing: Option<hwc_ai_runtime::otel::TracingConfig>,
 }
 
 /// Where an operator keeps profiles outside the config (outside Nix): a
@@ -455,6 +459,9 @@ impl Common for Config {
     fn log(&self) -> &LogConfig {
         &self.log
     }
+    fn tracing(&self) -> Option<&hwc_ai_runtime::otel::TracingConfig> {
+        self.tracing.as_ref()
+    }
 }
 
 /// A model name or pattern: printable, no spaces, bounded (it is a label).
@@ -496,6 +503,9 @@ impl Validate for Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         check_listen("listen", &self.listen)?;
+        if let Some(tracing) = &self.tracing {
+            tracing.check("tracing")?;
+        }
         check_at_least_one("maxBodyBytes", self.max_body_bytes)?;
         check_at_least_one("maxResponseBytes", self.max_response_bytes)?;
         check_positive(

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 
 use crate::admission::{admit, debug_on, flag};
 use crate::attempt::{estimate_prompt_tokens, Attempt};
@@ -149,7 +150,17 @@ pub async fn handle(
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     request: Request,
 ) -> Response {
-    let mut record = Record::start(table.clone());
+    let record = Record::start(table.clone(), request.headers());
+    let span = record.span.clone();
+    strict(table, peer, request, record).instrument(span).await
+}
+
+async fn strict(
+    table: Arc<Table>,
+    peer: std::net::SocketAddr,
+    request: Request,
+    mut record: Record,
+) -> Response {
     let (headers, bytes) = match admit(&table, peer, request, &mut record).await {
         Ok(admitted) => admitted,
         Err(error) => {
@@ -504,10 +515,12 @@ pub async fn structured(
                 prompt_tokens: prompt_estimate,
                 deadline,
                 debug,
+                traceparent: None,
             };
             let started = Instant::now();
             let mut waited = Duration::ZERO;
-            let result = attempt.run(&mut sent, &mut waited).await;
+            let span = tracing::debug_span!("attempt", target.id = %target.id, repair);
+            let result = attempt.run(&mut sent, &mut waited).instrument(span).await;
             let latency_ms = started.elapsed().as_millis() as u64;
             let mut report =
                 |outcome: &'static str, message: Option<String>, errors: Vec<String>| {

@@ -15,6 +15,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::admission::{admit, debug_on};
 use crate::attempt::{estimate_prompt_tokens, Attempt};
@@ -24,14 +25,27 @@ use crate::record::{printable, Record};
 use crate::relay::finish;
 use crate::table::Table;
 
-/// Handles one request to an OpenAI-compatible endpoint.
+/// Handles one request to an OpenAI-compatible endpoint, inside its span.
 pub async fn handle(
     table: Arc<Table>,
     peer: SocketAddr,
     request: Request,
     endpoint: Endpoint,
 ) -> Response {
-    let mut record = Record::start(table.clone());
+    let record = Record::start(table.clone(), request.headers());
+    let span = record.span.clone();
+    forward(table, peer, request, endpoint, record)
+        .instrument(span)
+        .await
+}
+
+async fn forward(
+    table: Arc<Table>,
+    peer: SocketAddr,
+    request: Request,
+    endpoint: Endpoint,
+    mut record: Record,
+) -> Response {
     let (headers, bytes) = match admit(&table, peer, request, &mut record).await {
         Ok(admitted) => admitted,
         Err(error) => return record.refuse(error),
@@ -101,8 +115,27 @@ pub async fn handle(
             prompt_tokens,
             deadline,
             debug: debug.then_some(record.id.as_str()),
+            traceparent: headers.get("traceparent"),
         };
-        match attempt.run(&mut body, &mut waited).await {
+        // One span per try: the target, and what came of it.
+        let span = tracing::debug_span!(
+            "attempt",
+            target.id = %target.id,
+            attempt = i + 1,
+            outcome = tracing::field::Empty
+        );
+        let outcome = attempt
+            .run(&mut body, &mut waited)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &outcome {
+                Ok(_) => "answered",
+                Err((_, reason)) => reason,
+            },
+        );
+        match outcome {
             Ok(answer) => {
                 record.target.clone_from(&target.id);
                 crate::balance::answered(&table, route, target, &model, reason, conversation);

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+
+use tracing::field::Empty;
 
 use crate::error::ApiError;
 use crate::table::Table;
@@ -36,13 +38,43 @@ pub struct Record {
     started: Instant,
     pub(crate) prompt_tokens: Option<u64>,
     pub(crate) completion_tokens: Option<u64>,
+    /// The request's span (`request`), ended with the record. Debug-level:
+    /// without traces exported (or a debug log) it is disabled, and costs
+    /// nothing.
+    pub(crate) span: tracing::Span,
 }
 
 impl Record {
-    pub(crate) fn start(table: Arc<Table>) -> Self {
+    /// The record of a request with these headers: the caller's
+    /// `x-request-id` when it is a sane token, else the router's own; its
+    /// span a child of the caller's `traceparent`, when traced.
+    pub(crate) fn start(table: Arc<Table>, headers: &HeaderMap) -> Self {
         table.metrics.in_flight.inc();
+        let given = headers.get("x-request-id").map(HeaderValue::as_bytes);
+        let id = match hwc_ai_runtime::otel::caller_request_id(given) {
+            Some(id) => id.to_owned(),
+            None => table.next_request_id(),
+        };
+        let span = tracing::debug_span!(
+            "request",
+            request_id = %id,
+            client = Empty,
+            model = Empty,
+            route = Empty,
+            // `target` is the tracing target's own attribute.
+            target.id = Empty,
+            status = Empty,
+            prompt_tokens = Empty,
+            completion_tokens = Empty,
+        );
+        if !span.is_disabled() {
+            if let Some(parent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+                hwc_ai_runtime::otel::set_parent(&span, parent);
+            }
+        }
         Self {
-            id: table.next_request_id(),
+            id,
+            span,
             table,
             client: "-".to_owned(),
             model: "-".to_owned(),
@@ -110,6 +142,22 @@ impl Drop for Record {
                     labels.push(("direction", direction.to_owned()));
                     metrics.tokens.get_or_create(&labels).inc_by(count);
                 }
+            }
+        }
+        if !self.span.is_disabled() {
+            // What the log line says, but never the prompt, the answer or
+            // the error's text.
+            let span = &self.span;
+            span.record("client", self.client.as_str());
+            span.record("model", self.model.as_str());
+            span.record("route", self.route.as_str());
+            span.record("target.id", self.target.as_str());
+            span.record("status", self.status.as_str());
+            if let Some(n) = self.prompt_tokens {
+                span.record("prompt_tokens", n);
+            }
+            if let Some(n) = self.completion_tokens {
+                span.record("completion_tokens", n);
             }
         }
         let tokens = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());

@@ -66,6 +66,11 @@ async fn observe(State(fake): State<FakeOllama>, req: Request, next: Next) -> Re
             method: method.clone(),
             path: path.clone(),
             body: serde_json::from_slice(&bytes).ok(),
+            traceparent: parts
+                .headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         });
         st.global_delay()
     };

@@ -32,6 +32,9 @@ pub(crate) struct Attempt<'a> {
     pub deadline: tokio::time::Instant,
     /// The request id, when its upstream traffic is logged.
     pub debug: Option<&'a str>,
+    /// The caller's W3C `traceparent`, passed on as it came when this
+    /// process exports no traces.
+    pub traceparent: Option<&'a axum::http::HeaderValue>,
 }
 
 impl Attempt<'_> {

@@ -49,6 +49,16 @@ impl Attempt<'_> {
             .header(header::CONTENT_TYPE, "application/json")
             .body(payload);
         let request = backend::authorize(backend, request);
+        // The trace goes on upstream, so an instrumented server can
+        // continue it: this attempt's span when traces are exported, else
+        // the caller's `traceparent` as it came.
+        let request = match hwc_ai_runtime::otel::traceparent() {
+            Some(traceparent) => request.header("traceparent", traceparent),
+            None => match self.traceparent {
+                Some(traceparent) => request.header("traceparent", traceparent.clone()),
+                None => request,
+            },
+        };
         let bound = if self.stream {
             target.first_byte_timeout
         } else {
