@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_test_support::Embedded;
 use serde_json::{json, Value};
 
 /// What the receiver was sent: path, headers of interest, body.
@@ -66,8 +67,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
 /// A port nothing listens on: the model is down, the journal is written
 /// from the tools alone.
 fn closed() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}", l.local_addr().unwrap())
+    format!("http://{}", hwc_ai_test_support::free_addr())
 }
 
 fn config(dir: &std::path::Path, workflows: Value) -> hwc_ai_assistant::Config {
@@ -82,20 +82,17 @@ fn config(dir: &std::path::Path, workflows: Value) -> hwc_ai_assistant::Config {
 }
 
 async fn start(config: hwc_ai_assistant::Config) -> (SocketAddr, Shutdown) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let assistant = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
     for _ in 0..100 {
-        if reqwest::get(format!("http://{addr}/health")).await.is_ok() {
+        if reqwest::get(format!("{}/health", assistant.url))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    (addr, shutdown)
+    (assistant.addr, assistant.shutdown)
 }
 
 async fn run(addr: SocketAddr, name: &str) -> (u16, Value) {
