@@ -13,23 +13,29 @@ for daemon in $DAEMONS; do
 	restarts_before[$daemon]=$(prop "$daemon.service" NRestarts)
 done
 
+# the copies, loaded by one daemon-reload (each takes seconds under emulation)
+tried=()
 for broken in "$BROKEN_CONFIG_DIR"/*.json; do
 	daemon=$(basename "$broken" .json)
 	if ! is_loaded "$daemon.service"; then
 		info "$daemon: no unit here, its broken config is not tried"
 		continue
 	fi
-	field=$(cat "${broken%.json}.field")
-	unit=hwc-check-broken-${daemon#hwc-ai-}.service
+	tried+=("$daemon")
 	# Restart=no: this scenario is about the first start; backoff covers retries
-	unit_copy "$daemon.service" "$unit" "[Service]
+	unit_copy_file "$daemon.service" "hwc-check-broken-${daemon#hwc-ai-}.service" "[Service]
 BindReadOnlyPaths=$broken:$(config_of "$daemon")
 Restart=no
 # its own (no) state and cache directories: a second DynamicUser on the
 # real unit's StateDirectory or CacheDirectory would take it over
 StateDirectory=
 CacheDirectory="
+done
+[ ${#tried[@]} = 0 ] || systemctl daemon-reload
 
+for daemon in "${tried[@]}"; do
+	field=$(cat "$BROKEN_CONFIG_DIR/$daemon.field")
+	unit=hwc-check-broken-${daemon#hwc-ai-}.service
 	cursor=$(journal_cursor)
 	started=$(now)
 	if systemctl start "$unit" 2>/dev/null; then

@@ -60,11 +60,13 @@ run_cleanup() {
 	# set -u or a failed command ended the scenario before a verdict
 	[ "$rc" = 0 ] || [ "$FAILED" = 1 ] || fail "stopped by an error (exit $rc)"
 	# a daemon-reload is slow under emulation: run one only before a command
-	# that needs systemd to see the removals so far, and one at the end
+	# that needs systemd to see the removals so far, and one at the end.
+	# Stopping a unit, or resetting its failed state, needs none: copies are
+	# stopped one after another and their files unloaded by one reload.
 	for cmd in "${CLEANUP[@]}"; do
 		case $cmd in
 		"systemctl daemon-reload ") reload=yes ;;
-		"rm "*) eval "$cmd" >/dev/null 2>&1 || true ;;
+		"rm "* | "systemctl stop "* | "systemctl reset-failed "*) eval "$cmd" >/dev/null 2>&1 || true ;;
 		*)
 			[ "$reload" = no ] || systemctl daemon-reload
 			reload=no
@@ -109,19 +111,29 @@ usec() {
 }
 
 # `dropin UNIT NAME TEXT`: a runtime drop-in, removed again on exit.
+# A daemon-reload takes seconds under emulation: `dropin_file` and
+# `unit_copy_file` write theirs without one, so that one
+# `systemctl daemon-reload` loads several.
 dropin() {
+	dropin_file "$@"
+	systemctl daemon-reload
+}
+dropin_file() {
 	local dir=/run/systemd/system/$1.d
 	mkdir -p "$dir"
 	printf '%s\n' "$3" >"$dir/$2.conf"
 	on_exit systemctl daemon-reload
 	on_exit rm -f "$dir/$2.conf"
-	systemctl daemon-reload
 }
 
 # `unit_copy UNIT NEW [DROPIN]`: a runtime copy of a rendered unit under a
 # new name (same hardening, same ExecStart), with an optional drop-in,
 # removed again on exit.
 unit_copy() {
+	unit_copy_file "$@"
+	systemctl daemon-reload
+}
+unit_copy_file() {
 	local fragment
 	fragment=$(prop "$1" FragmentPath)
 	cp "$fragment" "/run/systemd/system/$2"
@@ -133,7 +145,6 @@ unit_copy() {
 	on_exit rm -rf "/run/systemd/system/$2" "/run/systemd/system/$2.d"
 	on_exit systemctl reset-failed "$2"
 	on_exit systemctl stop "$2"
-	systemctl daemon-reload
 }
 
 # PID 1's debug log shows every sd_notify message a unit sends

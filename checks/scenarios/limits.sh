@@ -46,16 +46,28 @@ for daemon in $DAEMONS; do
 done
 
 # The router under MemoryMax=32M, with a longer RestartSec= so the prober,
-# probing every second, sees it down. Sixteen requests with 7 MiB bodies
-# (within its 8 MiB maxBodyBytes) are held at once while they are read.
-if has_daemon hwc-ai-router && has_daemon hwc-ai-prober; then
-	unit=hwc-ai-router.service
-	router=$(listen_of hwc-ai-router)
+# probing every second, sees it down; a copy of the prober's unit under
+# TasksMax=2. Both loaded by one daemon-reload (each takes seconds under
+# emulation).
+oom=no tasks=no
+has_daemon hwc-ai-router && has_daemon hwc-ai-prober && oom=yes
+has_daemon hwc-ai-prober && tasks=yes
+if [ "$oom" = yes ]; then
 	# registered first so it runs last, after the drop-in is gone
-	on_exit systemctl restart "$unit"
-	dropin "$unit" limits-small "[Service]
+	on_exit systemctl restart hwc-ai-router.service
+	dropin_file hwc-ai-router.service limits-small "[Service]
 MemoryMax=32M
 RestartSec=3s"
+fi
+[ "$tasks" = no ] || unit_copy_file hwc-ai-prober.service hwc-check-tasks-prober.service "[Service]
+TasksMax=2"
+[ "$oom$tasks" = nono ] || systemctl daemon-reload
+
+# Sixteen requests with 7 MiB bodies (within the router's 8 MiB
+# maxBodyBytes) are held at once while they are read.
+if [ "$oom" = yes ]; then
+	unit=hwc-ai-router.service
+	router=$(listen_of hwc-ai-router)
 	systemctl restart "$unit"
 	wait_for 15 is_running "$unit" || abort "$unit does not start under MemoryMax=32M"
 	wait_for 15 target_is hwc-ai-router up || abort "the prober does not see hwc-ai-router up: $(target_state hwc-ai-router)"
@@ -113,10 +125,8 @@ fi
 # A copy of the prober's unit under TasksMax=2: its two async workers and
 # the main thread do not fit; it fails at start naming the cause (before it
 # binds the prober's port).
-if has_daemon hwc-ai-prober; then
+if [ "$tasks" = yes ]; then
 	copy=hwc-check-tasks-prober.service
-	unit_copy hwc-ai-prober.service "$copy" "[Service]
-TasksMax=2"
 	cursor=$(journal_cursor)
 	systemctl start --no-block "$copy"
 	refused() { journal_since "$cursor" -u "$copy" -o cat | grep -q 'Resource temporarily unavailable'; }

@@ -100,21 +100,27 @@ systemd-run --quiet --unit hwc-check-outside -p DynamicUser=yes \
 on_exit systemctl stop hwc-check-outside
 wait_for 20 curl -fsS -o /dev/null --max-time 2 "http://$outside:9441/" ||
 	abort "the server on $outside does not answer outside the sandbox"
-curl_in_sandbox() {
-	unit_copy "$unit" "$1" "[Service]
+# `sandbox_curl COPY URL`: a copy of the router's unit whose ExecStart is
+# curl URL (both loaded by one daemon-reload: each takes seconds under
+# emulation)
+sandbox_curl() {
+	unit_copy_file "$unit" "$1" "[Service]
 Type=oneshot
 Restart=no
 ExecStart=
 ExecStart=$curl -sS --connect-timeout 3 --max-time 5 -o /dev/null $2"
-	systemctl start "$1"
 }
-if curl_in_sandbox hwc-check-router-loopback.service "$fake/api/version"; then
+sandbox_curl hwc-check-router-loopback.service "$fake/api/version"
+sandbox_curl hwc-check-router-egress.service "http://$outside:9441/"
+systemctl daemon-reload
+curl_in_sandbox() { systemctl start "$1"; }
+if curl_in_sandbox hwc-check-router-loopback.service; then
 	pass "the router's sandbox reaches the fake Ollama on loopback"
 else
 	fail "the router's sandbox cannot reach $fake: $(journalctl -q -b -u hwc-check-router-loopback -o cat | tail -n 2)"
 fi
 cursor=$(journal_cursor)
-if curl_in_sandbox hwc-check-router-egress.service "http://$outside:9441/"; then
+if curl_in_sandbox hwc-check-router-egress.service; then
 	fail "the router's sandbox reached http://$outside:9441/ (IPAddressAllow=$(prop "$unit" IPAddressAllow))"
 else
 	code=$(prop hwc-check-router-egress.service ExecMainStatus)
