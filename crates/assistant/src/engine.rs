@@ -483,6 +483,9 @@ impl Engine {
         if let Some(traceparent) = crate::otel::traceparent() {
             request = request.header("traceparent", traceparent);
         }
+        if let Some(id) = crate::query::current_request_id() {
+            request = request.header("x-request-id", id);
+        }
         let started = Instant::now();
         let response = request.send().await.map_err(|e| {
             if e.is_timeout() {

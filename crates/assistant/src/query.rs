@@ -111,9 +111,22 @@ pub async fn answer(
     if let Some(traceparent) = traceparent {
         crate::otel::set_parent(&span, traceparent);
     }
-    answer_in_span(shared, transport, request_id, client, source, text)
-        .instrument(span)
+    let answering = answer_in_span(shared, transport, request_id, client, source, text);
+    QUERY_ID
+        .scope(request_id.to_owned(), answering.instrument(span))
         .await
+}
+
+tokio::task_local! {
+    /// The request id of the query this task answers.
+    static QUERY_ID: String;
+}
+
+/// The request id of the query being answered, sent on to the router as
+/// its `x-request-id`, so that one id finds the query in both journals;
+/// `None` outside a query (a workflow's run).
+pub fn current_request_id() -> Option<String> {
+    QUERY_ID.try_with(Clone::clone).ok()
 }
 
 async fn answer_in_span(

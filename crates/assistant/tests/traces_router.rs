@@ -71,6 +71,7 @@ async fn a_query_and_its_router_requests_are_one_trace() {
     let response = http
         .post(format!("http://{listen}/v1/query"))
         .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
+        .header("x-request-id", "bot-7f3a")
         .json(&json!({"text": "how much room is left on the shelves of this box?"}))
         .send()
         .await
@@ -124,6 +125,8 @@ async fn a_query_and_its_router_requests_are_one_trace() {
             "{request:?} under {calls:#?}"
         );
         assert_eq!(request.attribute("route"), Some("assistant"));
+        // The query's request id, which the router took as its own.
+        assert_eq!(request.attribute("request_id"), Some("bot-7f3a"));
     }
     let attempts = of("hwc-ai-router", "attempt");
     assert_eq!(attempts.len(), requests.len(), "{spans:#?}");
