@@ -63,12 +63,27 @@ impl Connector {
                 // from the environment, the connect bound. It trusts the
                 // system's CA store; a `tls` section is not read
                 // (docs/mcp.md).
-                let client = reqwest13::Client::builder()
-                    .user_agent(hwc_ai_runtime::client::user_agent(Gateway::NAME))
-                    .no_proxy()
-                    .connect_timeout(hwc_ai_runtime::client::CONNECT_TIMEOUT)
-                    .build()
-                    .map_err(|err| ConfigError::at(path, format!("HTTP client: {err}")))?;
+                let builder = || {
+                    reqwest13::Client::builder()
+                        .user_agent(hwc_ai_runtime::client::user_agent(Gateway::NAME))
+                        .no_proxy()
+                        .connect_timeout(hwc_ai_runtime::client::CONNECT_TIMEOUT)
+                };
+                // A system without a CA store (a minimal container, the Nix
+                // build sandbox) still reaches plain-http servers, as the
+                // runtime's client does; https ones then fail to verify,
+                // each with its own error.
+                let client = match builder().build() {
+                    Ok(client) => client,
+                    Err(err) => {
+                        tracing::warn!(server = %server.name,
+                            "no usable system CA store ({err}): https servers cannot be verified");
+                        builder()
+                            .tls_certs_only(Vec::<reqwest13::Certificate>::new())
+                            .build()
+                            .map_err(|err| ConfigError::at(path, format!("HTTP client: {err}")))?
+                    }
+                };
                 Connector::Remote(Remote {
                     url: server.url.clone().expect("kind is remote"),
                     transport,
