@@ -107,11 +107,8 @@ async fn a_query_is_one_trace_from_the_callers_span_to_the_tool() {
     assert_eq!(body["reply"], "Plenty of room.", "{body}");
 
     // SIGTERM: the daemon stops and sends what is queued.
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .expect("the daemon stops")

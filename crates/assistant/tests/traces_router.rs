@@ -81,11 +81,8 @@ async fn a_query_and_its_router_requests_are_one_trace() {
     assert!(body["reply"].is_string(), "{body}");
 
     // Both stop and send what is queued.
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .expect("the assistant stops")
