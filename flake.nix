@@ -37,10 +37,12 @@
           env.HWC_AI_LIBSYSTEMD = "${lib.getLib pkgs.systemd}/lib/libsystemd.so.0";
           # The tests run real processes: a private D-Bus for the
           # assistant's systemd tool, python3 for an MCP server,
-          # systemd-socket-activate for the daemons' socket activation.
+          # systemd-socket-activate for the daemons' socket activation,
+          # git for the assistant's draft pull requests and docs repository.
           # checks/nix-sandbox/run runs the suite with only these on PATH.
           nativeCheckInputs = [
             pkgs.dbus
+            pkgs.git
             pkgs.python3
             pkgs.systemd
           ];
