@@ -16,7 +16,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use hwc_ai_assistant::grpc::proto::ai_service_client::AiServiceClient;
 use hwc_ai_assistant::grpc::proto::QueryRequest;
-use hwc_ai_runtime::{Context, Shutdown};
+use hwc_ai_runtime::Shutdown;
+use hwc_ai_test_support::{free_addr, Embedded};
 use serde_json::{json, Value};
 
 /// Home Assistant: entity states it keeps, the service calls it was sent,
@@ -203,10 +204,7 @@ const ALLOWED: [&str; 4] = [
 async fn start(model: &str, ha_url: &str, token: &str) -> Assistant {
     let state = tempfile::tempdir().unwrap();
     std::fs::write(state.path().join("ha.token"), format!("{token}\n")).unwrap();
-    let grpc = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let grpc = free_addr().to_string();
     let doc = json!({
         "stateDirectory": state.path().join("state"),
         "router": {"url": model},
@@ -220,13 +218,7 @@ async fn start(model: &str, ha_url: &str, token: &str) -> Assistant {
         }
     });
     let config: hwc_ai_assistant::Config = hwc_ai_runtime::config::parse(&doc.to_string()).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let mut ctx = Context::embedded(shutdown.clone());
-    ctx.listener = Some(listener);
-    tokio::spawn(hwc_ai_assistant::run(config, ctx));
+    let Embedded { url, shutdown, .. } = Embedded::start(|ctx| hwc_ai_assistant::run(config, ctx));
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(&grpc).await.is_ok() {
             break;
