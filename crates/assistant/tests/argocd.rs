@@ -148,19 +148,7 @@ async fn applications_sync_health_and_the_last_sync_error_are_read() {
     let (argo, url) = start_argo().await;
     let a = Assistant::start(SECTION, "http://127.0.0.1:9", &url, "argo-token").await;
 
-    let spec: Value = reqwest::get(format!("{}/tools/openapi.json", a.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ops: Vec<&str> = spec["paths"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p["post"]["operationId"].as_str().unwrap())
-        .filter(|o| o.starts_with("argocd_"))
-        .collect();
+    let ops = a.operations("argocd_").await;
     assert_eq!(ops, ["argocd_apps", "argocd_app"]);
 
     let (s, apps) = a.tool("argocd_apps", json!({})).await;

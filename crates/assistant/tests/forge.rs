@@ -272,19 +272,7 @@ async fn repositories_issues_pull_requests_ci_and_files_are_read() {
     let (fake, url) = start_forge(None).await;
     let a = Assistant::start(SECTION, "http://127.0.0.1:9", &url, TOKEN).await;
 
-    let spec: Value = reqwest::get(format!("{}/tools/openapi.json", a.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ops: Vec<&str> = spec["paths"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p["post"]["operationId"].as_str().unwrap())
-        .filter(|o| o.starts_with("forge_"))
-        .collect();
+    let ops = a.operations("forge_").await;
     // No draft tool unless drafts are enabled.
     assert_eq!(
         ops,
@@ -505,12 +493,7 @@ async fn a_draft_pull_request_is_a_new_branch_on_a_real_repository_and_a_draft_o
     }});
     let a = Assistant::start_with(SECTION, &model, &url, TOKEN, drafts).await;
 
-    let spec: Value = reqwest::get(format!("{}/tools/openapi.json", a.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = a.tool_spec().await;
     assert_eq!(
         spec["paths"]["/forge_draft_pr"]["post"]["requestBody"]["content"]["application/json"]
             ["schema"]["properties"]["repo"]["enum"],

@@ -211,19 +211,7 @@ async fn pods_workloads_events_logs_and_nodes_are_read_and_listed() {
     let (cluster, k8s) = start_cluster().await;
     let a = Assistant::start(SECTION, "http://127.0.0.1:9", &k8s, "k8s-token").await;
 
-    let spec: Value = reqwest::get(format!("{}/tools/openapi.json", a.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ops: Vec<&str> = spec["paths"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p["post"]["operationId"].as_str().unwrap())
-        .filter(|o| o.starts_with("k8s_"))
-        .collect();
+    let ops = a.operations("k8s_").await;
     assert_eq!(
         ops,
         [

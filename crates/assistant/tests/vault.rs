@@ -124,19 +124,7 @@ fn only_metadata(requests: &[String]) {
 async fn status_mounts_policies_and_key_names_are_read() {
     let (fake, url) = start_vault().await;
     let a = Assistant::start(SECTION, "http://127.0.0.1:9", &url, "vault-token").await;
-    let spec: Value = reqwest::get(format!("{}/tools/openapi.json", a.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ops: Vec<&str> = spec["paths"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p["post"]["operationId"].as_str().unwrap())
-        .filter(|o| o.starts_with("vault_"))
-        .collect();
+    let ops = a.operations("vault_").await;
     assert_eq!(
         ops,
         [

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use infra::{serve, start_model, tool_call, Assistant};
 
@@ -94,12 +94,7 @@ async fn a_listed_page_is_read_as_text_and_nothing_off_the_list_is_requested() {
     let host = url.trim_start_matches("http://").to_owned();
     let a = start("http://127.0.0.1:9", &host, true).await;
 
-    let spec: Value = reqwest::get(format!("{}/tools/openapi.json", a.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = a.tool_spec().await;
     assert!(spec["paths"]["/web_fetch"].is_object());
 
     let (s, got) = a

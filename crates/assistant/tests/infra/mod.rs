@@ -121,6 +121,29 @@ impl Assistant {
         Self { url, state, daemon }
     }
 
+    /// The OpenAPI document of the tool server (what Open WebUI reads).
+    pub async fn tool_spec(&self) -> Value {
+        reqwest::get(format!("{}/tools/openapi.json", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The tool server's operations whose id starts with `prefix`, in
+    /// the order it lists them.
+    pub async fn operations(&self, prefix: &str) -> Vec<String> {
+        let spec = self.tool_spec().await;
+        spec["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p["post"]["operationId"].as_str().unwrap().to_owned())
+            .filter(|o| o.starts_with(prefix))
+            .collect()
+    }
+
     pub async fn tool(&self, name: &str, arguments: Value) -> (u16, Value) {
         let r = reqwest::Client::new()
             .post(format!("{}/tools/{name}", self.url))
