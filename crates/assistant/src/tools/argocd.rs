@@ -9,10 +9,9 @@
 
 use serde_json::{json, Value};
 
-use super::service::{cut, fit, with_omitted, Service};
+use super::service::{self, cut, fit, with_omitted, Service};
 use super::{ToolError, ToolName};
 use crate::config::ArgoCdConfig;
-use hwc_ai_runtime::client::TlsConfig;
 use hwc_ai_runtime::{ConfigError, Secret};
 
 /// The most bytes read of one answer (every application of a big
@@ -75,20 +74,11 @@ pub fn parameters(tool: ToolName) -> Value {
 impl ArgoCd {
     pub fn new(config: &ArgoCdConfig) -> Result<Self, ConfigError> {
         let token = config.token.read("argocd.token")?;
-        let tls = TlsConfig {
-            ca_file: config.ca_file.clone(),
-            ..TlsConfig::default()
-        };
-        let builder = tls.apply(
-            hwc_ai_runtime::client::builder("assistant")
-                .redirect(reqwest::redirect::Policy::none()),
-            "argocd",
-        )?;
         Ok(Self {
             service: Service {
                 name: "Argo CD",
                 base: config.url.clone(),
-                client: hwc_ai_runtime::client::build(builder, "argocd")?,
+                client: service::client(config.ca_file.clone(), "argocd")?,
                 timeout: config.timeout,
                 max_body: MAX_BODY,
             },
@@ -247,15 +237,7 @@ fn status_error(
     path: &str,
     body: &[u8],
 ) -> ToolError {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            v["message"]
-                .as_str()
-                .or(v["error"].as_str())
-                .map(|m| cut(m, 300))
-        })
-        .unwrap_or_default();
+    let message = service::error_message(body);
     let why = match status.as_u16() {
         401 => "the token is not accepted (missing, expired or revoked)",
         403 => "the token may not read this, or there is no such application",

@@ -9,10 +9,9 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::service::{cut, fit, with_omitted, Service};
+use super::service::{self, cut, fit, with_omitted, Service};
 use super::{ToolError, ToolName};
 use crate::config::ForgeConfig;
-use hwc_ai_runtime::client::TlsConfig;
 use hwc_ai_runtime::{ConfigError, Secret};
 
 mod drafts;
@@ -138,15 +137,6 @@ pub fn parameters(tool: ToolName) -> Value {
 impl Forge {
     pub fn new(config: &ForgeConfig) -> Result<Self, ConfigError> {
         let token = config.token.read("forge.token")?;
-        let tls = TlsConfig {
-            ca_file: config.ca_file.clone(),
-            ..TlsConfig::default()
-        };
-        let builder = tls.apply(
-            hwc_ai_runtime::client::builder("assistant")
-                .redirect(reqwest::redirect::Policy::none()),
-            "forge",
-        )?;
         let drafts = config
             .drafts
             .enable
@@ -155,7 +145,7 @@ impl Forge {
             service: Service {
                 name: "the forge",
                 base: config.url.clone(),
-                client: hwc_ai_runtime::client::build(builder, "forge")?,
+                client: service::client(config.ca_file.clone(), "forge")?,
                 timeout: config.timeout,
                 max_body: MAX_BODY,
             },
@@ -474,10 +464,7 @@ fn status_error(
     path: &str,
     body: &[u8],
 ) -> ToolError {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(|m| cut(m, 300)))
-        .unwrap_or_default();
+    let message = service::error_message(body);
     let why = match status.as_u16() {
         401 => "the token is not accepted (missing, expired or revoked)",
         403 => "the token may not do this (its scopes or the repository's permissions)",

@@ -15,11 +15,9 @@
 
 use serde_json::{json, Value};
 
-use super::service::Service;
-use super::service::{cut, fit, with_omitted};
+use super::service::{self, cut, fit, with_omitted, Service};
 use super::{ToolError, ToolName};
 use crate::config::KubernetesConfig;
-use hwc_ai_runtime::client::TlsConfig;
 use hwc_ai_runtime::{ConfigError, Secret};
 
 /// The most bytes read of one answer (a listing of a big cluster).
@@ -62,20 +60,11 @@ impl Kubernetes {
     /// Reads the token and the cluster CA.
     pub fn new(config: &KubernetesConfig) -> Result<Self, ConfigError> {
         let token = config.token.read("kubernetes.token")?;
-        let tls = TlsConfig {
-            ca_file: config.ca_file.clone(),
-            ..TlsConfig::default()
-        };
-        let builder = tls.apply(
-            hwc_ai_runtime::client::builder("assistant")
-                .redirect(reqwest::redirect::Policy::none()),
-            "kubernetes",
-        )?;
         Ok(Self {
             service: Service {
                 name: "Kubernetes",
                 base: config.url.clone(),
-                client: hwc_ai_runtime::client::build(builder, "kubernetes")?,
+                client: service::client(config.ca_file.clone(), "kubernetes")?,
                 timeout: config.timeout,
                 max_body: MAX_BODY,
             },
@@ -385,10 +374,7 @@ fn status_error(
     path: &str,
     body: &[u8],
 ) -> ToolError {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(|m| cut(m, 300)))
-        .unwrap_or_default();
+    let message = service::error_message(body);
     let why = match status.as_u16() {
         401 => "the token is not accepted (missing, expired or revoked)",
         403 => "the token may not read this (grant get/list on it)",

@@ -3,8 +3,11 @@
 //! errors name the service and never the token or the URL's query, and
 //! the fitting of long listings into one tool answer.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use hwc_ai_runtime::client::TlsConfig;
+use hwc_ai_runtime::ConfigError;
 use serde_json::{json, Value};
 
 use super::ToolError;
@@ -21,6 +24,39 @@ pub(super) struct Service {
     pub timeout: Duration,
     /// The largest answer read before giving up on it.
     pub max_body: usize,
+}
+
+/// The client a family reaches its service with: the runtime's policy,
+/// the family's CA bundle (`section.caFile`), and redirects not followed,
+/// so the token is never sent on to another host.
+pub(super) fn client(
+    ca_file: Option<PathBuf>,
+    section: &str,
+) -> Result<reqwest::Client, ConfigError> {
+    let tls = TlsConfig {
+        ca_file,
+        ..TlsConfig::default()
+    };
+    let builder = tls.apply(
+        hwc_ai_runtime::client::builder("assistant").redirect(reqwest::redirect::Policy::none()),
+        section,
+    )?;
+    hwc_ai_runtime::client::build(builder, section)
+}
+
+/// The `message` (else `error`) of a service's JSON error body
+/// (Kubernetes' `Status`, Argo CD's and Gitea's errors), cut short; empty
+/// when there is none.
+pub(super) fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v["message"]
+                .as_str()
+                .or(v["error"].as_str())
+                .map(|m| cut(m, 300))
+        })
+        .unwrap_or_default()
 }
 
 impl Service {

@@ -8,10 +8,9 @@
 
 use serde_json::{json, Value};
 
-use super::service::{cut, fit, with_omitted, Service};
+use super::service::{self, cut, fit, with_omitted, Service};
 use super::{ToolError, ToolName};
 use crate::config::VaultConfig;
-use hwc_ai_runtime::client::TlsConfig;
 use hwc_ai_runtime::{ConfigError, Secret};
 
 const MAX_BODY: usize = 4 << 20;
@@ -83,20 +82,11 @@ pub fn parameters(tool: ToolName) -> Value {
 impl Vault {
     pub fn new(config: &VaultConfig) -> Result<Self, ConfigError> {
         let token = config.token.read("vault.token")?;
-        let tls = TlsConfig {
-            ca_file: config.ca_file.clone(),
-            ..TlsConfig::default()
-        };
-        let builder = tls.apply(
-            hwc_ai_runtime::client::builder("assistant")
-                .redirect(reqwest::redirect::Policy::none()),
-            "vault",
-        )?;
         Ok(Self {
             service: Service {
                 name: "Vault",
                 base: config.url.clone(),
-                client: hwc_ai_runtime::client::build(builder, "vault")?,
+                client: service::client(config.ca_file.clone(), "vault")?,
                 timeout: config.timeout,
                 max_body: MAX_BODY,
             },
