@@ -66,9 +66,19 @@ impl DocsRepository {
             token,
         )
         .await?;
-        // Only now: before a first good fetch, docs_search says so.
-        create(&self.checkout)?;
-        let work_tree = format!("--work-tree={}", self.checkout.display());
+        // Only now: before a first good fetch, docs_search says so. The
+        // first checkout is written beside and moved into place whole, so
+        // a search never sees half of it.
+        let first = !self.checkout.exists();
+        let target = if first {
+            let fresh = self.checkout.with_extension("new");
+            let _ = std::fs::remove_dir_all(&fresh);
+            fresh
+        } else {
+            self.checkout.clone()
+        };
+        create(&target)?;
+        let work_tree = format!("--work-tree={}", target.display());
         git::run(
             git_bin,
             &self.bare,
@@ -77,6 +87,14 @@ impl DocsRepository {
             token,
         )
         .await?;
+        if first {
+            std::fs::rename(&target, &self.checkout).map_err(|e| {
+                ToolError::Failed(format!(
+                    "moving {} into place: {e}",
+                    self.checkout.display()
+                ))
+            })?;
+        }
         Ok(
             git::run(git_bin, &self.bare, &["rev-parse", &branch], None, token)
                 .await?
