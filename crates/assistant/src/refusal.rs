@@ -1445,7 +1445,8 @@ fn participle_action(word: &str) -> Option<&'static str> {
     let mut chars = stem.chars().rev();
     if let (Some(a), Some(b)) = (chars.next(), chars.next()) {
         if a == b {
-            candidates.push(stem[..stem.len() - 1].to_owned());
+            // "stopped" → "stop"; the doubled letter may be more than a byte.
+            candidates.push(stem[..stem.len() - a.len_utf8()].to_owned());
         }
     }
     VERBS
@@ -1761,6 +1762,17 @@ fn refuse(action: &str) -> Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_doubled_letter_of_several_bytes_before_ed_is_no_panic() {
+        // Found by the assistant_refusal fuzz target (two invalid bytes,
+        // read as two U+FFFD, before "ed"): dropping the doubled letter cut
+        // a character in two.
+        for doubled in ["\u{fffd}\u{fffd}", "\u{df}\u{df}"] {
+            let _ = check(&format!("I need t vacu{doubled}ed"));
+            assert_eq!(participle_action(&format!("{doubled}ed")), None);
+        }
+    }
 
     #[test]
     fn requests_to_change_state_are_refused_in_their_many_phrasings() {
